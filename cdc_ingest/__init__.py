@@ -1,0 +1,1 @@
+"""Change data capture from the system of record into Kafka."""

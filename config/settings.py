@@ -1,0 +1,341 @@
+"""Typed settings, validated once at start-up from `config/offload.toml` plus the environment.
+
+Precedence, highest first: environment variables `OFFLOAD__<SECTION>__<KEY>` (nested sections
+add more `__` parts, e.g. `OFFLOAD__KAFKA__LOCAL__PORT`), then the TOML file, then the defaults
+below. Secrets (fields typed `SecretStr`) may come from the environment only: a secret written
+in the file is refused, so it can never be committed by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "OFFLOAD__"
+ENV_CONFIG_PATH = "OFFLOAD_CONFIG"
+DEFAULT_CONFIG_PATH = Path("config/offload.toml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the CLI exits with code 2 and prints the message."""
+
+    exit_code = 2
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class RuntimeSettings(_Section):
+    data_dir: Path = Path(".offload")
+    """Directory for every piece of state the gateway writes by default (relative to the
+    working directory): the simulated Db2, DuckDB files, the local broker, job ledgers."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Level of the gateway's own log lines."""
+
+
+class LocalKafkaSettings(_Section):
+    host: str = "127.0.0.1"
+    """Address the local broker listens on (loopback only)."""
+    port: int = Field(default=19092, ge=1, le=65535)
+    """Client port of the local single-node broker."""
+    controller_port: int = Field(default=19093, ge=1, le=65535)
+    """KRaft controller port of the local broker."""
+    version: str = "4.4.0"
+    """Apache Kafka version resolved from Maven Central (must match kafka/pom.xml's default)."""
+    heap_mb: int = Field(default=1024, ge=256)
+    """JVM heap of the local broker, in MiB."""
+    start_timeout_s: float = Field(default=120.0, gt=0)
+    """How long `kafka up` waits for the broker to answer metadata requests."""
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:19092"
+    """Brokers to use. The default is the local broker of `offload kafka up`."""
+    topic_prefix: str = Field(default="offload", pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$")
+    """Prefix of every topic the gateway creates, so several gateways can share a cluster."""
+    partitions: int = Field(default=3, ge=1)
+    """Partitions of each change topic the gateway creates."""
+    replication_factor: int = Field(default=1, ge=1)
+    """Replication factor of the topics the gateway creates."""
+    change_retention_ms: int = Field(default=-1, ge=-1)
+    """retention.ms of change topics; -1 keeps the whole history so projections can rebuild."""
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """librdkafka security.protocol."""
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    """librdkafka sasl.mechanism, when the protocol is SASL_*."""
+    sasl_username: str | None = None
+    """SASL user name."""
+    sasl_password: SecretStr | None = None
+    """SASL password; environment only: OFFLOAD__KAFKA__SASL_PASSWORD."""
+    ssl_ca_location: Path | None = None
+    """CA certificate file for SSL / SASL_SSL."""
+    local: LocalKafkaSettings = LocalKafkaSettings()
+    """The local single-node broker started by `offload kafka up`."""
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka settings shared by every producer, consumer and admin client."""
+        conf = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password is not None:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_ca_location is not None:
+            conf["ssl.ca.location"] = str(self.ssl_ca_location)
+        return conf
+
+    def topic(self, *parts: str) -> str:
+        """Full topic name: the prefix and the parts, lowercased, joined by dots."""
+        return ".".join([self.topic_prefix, *(p.lower() for p in parts)])
+
+
+class SourceSettings(_Section):
+    kind: Literal["sqlite", "db2"] = "sqlite"
+    """System of record: the embedded simulated Db2 ("sqlite") or a real Db2 ("db2")."""
+    path: Path | None = None
+    """SQLite file of the simulated Db2; default `<data_dir>/sor/<schema>.sqlite`."""
+    schema_name: str = Field(default="SHIPPING", alias="schema", pattern=r"^[A-Z][A-Z0-9_]*$")
+    """Db2 schema (creator) of the captured tables."""
+    dsn: str | None = None
+    """Db2 connection string without the password, e.g.
+    "DATABASE=DSNV12;HOSTNAME=zos.example.com;PORT=446;PROTOCOL=TCPIP;UID=OFFLOAD"."""
+    password: SecretStr | None = None
+    """Db2 password; environment only: OFFLOAD__SOURCE__PASSWORD."""
+    connect_timeout_s: int = Field(default=10, ge=1)
+    """Seconds to wait for a Db2 connection before failing."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
+    )
+
+
+class CaptureSettings(_Section):
+    tables: list[str] = ["*"]
+    """Tables to capture, as SCHEMA.TABLE, or "*" for every registered table."""
+    poll_interval_ms: int = Field(default=200, ge=1)
+    """Pause between reads of the capture tables when nothing new was committed."""
+    max_events_per_transaction: int = Field(default=20000, ge=1)
+    """Events per Kafka transaction; a larger unit of work is split, its END marker completes it."""
+    snapshot_chunk_rows: int = Field(default=5000, ge=1)
+    """Rows per chunk of an initial snapshot."""
+
+
+class SchemaRegistrySettings(_Section):
+    url: str | None = None
+    """External Confluent-compatible schema registry; unset: the embedded `<prefix>._schemas`."""
+    basic_auth_user_info: SecretStr | None = None
+    """"user:password" for the registry; environment only."""
+
+
+class ProjectionSettings(_Section):
+    path: Path | None = None
+    """DuckDB file of the read models; default `<data_dir>/projections/offload.duckdb`."""
+    batch_max_events: int = Field(default=50000, ge=1)
+    """Events per DuckDB transaction at most (a larger unit of work is still applied whole)."""
+    batch_max_ms: int = Field(default=500, ge=1)
+    """Longest time a batch collects events before it is applied."""
+
+
+class ApiKey(_Section):
+    role: Literal["reader", "analyst", "admin"]
+    """What the key may do."""
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    """SHA-256 of the key, lowercase hex; the key itself is never stored."""
+
+
+class ApiSettings(_Section):
+    host: str = "127.0.0.1"
+    """Address the query API listens on."""
+    port: int = Field(default=8080, ge=1, le=65535)
+    """Port of the query API."""
+    keys: dict[str, ApiKey] = {}
+    """API keys by name; also settable whole as JSON through OFFLOAD__API__KEYS."""
+
+
+class ReferenceSettings(_Section):
+    enabled: bool = True
+    """Run the reference scheduler inside `offload run`."""
+
+
+class Settings(BaseSettings):
+    """The whole configuration, one section per part of the gateway."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+    runtime: RuntimeSettings = RuntimeSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    source: SourceSettings = SourceSettings()
+    capture: CaptureSettings = CaptureSettings()
+    schema_registry: SchemaRegistrySettings = SchemaRegistrySettings()
+    projections: ProjectionSettings = ProjectionSettings()
+    api: ApiSettings = ApiSettings()
+    reference: ReferenceSettings = ReferenceSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment overrides it.
+        return (env_settings, init_settings)
+
+    @field_validator("runtime")
+    @classmethod
+    def _data_dir_not_empty(cls, value: RuntimeSettings) -> RuntimeSettings:
+        if not str(value.data_dir).strip():
+            raise ValueError("data_dir must not be empty")
+        return value
+
+    # Paths derived from runtime.data_dir: every default state location lives below it.
+    @property
+    def data_dir(self) -> Path:
+        """The absolute data directory."""
+        return self.runtime.data_dir.expanduser().resolve()
+
+    @property
+    def sor_path(self) -> Path:
+        """The SQLite file of the simulated Db2."""
+        if self.source.path is not None:
+            return self.source.path.expanduser().resolve()
+        return self.data_dir / "sor" / f"{self.source.schema_name.lower()}.sqlite"
+
+    @property
+    def projections_path(self) -> Path:
+        """The DuckDB file of the read models."""
+        if self.projections.path is not None:
+            return self.projections.path.expanduser().resolve()
+        return self.data_dir / "projections" / "offload.duckdb"
+
+    @property
+    def kafka_dir(self) -> Path:
+        """State of the local broker: its data, log and pid files."""
+        return self.data_dir / "kafka"
+
+
+def _secret_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every (section, ..., key) whose value is a secret, found from the type hints."""
+    found: set[tuple[str, ...]] = set()
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        ann = field.annotation
+        if ann is SecretStr or (ann is not None and SecretStr in getattr(ann, "__args__", ())):
+            found.add((*prefix, key))
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            found |= _secret_paths(ann, (*prefix, key))
+    return found
+
+
+def _known_env_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Every key path an OFFLOAD__ variable may name (sections and leaves)."""
+    found: set[tuple[str, ...]] = set()
+    for name, field in model.model_fields.items():
+        path = (*prefix, field.alias or name)
+        found.add(path)
+        ann = field.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            found |= _known_env_paths(ann, path)
+    return found
+
+
+def _dig(data: dict[str, Any], path: tuple[str, ...]) -> bool:
+    node: Any = data
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist (set --config or {ENV_CONFIG_PATH})")
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory, expected a TOML file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+
+
+def _describe(error: Any, path: Path, env: dict[str, str]) -> str:
+    loc = tuple(str(p) for p in error["loc"])
+    key = ".".join(loc)
+    env_name = ENV_PREFIX + "__".join(p.upper() for p in loc)
+    origin = f"environment variable {env_name}" if env_name in env else f"{path}"
+    if error["type"] == "extra_forbidden":
+        return f"{origin}: unknown key '{key}'"
+    got = error.get("input")
+    got_text = "" if isinstance(got, dict) else f", got {got!r}"
+    return f"{origin}: key '{key}': {error['msg']}{got_text}"
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read, validate and return the settings.
+
+    Args:
+        path: the TOML file; default `$OFFLOAD_CONFIG` or `config/offload.toml`.
+        env: the environment to read overrides from; default `os.environ`.
+
+    Raises:
+        ConfigError: with one message naming the file or variable, the key and what was expected.
+    """
+    env = dict(os.environ) if env is None else env
+    if path is None:
+        path = Path(env.get(ENV_CONFIG_PATH) or DEFAULT_CONFIG_PATH)
+    data = _read_toml(path)
+
+    for secret in sorted(_secret_paths(Settings)):
+        if _dig(data, secret):
+            var = ENV_PREFIX + "__".join(p.upper() for p in secret)
+            raise ConfigError(
+                f"{path}: key '{'.'.join(secret)}' is a secret and may not be written in the "
+                f"config file; set the environment variable {var} instead"
+            )
+
+    known = _known_env_paths(Settings)
+    for name in sorted(env):
+        if name.upper().startswith(ENV_PREFIX):
+            parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split("__"))
+            if parts not in known:
+                raise ConfigError(
+                    f"environment variable {name}: unknown key '{'.'.join(parts)}' "
+                    f"(expected {ENV_PREFIX}<SECTION>__<KEY>, e.g. OFFLOAD__KAFKA__TOPIC_PREFIX)"
+                )
+
+    saved = os.environ.copy()
+    try:
+        # pydantic-settings reads os.environ; give it exactly the environment we were handed.
+        os.environ.clear()
+        os.environ.update(env)
+        return Settings(**data)
+    except ValidationError as exc:
+        lines = [_describe(e, path, env) for e in exc.errors()]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

@@ -1,0 +1,1 @@
+"""Offload's entry point and shared plumbing: the CLI and the local Kafka broker."""

@@ -1,0 +1,102 @@
+"""The `offload` command: builds the settings once and hands them to each part's commands."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from config import ConfigError, Settings, load_settings
+from offload.errors import EXIT_USAGE, OffloadError
+
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="offload",
+    help=(
+        "Offload: keep the writes on the mainframe, move the costly reads off it.\n\n"
+        "Start with `offload kafka up`, `offload sor init`, `offload simulate`; every command "
+        "reads config/offload.toml (or --config / $OFFLOAD_CONFIG), and any key can be "
+        "overridden with OFFLOAD__<SECTION>__<KEY>."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $OFFLOAD_CONFIG, else config/offload.toml).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    settings = load_settings(config)
+    logging.basicConfig(
+        level=settings.runtime.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = settings
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the root callback built for this invocation."""
+    settings = ctx.find_root().obj
+    if not isinstance(settings, Settings):  # pragma: no cover - the callback always sets it
+        raise RuntimeError("settings were not loaded")
+    return settings
+
+
+config_app = typer.Typer(help="Show and check the effective configuration.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(ctx: typer.Context) -> None:
+    """Print the effective configuration as JSON (secrets masked)."""
+    typer.echo(settings_of(ctx).model_dump_json(indent=2, by_alias=True))
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Validate the configuration; exit 0 when it is usable, 2 with the reason otherwise."""
+    settings = settings_of(ctx)
+    typer.echo(f"configuration is valid; data dir {settings.data_dir}")
+
+
+def _register_parts() -> None:
+    # Each part owns its commands in its own cli module; the entry point only mounts them.
+    from offload.kafka_cli import kafka_app
+
+    app.add_typer(kafka_app, name="kafka")
+
+
+_register_parts()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except ConfigError as exc:
+        err_console.print(Text.assemble(("offload: config error: ", "bold red"), str(exc)))
+        sys.exit(EXIT_USAGE)
+    except OffloadError as exc:
+        err_console.print(Text.assemble(("offload: error: ", "bold red"), str(exc)))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("offload: interrupted")
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""DuckDB read models that apply each mainframe unit of work atomically, exactly once."""

@@ -1,0 +1,1 @@
+"""Read-only serving of the projections: HTTP API, named queries, gated SQL."""

@@ -1,0 +1,1 @@
+"""Scheduled batch loads of mainframe reference extracts into compacted Kafka topics."""

@@ -1,0 +1,1 @@
+"""The simulated mainframe: a Db2 system of record with capture tables, and its workload."""
