@@ -160,6 +160,28 @@ class ApiSettings(_Section):
     """Port of the query API."""
     keys: dict[str, ApiKey] = {}
     """API keys by name; also settable whole as JSON through OFFLOAD__API__KEYS."""
+    docs_enabled: bool = True
+    """Serve the OpenAPI spec at /openapi.json and the interactive docs at /docs."""
+    max_body_bytes: int = Field(default=65536, ge=1024)
+    """Largest request body accepted, in bytes; a larger one gets 413."""
+    page_size_default: int = Field(default=50, ge=1)
+    """Rows per page of a list when the client gives no page_size."""
+    page_size_max: int = Field(default=500, ge=1)
+    """Largest page_size a client may ask for."""
+    max_wait_ms: int = Field(default=10000, ge=0)
+    """Cap of `wait_ms`: how long a read with `min_lsn` may wait for the watermark."""
+    sql_row_cap: int = Field(default=10000, ge=1)
+    """Rows returned by POST /sql at most; the answer says when it was truncated."""
+    sql_timeout_s: float = Field(default=10.0, gt=0)
+    """Time limit of one POST /sql query; the query is interrupted past it."""
+    sql_max_concurrent_per_key: int = Field(default=2, ge=1)
+    """POST /sql queries one key may run at once; more get 429."""
+    duckdb_memory_limit: str = Field(default="1GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+    """DuckDB memory_limit set on the shared read-store database at lock-down."""
+    duckdb_threads: int = Field(default=2, ge=1)
+    """DuckDB threads set on the shared read-store database at lock-down."""
+    readiness_max_lag_s: float = Field(default=30.0, gt=0)
+    """/readyz answers 200 while the watermark is within this many seconds of the source."""
 
 
 class ReferenceSettings(_Section):
