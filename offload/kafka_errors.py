@@ -1,0 +1,109 @@
+"""Errors of the local Kafka broker and of the topic admin wrapper.
+
+`KafkaSetupError` is the base; each subclass marks with `Transient` or `Terminal` whether a
+retry can help, and keeps the values its message names (tool, port, topic, ...) as attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
+
+
+class KafkaSetupError(OffloadError):
+    """Base of the errors about the local broker and the gateway's topics."""
+
+
+class ToolMissing(KafkaSetupError, Terminal):
+    """`java` or `mvn` is not on the PATH, or Java is older than 17."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, tool: str, detail: str) -> None:
+        self.tool = tool
+        self.detail = detail
+        super().__init__(
+            f"{tool} {detail}; the local Kafka needs Java 17+ and Maven on the PATH "
+            "(or point kafka.bootstrap_servers at an existing cluster)"
+        )
+
+
+class JarResolutionFailed(KafkaSetupError, Transient):
+    """Maven could not resolve the Kafka jars (no network, no Maven Central, bad version)."""
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, version: str, pom: Path, output: str) -> None:
+        self.version = version
+        self.pom = pom
+        self.output = output
+        super().__init__(
+            f"Maven could not resolve Apache Kafka {version} with {pom} "
+            f"(config key kafka.local.version); last Maven output:\n{output}"
+        )
+
+
+class PortInUse(KafkaSetupError, Terminal):
+    """A port the local broker needs is held by something that does not answer as Kafka."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        self.host = host
+        self.port = port
+        self.key = key
+        super().__init__(
+            f"port {host}:{port} is in use by something that does not answer as a Kafka "
+            f"broker; stop it or choose another port with {key}"
+        )
+
+
+class BrokerStartFailed(KafkaSetupError, Terminal):
+    """The broker process exited, or did not answer in time; the message ends with its log."""
+
+    def __init__(self, reason: str, log_file: Path, log_tail: str) -> None:
+        self.reason = reason
+        self.log_file = log_file
+        self.log_tail = log_tail
+        super().__init__(
+            f"local Kafka did not start: {reason}; last lines of {log_file}:\n{log_tail}"
+        )
+
+
+class BrokerUnreachable(KafkaSetupError, Transient):
+    """No broker answered metadata requests on the configured bootstrap servers."""
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, bootstrap_servers: str, timeout_s: float, detail: str = "") -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.timeout_s = timeout_s
+        suffix = f" ({detail})" if detail else ""
+        super().__init__(
+            f"no Kafka broker answered at {bootstrap_servers} within {timeout_s:g} s{suffix}; "
+            "start the local one with `offload kafka up` or check kafka.bootstrap_servers"
+        )
+
+
+class TopicMismatch(KafkaSetupError, Terminal):
+    """A topic exists but with fewer partitions or another cleanup.policy than required."""
+
+    def __init__(self, topic: str, setting: str, required: str, actual: str) -> None:
+        self.topic = topic
+        self.setting = setting
+        self.required = required
+        self.actual = actual
+        super().__init__(
+            f"topic {topic} exists with {setting}={actual} but {required} is required; "
+            "delete it or use another kafka.topic_prefix"
+        )
+
+
+class TopicCreateFailed(KafkaSetupError, Terminal):
+    """The broker refused to create a topic (bad config, not enough brokers, ...)."""
+
+    def __init__(self, topic: str, reason: str) -> None:
+        self.topic = topic
+        self.reason = reason
+        super().__init__(f"topic {topic} could not be created: {reason}")

@@ -1,0 +1,172 @@
+"""A thin wrapper over Kafka's admin API: is the cluster there, and make sure a topic is.
+
+Every part creates its topics through `ensure_topic`, so the broker's automatic topic
+creation stays off and each topic gets the partitions and cleanup policy its part needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+
+from config import KafkaSettings
+from offload.kafka_errors import BrokerUnreachable, TopicCreateFailed, TopicMismatch
+
+logger = logging.getLogger(__name__)
+
+_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class TopicDescription:
+    """What the cluster says about one topic."""
+
+    name: str
+    partitions: int
+    """Number of partitions."""
+    config: dict[str, str]
+    """The topic's effective configuration (defaults included)."""
+
+
+def admin_client(kafka: KafkaSettings, quiet: bool = False) -> AdminClient:
+    """An admin client on the configured cluster; `quiet` keeps librdkafka's log off stderr."""
+    conf: dict[str, str | int | float | bool] = dict(kafka.client_config())
+    if quiet:
+        # A probe of a broker that is down is expected to fail; its connection errors are noise.
+        conf["log_level"] = 0
+    return AdminClient(conf)
+
+
+def ping(kafka: KafkaSettings, timeout: float = 5.0) -> bool:
+    """Whether a broker on `kafka.bootstrap_servers` answers a metadata request in `timeout` s."""
+    try:
+        metadata = admin_client(kafka, quiet=True).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        logger.debug("no metadata from %s: %s", kafka.bootstrap_servers, exc)
+        return False
+    return bool(metadata.brokers)
+
+
+def describe_topic(
+    kafka: KafkaSettings, name: str, timeout: float = 30.0
+) -> TopicDescription | None:
+    """The topic's partitions and configuration, or None when it does not exist.
+
+    Raises:
+        BrokerUnreachable: when no broker answers within `timeout` seconds.
+    """
+    admin = admin_client(kafka)
+    partitions = _partition_count(admin, kafka, name, timeout)
+    if partitions is None:
+        return None
+    resource = ConfigResource(ResourceType.TOPIC, name)
+    try:
+        entries = admin.describe_configs([resource], request_timeout=timeout)[resource].result()
+    except KafkaException as exc:
+        raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(exc.args[0])) from exc
+    config = {key: entry.value for key, entry in entries.items() if entry.value is not None}
+    return TopicDescription(name=name, partitions=partitions, config=config)
+
+
+def ensure_topic(
+    kafka: KafkaSettings,
+    name: str,
+    partitions: int,
+    config: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> TopicDescription:
+    """Create `name` unless it exists, wait until it is usable, and check it fits.
+
+    Args:
+        kafka: the cluster and the replication factor of new topics.
+        name: the full topic name (prefix included).
+        partitions: partitions of a new topic; an existing one needs at least as many.
+        config: topic configs of a new topic (e.g. cleanup.policy, retention.ms); an existing
+            topic must have the same cleanup.policy.
+        timeout: seconds to wait for the broker and for the new topic's partition leaders.
+
+    Raises:
+        BrokerUnreachable: no broker answered.
+        TopicCreateFailed: the broker refused the topic.
+        TopicMismatch: the topic exists with fewer partitions or another cleanup.policy.
+    """
+    wanted = dict(config or {})
+    admin = admin_client(kafka)
+    if _partition_count(admin, kafka, name, timeout) is None:
+        new = NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=kafka.replication_factor,
+            config=wanted,
+        )
+        _create(admin, kafka, new, timeout)
+        _wait_until_led(admin, kafka, name, timeout)
+    found = describe_topic(kafka, name, timeout)
+    if found is None:  # deleted between our calls: report it rather than loop
+        raise TopicCreateFailed(name, "it disappeared right after it was created")
+    if found.partitions < partitions:
+        raise TopicMismatch(name, "partitions", f"at least {partitions}", str(found.partitions))
+    policy = wanted.get("cleanup.policy")
+    actual = found.config.get("cleanup.policy", "delete")
+    if policy is not None and _policy_set(policy) != _policy_set(actual):
+        raise TopicMismatch(name, "cleanup.policy", policy, actual)
+    return found
+
+
+def _policy_set(policy: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in policy.split(",") if part.strip())
+
+
+def _partition_count(
+    admin: AdminClient, kafka: KafkaSettings, name: str, timeout: float
+) -> int | None:
+    try:
+        metadata = admin.list_topics(topic=name, timeout=timeout)
+    except KafkaException as exc:
+        raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(exc.args[0])) from exc
+    topic = metadata.topics.get(name)
+    missing = KafkaError.UNKNOWN_TOPIC_OR_PART
+    if topic is None or (topic.error is not None and topic.error.code() == missing):
+        return None
+    if topic.error is not None:
+        raise BrokerUnreachable(kafka.bootstrap_servers, timeout, f"topic {name}: {topic.error}")
+    return len(topic.partitions)
+
+
+def _create(admin: AdminClient, kafka: KafkaSettings, new: NewTopic, timeout: float) -> None:
+    name = new.topic
+    future = admin.create_topics([new], operation_timeout=timeout, request_timeout=timeout)[name]
+    try:
+        future.result()
+    except KafkaException as exc:
+        error = exc.args[0]
+        if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            logger.debug("topic %s was created concurrently", name)
+            return
+        unreachable = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT)
+        if isinstance(error, KafkaError) and error.code() in unreachable:
+            raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(error)) from exc
+        reason = error.str() if isinstance(error, KafkaError) else str(error)
+        raise TopicCreateFailed(name, reason) from exc
+    logger.info("created topic %s (%d partitions)", name, new.num_partitions)
+
+
+def _wait_until_led(admin: AdminClient, kafka: KafkaSettings, name: str, timeout: float) -> None:
+    """Wait until every partition of the new topic has a leader, so clients can use it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            topic = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
+        except KafkaException as exc:
+            raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(exc.args[0])) from exc
+        partitions = topic.partitions if topic is not None and topic.error is None else {}
+        if partitions and all(p.leader >= 0 for p in partitions.values()):
+            return
+        if time.monotonic() >= deadline:
+            raise TopicCreateFailed(name, f"its partitions had no leader after {timeout:g} s")
+        time.sleep(_POLL_S)
