@@ -1,0 +1,186 @@
+"""Decoders of mainframe field encodings, and of whole records of a copybook layout.
+
+Every decoder is a pure function of the field's bytes. Numbers with implied decimals become
+`decimal.Decimal` with exactly the PIC's scale (`S9(3)V99` → two decimal places, also for
+zero); numbers without decimals (scale 0) become `int`. Negative zero becomes zero. Text is
+decoded with a single-byte EBCDIC code page (cp037 by default; cp1140 adds the euro sign at
+0x9F, cp500, cp273, cp1047, ... work too) and loses its trailing blanks.
+
+Accepted signs: packed and zoned fields with S take C or F as positive and D as negative;
+fields without S take C or F, and D is refused. Other sign nibbles or zones (A, B, E, ...)
+and digits outside 0-9 are refused with `InvalidValue`, whose reason shows the bytes in hex.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from reference_loader.errors import LayoutError
+from reference_loader.layout import FieldKind, FieldSpec, Layout
+from reference_loader.records import InvalidField, InvalidValue
+
+DEFAULT_CODEPAGE = "cp037"
+
+Number = int | Decimal
+
+
+def hex_bytes(raw: bytes) -> str:
+    """Bytes as upper-case hex pairs separated by blanks, e.g. `12 34 5D`."""
+    return raw.hex(" ").upper()
+
+
+def _number(negative: bool, digits: str, scale: int) -> Number:
+    if scale == 0:
+        value = int(digits)
+        return -value if negative else value
+    if negative and digits.strip("0"):
+        return Decimal(f"-{digits}E-{scale}")
+    return Decimal(f"{digits}E-{scale}")
+
+
+def decode_packed(raw: bytes, scale: int, signed: bool) -> Number:
+    """Decode packed decimal (COMP-3): two digits a byte, the sign in the last half-byte.
+
+    Example: `12 34 5D` with scale 2 is Decimal("-123.45").
+    """
+    text = raw.hex()
+    digits, sign = text[:-1], text[-1]
+    if not digits.isdigit():
+        raise InvalidValue(f"invalid packed decimal digit: bytes {hex_bytes(raw)}")
+    if sign in "cf":
+        return _number(False, digits, scale)
+    if sign == "d":
+        if not signed:
+            raise InvalidValue(
+                f"negative sign nibble D in an unsigned packed decimal: bytes {hex_bytes(raw)}"
+            )
+        return _number(True, digits, scale)
+    raise InvalidValue(f"invalid packed decimal sign nibble {sign.upper()}: bytes {hex_bytes(raw)}")
+
+
+def decode_zoned(raw: bytes, scale: int, signed: bool) -> Number:
+    """Decode zoned decimal (DISPLAY): zone F and a digit a byte, the sign in the last zone.
+
+    Example: `F1 F2 C3` is 123, `F1 F2 D3` is -123, `F1 F2 F3` is 123.
+    """
+    text = raw.hex()
+    zones, digits = text[0::2], text[1::2]
+    if not digits.isdigit():
+        raise InvalidValue(f"invalid zoned decimal digit: bytes {hex_bytes(raw)}")
+    if zones.count("f", 0, -1) != len(zones) - 1:
+        raise InvalidValue(f"invalid zoned decimal zone: bytes {hex_bytes(raw)}")
+    sign = zones[-1]
+    if sign in "cf":
+        return _number(False, digits, scale)
+    if sign == "d":
+        if not signed:
+            raise InvalidValue(
+                f"negative sign zone D in an unsigned zoned decimal: bytes {hex_bytes(raw)}"
+            )
+        return _number(True, digits, scale)
+    raise InvalidValue(f"invalid zoned decimal sign zone {sign.upper()}: bytes {hex_bytes(raw)}")
+
+
+def decode_binary(raw: bytes, digits: int, scale: int, signed: bool, bounded: bool) -> Number:
+    """Decode big-endian binary (COMP/COMP-4/BINARY, or COMP-5 when not `bounded`).
+
+    Example: `FF FE` signed is -2. A bounded field refuses values with more digits than its
+    PIC (IBM's TRUNC(STD) never writes them).
+    """
+    value = int.from_bytes(raw, "big", signed=signed)
+    if bounded and abs(value) >= 10**digits:
+        raise InvalidValue(
+            f"binary value {value} has more than the PIC's {digits} digits: bytes {hex_bytes(raw)}"
+        )
+    if scale == 0:
+        return value
+    return Decimal(value).scaleb(-scale)
+
+
+def decode_text(raw: bytes, codepage: str = DEFAULT_CODEPAGE) -> str:
+    """Decode EBCDIC text and strip its trailing blanks. `C1 40 40` in cp037 is "A"."""
+    try:
+        return raw.decode(codepage).rstrip(" ")
+    except UnicodeDecodeError as exc:
+        raise InvalidValue(f"not valid {codepage} text: bytes {hex_bytes(raw)}") from exc
+
+
+def check_codepage(codepage: str) -> None:
+    """Refuse code pages that are unknown or not single-byte (a layout counts bytes)."""
+    try:
+        codecs.lookup(codepage)
+        single = len(bytes(range(256)).decode(codepage, errors="replace")) == 256
+    except LookupError as exc:
+        raise LayoutError(f"unknown code page '{codepage}'") from exc
+    if not single:
+        raise LayoutError(f"code page '{codepage}' is not a single-byte code page")
+
+
+_Plan = list[tuple[str, int, int, Callable[[bytes], Any] | None]]
+
+
+def _field_decoder(spec: FieldSpec, codepage: str, sliced: bool) -> Callable[[bytes], Any] | None:
+    """The decoder of one field; None for text sliced from the record decoded at once."""
+    scale, signed = spec.scale, spec.signed
+    if spec.kind is FieldKind.PACKED:
+        return lambda raw: decode_packed(raw, scale, signed)
+    if spec.kind is FieldKind.ZONED:
+        return lambda raw: decode_zoned(raw, scale, signed)
+    if spec.kind is FieldKind.BINARY:
+        digits, bounded = spec.digits, spec.bounded
+        return lambda raw: decode_binary(raw, digits, scale, signed, bounded)
+    return None if sliced else lambda raw: decode_text(raw, codepage)
+
+
+def _maps_every_byte(codepage: str) -> bool:
+    try:
+        bytes(range(256)).decode(codepage)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class RecordDecoder:
+    """Decodes records of one layout into dicts of field name → value.
+
+    Args:
+        layout: the record layout.
+        codepage: the EBCDIC code page of the text fields (a Python codec name).
+
+    Raises:
+        LayoutError: the code page is unknown or not single-byte.
+    """
+
+    def __init__(self, layout: Layout, codepage: str = DEFAULT_CODEPAGE) -> None:
+        check_codepage(codepage)
+        self.layout = layout
+        self.codepage = codepage
+        # EBCDIC code pages map all 256 bytes: decoding the whole record once and slicing
+        # its text fields is much faster than decoding each field.
+        self._sliced = _maps_every_byte(codepage)
+        self._plan: _Plan = [
+            (f.name, f.offset, f.offset + f.size, _field_decoder(f, codepage, self._sliced))
+            for f in layout.fields
+        ]
+
+    def decode(self, record: bytes) -> dict[str, Any]:
+        """Decode one record of exactly `layout.record_length` bytes.
+
+        Raises:
+            InvalidField: a field's bytes are invalid (names the field, its offset and why).
+        """
+        text = record.decode(self.codepage) if self._sliced else ""
+        values: dict[str, Any] = {}
+        name, start = "", 0
+        try:
+            for name, start, end, decode in self._plan:
+                if decode is None:
+                    values[name] = text[start:end].rstrip(" ")
+                else:
+                    values[name] = decode(record[start:end])
+        except InvalidValue as exc:
+            raise InvalidField(name, start, str(exc)) from exc
+        return values
