@@ -22,6 +22,19 @@ class SchemaDefinitionError(CdcError, Terminal):
         super().__init__(f"{what}: {reason}")
 
 
+class RowShapeError(CdcError, Terminal):
+    """A captured row does not fit its table's catalog (a column the catalog does not know)."""
+
+    def __init__(self, table: str, lsn: int, columns: list[str]) -> None:
+        self.table = table
+        self.lsn = lsn
+        self.columns = columns
+        super().__init__(
+            f"row of table {table} at LSN {lsn} has columns {', '.join(columns)} that the "
+            "catalog does not declare; reload the table's catalog"
+        )
+
+
 class CodecError(CdcError, Terminal):
     """A message cannot be encoded to, or decoded from, the Confluent wire format."""
 
@@ -35,7 +48,7 @@ class SchemaIncompatibleError(CdcError, Terminal):
     """A new schema version is not BACKWARD compatible with the subject's latest version."""
 
     def __init__(
-        self, subject: str, version: int, field: str, old_type: str, new_type: str, reason: str
+        self, subject: str, version: int, *, field: str, old_type: str, new_type: str, reason: str
     ) -> None:
         self.subject = subject
         self.version = version

@@ -1,0 +1,269 @@
+"""The two `SchemaStore` adapters: the `<prefix>._schemas` topic, or an external registry.
+
+`TopicSchemaStore` (the embedded default) keeps Confluent's storage records in a compacted
+single-partition topic. It reads the topic from the beginning with read_committed on first
+use, and registers through a producer its caller passes in, so a transactional caller writes
+a new schema in the same Kafka transaction as the first events that use it. Until that
+transaction commits the new version is *pending*: call `commit_pending()` after the commit,
+`discard_pending()` after an abort (the version is then produced again on the next try).
+
+`ConfluentSchemaStore` wraps `confluent_kafka.schema_registry.SchemaRegistryClient`, used when
+`schema_registry.url` is set; it checks compatibility itself first for a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from cdc_ingest.errors import SchemaStoreError, SchemaStoreUnavailable
+from cdc_ingest.registry import Schema, SchemaBook, SubjectVersion, storage_key, storage_value
+
+if TYPE_CHECKING:
+    from confluent_kafka import Producer
+
+    from config import KafkaSettings, Settings
+
+logger = logging.getLogger(__name__)
+
+SCHEMAS_TOPIC = "_schemas"
+_RELOAD_INTERVAL_S = 1.0
+
+
+class TopicSchemaStore:
+    """Schemas in the compacted `<prefix>._schemas` topic.
+
+    Args:
+        kafka: the cluster and the topic prefix.
+        producer: produces registrations (transactional or not); settable later as
+            `store.producer`, e.g. after the caller recreated its producer.
+        timeout_s: how long loading may wait for the broker.
+    """
+
+    def __init__(
+        self, kafka: KafkaSettings, producer: Producer | None = None, timeout_s: float = 30.0
+    ) -> None:
+        self.kafka = kafka
+        self.topic = kafka.topic(SCHEMAS_TOPIC)
+        self.producer = producer
+        self.timeout_s = timeout_s
+        self._book: SchemaBook | None = None
+        self._pending: list[SubjectVersion] = []
+        self._loaded_at = 0.0
+
+    def ensure_topic(self) -> None:
+        """Create the topic (compacted, one partition) unless it exists."""
+        from offload.topics import ensure_topic
+
+        ensure_topic(self.kafka, self.topic, 1, {"cleanup.policy": "compact"})
+
+    def load(self) -> None:
+        """(Re)read every committed record of the topic; pending registrations are kept."""
+        book = SchemaBook()
+        for offset, key, value in self._read_committed():
+            book.apply(key, value, f"topic {self.topic} offset {offset}")
+        for entry in self._pending:
+            book.apply(storage_key(entry.subject, entry.version), storage_value(entry))
+        self._book = book
+        self._loaded_at = time.monotonic()
+        logger.debug("loaded %d subjects from %s", len(book.subjects()), self.topic)
+
+    def register(self, subject: str, schema: Schema, *, accept_incompatible: bool = False) -> int:
+        """See `SchemaStore.register`; a new version is produced through `self.producer`."""
+        book = self._ready()
+        entry = book.plan(subject, schema, accept_incompatible)
+        if book.version(subject, entry.version) is entry:
+            return entry.id
+        if self.producer is None:
+            raise SchemaStoreError(f"topic {self.topic}", "registering needs a producer")
+        key, value = storage_key(subject, entry.version), storage_value(entry)
+        try:
+            self.producer.produce(self.topic, value=value, key=key, partition=0)
+        except (KafkaException, BufferError) as exc:
+            raise SchemaStoreUnavailable(f"topic {self.topic}", str(exc)) from exc
+        book.apply(key, value)
+        self._pending.append(entry)
+        logger.info("subject %s: version %d, schema id %d", subject, entry.version, entry.id)
+        return entry.id
+
+    def commit_pending(self) -> None:
+        """The transaction that carried the pending registrations committed."""
+        self._pending.clear()
+
+    def discard_pending(self) -> None:
+        """The transaction that carried them aborted: forget them (re-read the topic)."""
+        if self._pending:
+            self._pending.clear()
+            self.load()
+
+    def by_id(self, schema_id: int) -> Schema | None:
+        """The schema with this id; an unknown id re-reads the topic (at most once a second)."""
+        found = self._ready().by_id(schema_id)
+        if found is None and time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL_S:
+            self.load()
+            found = self._ready().by_id(schema_id)
+        return found
+
+    def latest(self, subject: str) -> SubjectVersion | None:
+        """The newest version of `subject`, or None."""
+        return self._ready().latest(subject)
+
+    def subjects(self) -> list[str]:
+        """Every subject with a live version, sorted."""
+        return self._ready().subjects()
+
+    def versions(self, subject: str) -> list[int]:
+        """The live versions of `subject`, ascending."""
+        return self._ready().versions(subject)
+
+    def version(self, subject: str, version: int) -> SubjectVersion | None:
+        """One version of `subject`, or None."""
+        return self._ready().version(subject, version)
+
+    def _ready(self) -> SchemaBook:
+        if self._book is None:
+            self.load()
+        assert self._book is not None  # load() sets it
+        return self._book
+
+    def _read_committed(self) -> list[tuple[int, bytes | None, bytes | None]]:
+        consumer = Consumer(
+            {
+                **self.kafka.client_config(),
+                "group.id": f"offload-schemas-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "enable.partition.eof": True,
+            }
+        )
+        try:
+            return self._drain(consumer)
+        finally:
+            consumer.close()
+
+    def _drain(self, consumer: Consumer) -> list[tuple[int, bytes | None, bytes | None]]:
+        where = f"topic {self.topic}"
+        partition = TopicPartition(self.topic, 0, OFFSET_BEGINNING)
+        try:
+            _, high = consumer.get_watermark_offsets(partition, timeout=self.timeout_s)
+        except KafkaException as exc:
+            if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                return []
+            raise SchemaStoreUnavailable(where, str(exc.args[0])) from exc
+        records: list[tuple[int, bytes | None, bytes | None]] = []
+        if high <= 0:
+            return records
+        consumer.assign([partition])
+        deadline = time.monotonic() + self.timeout_s
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                # With read_committed the end is the last stable offset: records of a
+                # transaction still open (or aborted) are not ours to see.
+                return records
+            if error is not None:
+                raise SchemaStoreUnavailable(where, str(error))
+            records.append((int(message.offset() or 0), message.key(), message.value()))
+            if int(message.offset() or 0) + 1 >= high:
+                return records
+        raise SchemaStoreUnavailable(where, f"not read to its end within {self.timeout_s:g} s")
+
+
+class ConfluentSchemaStore:
+    """Schemas in an external Confluent-compatible schema registry.
+
+    Args:
+        url: the registry's URL (`schema_registry.url`).
+        basic_auth_user_info: "user:password", or None.
+    """
+
+    def __init__(self, url: str, basic_auth_user_info: str | None = None) -> None:
+        from confluent_kafka.schema_registry import SchemaRegistryClient
+
+        conf = {"url": url}
+        if basic_auth_user_info:
+            conf["basic.auth.user.info"] = basic_auth_user_info
+        self.url = url
+        self._client = SchemaRegistryClient(conf)
+
+    def register(self, subject: str, schema: Schema, *, accept_incompatible: bool = False) -> int:
+        """See `SchemaStore.register`; checks BACKWARD compatibility here for a clear message."""
+        from confluent_kafka.schema_registry import Schema as RegistrySchema
+
+        book = SchemaBook()
+        latest = self.latest(subject)
+        if latest is not None:
+            book.apply(storage_key(subject, latest.version), storage_value(latest))
+            book.plan(subject, schema, accept_incompatible)
+        text = json.dumps(schema, separators=(",", ":"))
+        return int(self._call(self._client.register_schema, subject, RegistrySchema(text, "AVRO")))
+
+    def by_id(self, schema_id: int) -> Schema | None:
+        """The schema with this id, or None."""
+        found = self._call(self._client.get_schema, schema_id, missing_ok=True)
+        return None if found is None else _loads(found.schema_str)
+
+    def latest(self, subject: str) -> SubjectVersion | None:
+        """The newest version of `subject`, or None."""
+        found = self._call(self._client.get_latest_version, subject, missing_ok=True)
+        return None if found is None else _entry(found)
+
+    def subjects(self) -> list[str]:
+        """Every subject, sorted."""
+        return sorted(self._call(self._client.get_subjects))
+
+    def versions(self, subject: str) -> list[int]:
+        """The versions of `subject`, ascending."""
+        found = self._call(self._client.get_versions, subject, missing_ok=True)
+        return sorted(found or [])
+
+    def version(self, subject: str, version: int) -> SubjectVersion | None:
+        """One version of `subject`, or None."""
+        found = self._call(self._client.get_version, subject, version, missing_ok=True)
+        return None if found is None else _entry(found)
+
+    def _call(self, method: Any, *args: Any, missing_ok: bool = False) -> Any:
+        from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+        try:
+            return method(*args)
+        except SchemaRegistryError as exc:
+            if missing_ok and exc.http_status_code == 404:
+                return None
+            if exc.http_status_code >= 500 or exc.http_status_code < 0:
+                raise SchemaStoreUnavailable(f"registry {self.url}", str(exc)) from exc
+            raise SchemaStoreError(f"registry {self.url}", str(exc)) from exc
+        except Exception as exc:  # the client's HTTP library raises its own transport errors
+            raise SchemaStoreUnavailable(f"registry {self.url}", str(exc)) from exc
+
+
+def _loads(text: str) -> Schema:
+    schema = json.loads(text)
+    if not isinstance(schema, dict):
+        raise SchemaStoreError("registry", f"schema is not a JSON object: {text[:80]}")
+    return schema
+
+
+def _entry(found: Any) -> SubjectVersion:
+    return SubjectVersion(
+        found.subject, int(found.version), int(found.schema_id), _loads(found.schema.schema_str)
+    )
+
+
+def store_from_settings(
+    settings: Settings, producer: Producer | None = None
+) -> TopicSchemaStore | ConfluentSchemaStore:
+    """The configured store: the external registry when `schema_registry.url` is set."""
+    registry = settings.schema_registry
+    if registry.url:
+        secret = registry.basic_auth_user_info
+        return ConfluentSchemaStore(registry.url, secret.get_secret_value() if secret else None)
+    return TopicSchemaStore(settings.kafka, producer)
