@@ -82,6 +82,9 @@ def _register_parts() -> None:
     from offload.kafka_cli import kafka_app
 
     app.add_typer(kafka_app, name="kafka")
+    from cdc_ingest.cli import schemas_app
+
+    app.add_typer(schemas_app, name="schemas")
 
 
 _register_parts()
