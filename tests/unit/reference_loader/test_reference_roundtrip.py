@@ -3,13 +3,23 @@ independent of reference_loader.encoders) decode to the same exact values."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reference_loader.decoders import decode_binary, decode_packed, decode_zoned
+from reference_loader.decoders import (
+    binary_decoder,
+    decode_binary,
+    decode_packed,
+    decode_zoned,
+    packed_decoder,
+    zoned_decoder,
+)
 from reference_loader.encoders import encode_packed, encode_zoned
+from reference_loader.records import InvalidValue
 
 
 def pack(unscaled: int, digits: int, signed: bool) -> bytes:
@@ -80,3 +90,38 @@ def test_binary_round_trip(size_digits: tuple[int, int], scale: int, data: st.Da
     unscaled = data.draw(st.integers(-(10**digits) + 1, 10**digits - 1))
     raw = unscaled.to_bytes(size, "big", signed=True)
     same_exact(decode_binary(raw, digits, scale, True, True), expected(unscaled, scale), scale)
+
+
+def outcome(decode: Callable[[bytes], object], raw: bytes) -> object:
+    try:
+        value = decode(raw)
+    except InvalidValue as exc:
+        return ("error", str(exc))
+    return (type(value), str(value))
+
+
+@given(st.binary(min_size=1, max_size=16), st.integers(0, 5), st.booleans())
+def test_fast_field_decoders_agree_with_the_reference_functions_on_any_bytes(
+    raw: bytes, scale: int, signed: bool
+) -> None:
+    assert outcome(packed_decoder(scale, signed), raw) == outcome(
+        lambda r: decode_packed(r, scale, signed), raw
+    )
+    assert outcome(zoned_decoder(len(raw), scale, signed), raw) == outcome(
+        lambda r: decode_zoned(r, scale, signed), raw
+    )
+    if len(raw) in (2, 4, 8):
+        digits = {2: 4, 4: 9, 8: 18}[len(raw)]
+        for bounded in (True, False):
+            fast = binary_decoder(digits, scale, signed, bounded)
+            slow = partial(
+                decode_binary, digits=digits, scale=scale, signed=signed, bounded=bounded
+            )
+            assert outcome(fast, raw) == outcome(slow, raw)
+
+
+@given(st.sampled_from(["0C", "0D", "0F"]), st.integers(0, 3))
+def test_fast_decoders_keep_zero_positive(sign: str, scale: int) -> None:
+    raw = bytes.fromhex("00" * 2 + sign)
+    assert str(packed_decoder(scale, True)(raw)) == str(decode_packed(raw, scale, True))
+    assert not str(packed_decoder(scale, True)(raw)).startswith("-")
