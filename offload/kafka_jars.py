@@ -1,7 +1,7 @@
 """The Java tools and the Kafka jars the local broker runs from.
 
 Maven resolves the jars once per Kafka version from Maven Central with the small pom in
-`kafka/pom.xml`; they stay in Maven's local repository (~/.m2), and only the resulting
+`offload/kafka/pom.xml`; they stay in Maven's local repository (~/.m2), and only the resulting
 classpath is cached in the broker directory, so a warm `offload kafka up` runs no Maven.
 """
 
@@ -20,7 +20,7 @@ from offload.kafka_errors import JarResolutionFailed, ToolMissing
 
 logger = logging.getLogger(__name__)
 
-POM = Path(__file__).resolve().parent.parent / "kafka" / "pom.xml"
+POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 """The pom that names the broker's jars; Maven resolves it, nothing is compiled."""
 
 _MAVEN_TIMEOUT_S = 900.0
