@@ -1,0 +1,267 @@
+"""The unit-of-work assembler: whole source transactions, in commit order, from many topics.
+
+Change events of one unit of work arrive on several topics and partitions, interleaved with
+other units' events and with the BEGIN/END markers of the transaction topic. The assembler
+buffers them and releases a unit only when its END marker's per-table counts are all met;
+it releases units in the order of the transaction topic. That topic has one partition and
+capture writes it in commit order, so its order is LSN order, and a unit that comes later
+in it waits only for units whose marker was already read there: a unit not yet seen in the
+transaction topic cannot come before one that was.
+
+Events whose marker has not been read yet ("orphans") are held too, since the change topics
+may run ahead of the transaction topic. After a restart, positions are resumed from the
+stored ones (the oldest held record of each partition), so records of units already applied
+are read again: a non-snapshot event or marker whose commit LSN is not above the highest
+applied source unit of work is dropped on arrival, a repeated (table, change_lsn, key) within
+a unit is dropped, and `drop_orphans` discards the rest once the transaction topic has been
+read to its end (a visible event's BEGIN is always visible, so an orphan then belongs to a
+unit that was applied before the restart).
+
+A unit with more buffered events than `stage_threshold` spills them to a `Stage` so memory
+stays bounded; the applier reads them back in chunks inside the unit's one DuckDB
+transaction. Pure logic: no broker, no database (the stage is injected).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from projections.events import SNAPSHOT_PREFIX, ChangeEvent, TxMarker
+
+log = logging.getLogger(__name__)
+
+Partition = tuple[str, int]
+
+
+class Stage(Protocol):
+    """Where the events of a unit of work too large to hold in memory wait for its END."""
+
+    def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
+        """Append events of a unit of work."""
+
+    def chunks(self, uow_id: str, size: int) -> Iterator[list[ChangeEvent]]:
+        """The unit's staged events, in chunks of at most `size`."""
+
+    def drop(self, uow_id: str) -> None:
+        """Forget the unit's staged events."""
+
+
+class MemoryStage:
+    """A `Stage` that keeps everything in memory (tests, and tiny deployments)."""
+
+    def __init__(self) -> None:
+        self._units: dict[str, list[ChangeEvent]] = {}
+
+    def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
+        """Append events of a unit of work."""
+        self._units.setdefault(uow_id, []).extend(events)
+
+    def chunks(self, uow_id: str, size: int) -> Iterator[list[ChangeEvent]]:
+        """The unit's staged events, in chunks of at most `size`."""
+        events = self._units.get(uow_id, [])
+        for start in range(0, len(events), size):
+            yield events[start : start + size]
+
+    def drop(self, uow_id: str) -> None:
+        """Forget the unit's staged events."""
+        self._units.pop(uow_id, None)
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledUnit:
+    """A complete unit of work, ready to apply.
+
+    Attributes:
+        uow_id: its id.
+        commit_lsn: its commit LSN.
+        commit_ms: its commit time, ms since the epoch UTC.
+        events: the events held in memory.
+        staged: whether more of its events wait in the stage (read them with `Stage.chunks`).
+        event_count: all its events, in memory and staged.
+    """
+
+    uow_id: str
+    commit_lsn: int
+    commit_ms: int
+    events: tuple[ChangeEvent, ...]
+    staged: bool
+    event_count: int
+
+    @property
+    def is_snapshot(self) -> bool:
+        """Whether this is a snapshot pseudo-unit."""
+        return self.uow_id.startswith(SNAPSHOT_PREFIX)
+
+
+@dataclass(slots=True)
+class _Buffer:
+    """What has arrived of one unit of work so far."""
+
+    uow_id: str
+    commit_lsn: int
+    marker_offset: int | None = None
+    end: TxMarker | None = None
+    events: list[ChangeEvent] = field(default_factory=list)
+    seen: set[tuple[str, int, tuple[Any, ...]]] = field(default_factory=set)
+    counts: Counter[str] = field(default_factory=Counter)
+    staged: int = 0
+    low_offsets: dict[Partition, int] = field(default_factory=dict)
+
+    def complete(self) -> bool:
+        if self.end is None:
+            return False
+        wanted = self.end.counts or {}
+        if any(self.counts[table] < n for table, n in wanted.items()):
+            return False
+        return self.end.event_count is None or len(self.seen) >= self.end.event_count
+
+
+class UnitOfWorkAssembler:
+    """Buffers change events and markers; releases complete units of work in commit order.
+
+    Args:
+        tx_topic: the transaction metadata topic (one partition).
+        applied_uow_lsn: the highest commit LSN of a source (non-snapshot) unit of work
+            already applied, from the stored watermark; 0 for a fresh projection.
+        stage: where large units spill to.
+        stage_threshold: events of one unit held in memory before it spills.
+    """
+
+    def __init__(
+        self, tx_topic: str, applied_uow_lsn: int, stage: Stage, stage_threshold: int
+    ) -> None:
+        self._tx_topic = tx_topic
+        self._uow_lsn = applied_uow_lsn
+        self._stage = stage
+        self._stage_threshold = stage_threshold
+        self._queue: dict[str, _Buffer] = {}  # in transaction-topic order
+        self._orphans: dict[str, _Buffer] = {}
+        self._consumed: dict[Partition, int] = {}
+        self.duplicates = 0
+        """Events and markers dropped as already seen or already applied."""
+
+    @property
+    def held_events(self) -> int:
+        """Events held in memory (not counting staged ones): for flow control."""
+        units = [*self._queue.values(), *self._orphans.values()]
+        return sum(len(b.events) for b in units)
+
+    def add_event(self, event: ChangeEvent) -> None:
+        """Take one change event (not a tombstone)."""
+        part = (event.topic, event.partition)
+        self._consumed[part] = max(self._consumed.get(part, 0), event.offset + 1)
+        if event.op != "r" and event.commit_lsn <= self._uow_lsn:
+            self.duplicates += 1
+            return
+        buf = self._queue.get(event.uow_id) or self._orphans.get(event.uow_id)
+        if buf is None:
+            buf = self._orphans[event.uow_id] = _Buffer(event.uow_id, event.commit_lsn)
+        ident = (event.table, event.change_lsn, event.key)
+        if ident in buf.seen:
+            self.duplicates += 1
+            return
+        buf.seen.add(ident)
+        buf.events.append(event)
+        buf.counts[event.table] += 1
+        if event.offset < buf.low_offsets.get(part, event.offset + 1):
+            buf.low_offsets[part] = event.offset
+        if len(buf.events) >= self._stage_threshold:
+            self._stage.put(buf.uow_id, buf.events)
+            buf.staged += len(buf.events)
+            buf.events = []
+            log.debug("staged %d events of unit of work %s", buf.staged, buf.uow_id)
+
+    def add_marker(self, marker: TxMarker) -> None:
+        """Take one BEGIN or END marker, in transaction-topic order."""
+        part = (self._tx_topic, 0)
+        self._consumed[part] = max(self._consumed.get(part, 0), marker.offset + 1)
+        if not marker.is_snapshot and marker.commit_lsn <= self._uow_lsn:
+            self.duplicates += 1
+            return
+        buf = self._queue.get(marker.uow_id)
+        if buf is None:
+            buf = self._orphans.pop(marker.uow_id, None) or _Buffer(
+                marker.uow_id, marker.commit_lsn
+            )
+            buf.marker_offset = marker.offset
+            self._queue[marker.uow_id] = buf
+        elif marker.status == "BEGIN" or buf.end is not None:
+            self.duplicates += 1
+            return
+        if marker.status == "END":
+            buf.end = marker
+
+    def ready(self, max_events: int) -> list[AssembledUnit]:
+        """Pop the complete units at the head of the queue, up to about `max_events` events.
+
+        At least one unit is returned when the head is complete, however large it is.
+        """
+        out: list[AssembledUnit] = []
+        total = 0
+        while self._queue:
+            uow_id, buf = next(iter(self._queue.items()))
+            size = len(buf.seen)
+            if not buf.complete() or (out and total + size > max_events):
+                break
+            del self._queue[uow_id]
+            out.append(self._release(buf))
+            total += size
+        return out
+
+    def _release(self, buf: _Buffer) -> AssembledUnit:
+        assert buf.end is not None  # complete() checked it
+        if not buf.end.is_snapshot:
+            self._uow_lsn = max(self._uow_lsn, buf.end.commit_lsn)
+            stale = [
+                u
+                for u, b in self._orphans.items()
+                if b.commit_lsn <= self._uow_lsn and not u.startswith(SNAPSHOT_PREFIX)
+            ]
+            for uow_id in stale:
+                self._forget(self._orphans.pop(uow_id))
+        return AssembledUnit(
+            uow_id=buf.uow_id,
+            commit_lsn=buf.end.commit_lsn,
+            commit_ms=buf.end.commit_ms,
+            events=tuple(buf.events),
+            staged=buf.staged > 0,
+            event_count=len(buf.seen),
+        )
+
+    def _forget(self, buf: _Buffer) -> None:
+        self.duplicates += len(buf.seen)
+        if buf.staged:
+            self._stage.drop(buf.uow_id)
+
+    def drop_orphans(self) -> int:
+        """Drop events whose unit's marker never came: they belong to units applied before.
+
+        Call only after every transaction-topic record visible when these events were
+        consumed has been added (the transaction topic was read to its end since).
+
+        Returns:
+            the number of events dropped.
+        """
+        dropped = sum(len(b.seen) for b in self._orphans.values())
+        for buf in self._orphans.values():
+            self._forget(buf)
+        self._orphans.clear()
+        return dropped
+
+    def positions(self) -> dict[Partition, int]:
+        """Next offset to read per partition on restart: the oldest record still held.
+
+        Store these with the units released so far, in the same DuckDB transaction.
+        """
+        out = dict(self._consumed)
+        tx = (self._tx_topic, 0)
+        for buf in [*self._queue.values(), *self._orphans.values()]:
+            for part, low in buf.low_offsets.items():
+                out[part] = min(out[part], low)
+            if buf.marker_offset is not None:
+                out[tx] = min(out[tx], buf.marker_offset)
+        return out

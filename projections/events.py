@@ -1,0 +1,179 @@
+"""What the read side consumes, as plain values: change events and transaction markers.
+
+The Kafka loop decodes each record with the contract's codec (`cdc_ingest.codec`) into the
+envelope dict and the key dict, then turns them into these frozen values with
+`change_event_from_envelope` and `marker_from_value`. Everything downstream (the assembler,
+the fold, the applier) works on these values and needs no broker, so it is tested without one.
+
+Versions: every change carries `version = (commit_lsn, change_lsn)`. A snapshot read ("r")
+of LSN L reflects every unit of work ≤ L, so its version is `(L, SNAPSHOT_SEQ)`: a later
+re-delivery of unit of work L itself is then older than the snapshot row and changes
+nothing. The applier adds the contract's other rule: an "r" at exactly the key's applied
+LSN is a no-op (it applies only above it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from projections.errors import ContractError
+
+SNAPSHOT_SEQ = 2**62
+"""The change_lsn given to snapshot rows: above any real position inside a unit of work."""
+SNAPSHOT_PREFIX = "snapshot:"
+"""Unit-of-work ids of snapshot pseudo-units start with this."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeEvent:
+    """One row change of a unit of work, as read from a change topic.
+
+    Attributes:
+        topic: the change topic.
+        partition: its partition.
+        offset: the record's offset.
+        table: the source table, SCHEMA.TABLE upper case (`source.schema` + `source.table`).
+        op: "c", "u", "d" or "r".
+        key: the primary-key values, in key order.
+        row: the after image, Db2 column name → value; None for a delete.
+        commit_lsn: the unit of work's commit LSN.
+        change_lsn: the position inside the unit of work, 1-based.
+        uow_id: the unit of work id (`transaction.id`, else `source.txId`).
+        commit_ms: the unit of work's commit time, ms since the epoch UTC.
+        raw_key: the record's key bytes, kept for the error table; None when not at hand.
+        raw_value: the record's value bytes, likewise.
+    """
+
+    topic: str
+    partition: int
+    offset: int
+    table: str
+    op: str
+    key: tuple[Any, ...]
+    row: Mapping[str, Any] | None
+    commit_lsn: int
+    change_lsn: int
+    uow_id: str
+    commit_ms: int
+    raw_key: bytes | None = None
+    raw_value: bytes | None = None
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """The order of this change among all changes of its key (see the module docstring)."""
+        if self.op == "r":
+            return (self.commit_lsn, SNAPSHOT_SEQ)
+        return (self.commit_lsn, self.change_lsn)
+
+    @property
+    def is_delete(self) -> bool:
+        """Whether the change removes the row."""
+        return self.row is None
+
+
+@dataclass(frozen=True, slots=True)
+class TxMarker:
+    """A BEGIN or END record of the transaction metadata topic.
+
+    Attributes:
+        offset: its offset in the (single-partition) transaction topic.
+        status: "BEGIN" or "END".
+        uow_id: the unit of work id.
+        commit_lsn: its commit LSN.
+        commit_ms: its commit time, ms since the epoch UTC.
+        event_count: total change events of the unit of work (END), else None.
+        counts: events per source table, SCHEMA.TABLE → count (END); empty for BEGIN.
+    """
+
+    offset: int
+    status: str
+    uow_id: str
+    commit_lsn: int
+    commit_ms: int
+    event_count: int | None = None
+    counts: Mapping[str, int] | None = None
+
+    @property
+    def is_snapshot(self) -> bool:
+        """Whether this marks a snapshot pseudo-unit rather than a source unit of work."""
+        return self.uow_id.startswith(SNAPSHOT_PREFIX)
+
+
+def change_event_from_envelope(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: Mapping[str, Any],
+    value: Mapping[str, Any],
+    *,
+    raw: tuple[bytes | None, bytes | None] = (None, None),
+) -> ChangeEvent:
+    """Turn a decoded change record (key dict, envelope dict) into a `ChangeEvent`.
+
+    Args:
+        topic: the change topic.
+        partition: the record's partition.
+        offset: the record's offset.
+        key: the decoded key record; its fields are the primary key in key order.
+        value: the decoded envelope (not a tombstone: the caller skips those).
+        raw: the record's key and value bytes, for the error table.
+
+    Raises:
+        ContractError: when the envelope lacks a field the contract promises.
+    """
+    try:
+        source = value["source"]
+        op = value["op"]
+        txn = value.get("transaction")
+        uow_id = txn["id"] if txn else source["txId"]
+        table = f"{source['schema']}.{source['table']}".upper()
+        row = value["after"]
+        if op not in ("c", "u", "d", "r"):
+            raise ContractError(topic, partition, offset, f"unknown op {op!r}")
+        if (op == "d") != (row is None):
+            raise ContractError(topic, partition, offset, f"op {op!r} with after={row!r}")
+        return ChangeEvent(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            table=table,
+            op=op,
+            key=tuple(key.values()),
+            row=row,
+            commit_lsn=int(source["commit_lsn"]),
+            change_lsn=int(source["change_lsn"]),
+            uow_id=str(uow_id),
+            commit_ms=int(source["ts_ms"]),
+            raw_key=raw[0],
+            raw_value=raw[1],
+        )
+    except (KeyError, TypeError) as exc:
+        raise ContractError(topic, partition, offset, f"envelope lacks {exc}") from exc
+
+
+def marker_from_value(topic: str, offset: int, value: Mapping[str, Any]) -> TxMarker:
+    """Turn a decoded `TransactionMetadataValue` into a `TxMarker`.
+
+    Raises:
+        ContractError: when a field is missing or the status is neither BEGIN nor END.
+    """
+    try:
+        status = value["status"]
+        if status not in ("BEGIN", "END"):
+            raise ContractError(topic, 0, offset, f"unknown marker status {status!r}")
+        collections = value.get("data_collections") or []
+        counts = {str(c["data_collection"]).upper(): int(c["event_count"]) for c in collections}
+        count = value.get("event_count")
+        return TxMarker(
+            offset=offset,
+            status=status,
+            uow_id=str(value["id"]),
+            commit_lsn=int(value["commit_lsn"]),
+            commit_ms=int(value["ts_ms"]),
+            event_count=None if count is None else int(count),
+            counts=counts if status == "END" else None,
+        )
+    except (KeyError, TypeError) as exc:
+        raise ContractError(topic, 0, offset, f"transaction marker lacks {exc}") from exc

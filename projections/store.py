@@ -1,0 +1,81 @@
+"""The projection's DuckDB database: opening it, its bookkeeping, and reader cursors.
+
+DuckDB allows one writing process per file, and readers in other processes cannot open it
+while it is written. So the projection writer and the query API share ONE process and ONE
+DuckDB database instance: the writer applies batches on its own connection; every reader
+takes `connection.cursor()` (a separate connection to the same database) and sees MVCC
+snapshots, so it never sees a partial batch or unit of work. The query API locks the
+instance down (`enable_external_access=false`, no extension autoload, `lock_configuration`)
+after the writer has opened it; the writer needs no external file access after start-up
+(Arrow tables registered from Python still work with external access off).
+
+Layout: mirrors `<schema>.<table>`, reference mirrors `reference.<name>`, derived views as
+tables `views.<name>`, bookkeeping in schema `_offload` (`positions`, `watermark`,
+`view_state`, `errors`, and per mirror the per-key version table `"keys.<schema>.<table>"`),
+see `projections/sql/bookkeeping.sql`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from projections.sqlfiles import script, statements
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """What the projection has applied.
+
+    Attributes:
+        lsn: the highest LSN applied (0 when nothing was).
+        commit_time: that LSN's source commit time, naive UTC; None when nothing was applied.
+        uow_lsn: the highest LSN of a source unit of work (not a snapshot chunk) applied.
+        applied_at: when the last batch committed, naive UTC.
+        units: units of work applied since the projection was created.
+        events: change events applied (after the fold) since then.
+    """
+
+    lsn: int
+    commit_time: datetime | None
+    uow_lsn: int
+    applied_at: datetime | None
+    units: int
+    events: int
+
+
+def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the projection database and its bookkeeping tables.
+
+    Args:
+        path: the DuckDB file, or ":memory:" (tests, benchmarks).
+
+    Returns:
+        the writer's connection; readers use `.cursor()` on it.
+    """
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(script("bookkeeping.sql"))
+    log.info("opened projection database %s", path)
+    return con
+
+
+def read_positions(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:
+    """The stored next offset per (topic, partition)."""
+    rows = con.execute(statements("positions.sql")["read_positions"]).fetchall()
+    return {(str(t), int(p)): int(o) for t, p, o in rows}
+
+
+def read_watermark(con: duckdb.DuckDBPyConnection) -> Watermark:
+    """The stored watermark (a fresh projection's is all zeros)."""
+    row = con.execute(statements("positions.sql")["read_watermark"]).fetchone()
+    assert row is not None  # bookkeeping.sql inserts the one row
+    lsn, commit_time, uow_lsn, applied_at, units, events = row
+    return Watermark(int(lsn), commit_time, int(uow_lsn), applied_at, int(units), int(events))

@@ -1,0 +1,44 @@
+-- cold_chain: one row per (order, container, voyage) leg that has been loaded: the
+-- container's readings from LOADED_AT until DISCHARGED_AT (inclusive; until now while at
+-- sea, i.e. every reading so far) against the order's product range [temp_min, temp_max]
+-- (inclusive): reading count, min, max and average temperature, readings outside the range,
+-- the first excursion's time, the last reading's time, and compliant (no reading outside;
+-- NULL while the product's range is unknown).
+-- key: order_id, container_id, voyage_id
+-- sources: shipping.order_assignments, shipping.orders, shipping.reefer_telemetry, reference.products
+WITH leg AS (
+    SELECT a.order_id, a.container_id, a.voyage_id, a.loaded_at, a.discharged_at,
+           o.product_id, p.temp_min, p.temp_max
+    FROM shipping.order_assignments AS a
+    JOIN affected_keys USING (order_id, container_id, voyage_id)
+    JOIN shipping.orders AS o USING (order_id)
+    LEFT JOIN reference.products AS p ON p.product_id = o.product_id
+    WHERE a.loaded_at IS NOT NULL
+)
+SELECT
+    l.order_id,
+    l.container_id,
+    l.voyage_id,
+    l.product_id,
+    l.temp_min,
+    l.temp_max,
+    l.loaded_at,
+    l.discharged_at,
+    count(t.temperature) AS readings,
+    min(t.temperature) AS min_temperature,
+    max(t.temperature) AS max_temperature,
+    avg(t.temperature) AS avg_temperature,
+    count(*) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max) AS excursions,
+    min(t.reading_at) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max)
+        AS first_excursion_at,
+    max(t.reading_at) AS last_reading_at,
+    CASE WHEN any_value(l.temp_min) IS NULL OR any_value(l.temp_max) IS NULL THEN NULL
+         ELSE count(*) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max) = 0
+    END AS compliant
+FROM leg AS l
+LEFT JOIN shipping.reefer_telemetry AS t
+    ON t.container_id = l.container_id
+    AND t.reading_at >= l.loaded_at
+    AND (l.discharged_at IS NULL OR t.reading_at <= l.discharged_at)
+GROUP BY l.order_id, l.container_id, l.voyage_id, l.product_id, l.temp_min, l.temp_max,
+         l.loaded_at, l.discharged_at

@@ -1,0 +1,169 @@
+"""The unit-of-work assembler: whole units, in transaction-topic order, duplicates dropped."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+
+from projections.assembler import MemoryStage, UnitOfWorkAssembler
+from projections.events import ChangeEvent, TxMarker
+
+ORDERS = "SHIPPING.ORDERS"
+CUSTOMERS = "SHIPPING.CUSTOMERS"
+
+
+def begin(offset: int, uow: str, lsn: int) -> TxMarker:
+    return TxMarker(offset, "BEGIN", uow, lsn, lsn)
+
+
+def end(offset: int, uow: str, lsn: int, **counts: int) -> TxMarker:
+    per_table = {f"SHIPPING.{t.upper()}": n for t, n in counts.items()}
+    return TxMarker(offset, "END", uow, lsn, lsn, sum(counts.values()), per_table)
+
+
+def order(kit: SimpleNamespace, oid: int, lsn: int, seq: int, offset: int) -> ChangeEvent:
+    row = {"ORDER_ID": oid, "STATUS": "NEW"}
+    return kit.make_event(ORDERS, row, lsn, seq, offset=offset, partition=oid % 2)
+
+
+def cust(kit: SimpleNamespace, cid: int, lsn: int, seq: int, offset: int) -> ChangeEvent:
+    return kit.make_event(CUSTOMERS, {"CUSTOMER_ID": cid, "NAME": "x"}, lsn, seq, offset=offset)
+
+
+def assembler(applied: int = 0, threshold: int = 1000) -> UnitOfWorkAssembler:
+    return UnitOfWorkAssembler("tx", applied, MemoryStage(), threshold)
+
+
+def test_a_unit_is_released_only_when_every_table_count_is_met(kit: SimpleNamespace) -> None:
+    asm = assembler()
+    asm.add_marker(begin(0, "U5", 5))
+    asm.add_event(order(kit, 1, 5, 1, 0))
+    asm.add_marker(end(1, "U5", 5, orders=2, customers=1))
+    asm.add_event(cust(kit, 7, 5, 3, 0))
+    assert asm.ready(100) == []
+    asm.add_event(order(kit, 2, 5, 2, 0))
+    (released,) = asm.ready(100)
+    assert (released.uow_id, released.event_count) == ("U5", 3)
+    assert sorted(e.change_lsn for e in released.events) == [1, 2, 3]
+
+
+def test_units_are_released_in_transaction_topic_order(kit: SimpleNamespace) -> None:
+    asm = assembler()
+    asm.add_marker(begin(0, "U1", 1))
+    asm.add_marker(end(1, "U1", 1, orders=1))
+    asm.add_marker(begin(2, "U2", 2))
+    asm.add_marker(end(3, "U2", 2, orders=1))
+    asm.add_event(order(kit, 9, 2, 1, 0))  # U2 complete, U1 not yet: U2 waits
+    assert asm.ready(100) == []
+    asm.add_event(order(kit, 8, 1, 1, 0))
+    assert [u.uow_id for u in asm.ready(100)] == ["U1", "U2"]
+
+
+def test_events_of_a_unit_not_yet_in_the_transaction_topic_do_not_block(
+    kit: SimpleNamespace,
+) -> None:
+    asm = assembler()
+    asm.add_event(order(kit, 3, 7, 1, 5))  # U7: its BEGIN is not read yet
+    asm.add_marker(begin(0, "U6", 6))
+    asm.add_event(order(kit, 1, 6, 1, 4))
+    asm.add_marker(end(1, "U6", 6, orders=1))
+    assert [u.uow_id for u in asm.ready(100)] == ["U6"]
+    # the held U7 event (partition 1, offset 5) keeps that partition's position back
+    assert asm.positions()[("t.shipping.orders", 1)] == 5
+    asm.add_marker(begin(2, "U7", 7))
+    asm.add_marker(end(3, "U7", 7, orders=1))
+    assert [u.uow_id for u in asm.ready(100)] == ["U7"]
+    assert asm.positions() == {("t.shipping.orders", 1): 6, ("tx", 0): 4}
+
+
+def test_any_interleaving_releases_the_same_units_in_order(kit: SimpleNamespace) -> None:
+    records: list[ChangeEvent | TxMarker] = []
+    tx_offset = 0
+    topic_offsets = {0: 0, 1: 0}
+    for lsn in range(1, 30):
+        n = lsn % 4 + 1
+        records.append(begin(tx_offset, f"U{lsn}", lsn))
+        for seq in range(1, n + 1):
+            event = order(kit, lsn * 10 + seq, lsn, seq, 0)
+            offset = topic_offsets[event.partition]
+            topic_offsets[event.partition] += 1
+            records.append(
+                kit.make_event(
+                    ORDERS, event.row, lsn, seq, offset=offset, partition=event.partition
+                )
+            )
+        records.append(end(tx_offset + 1, f"U{lsn}", lsn, orders=n))
+        tx_offset += 2
+    rnd = random.Random(7)
+    for _ in range(20):
+        # each partition (and the tx topic) stays in offset order; partitions interleave freely
+        queues: dict[object, list[ChangeEvent | TxMarker]] = {}
+        for r in records:
+            queues.setdefault(r.partition if isinstance(r, ChangeEvent) else "tx", []).append(r)
+        asm = assembler()
+        released = []
+        while any(queues.values()):
+            q = rnd.choice([q for q in queues.values() if q])
+            record = q.pop(0)
+            if isinstance(record, TxMarker):
+                asm.add_marker(record)
+            else:
+                asm.add_event(record)
+            released += [u.commit_lsn for u in asm.ready(rnd.randint(1, 8))]
+        assert released == list(range(1, 30))
+
+
+def test_duplicates_are_dropped_and_applied_units_are_skipped_after_restart(
+    kit: SimpleNamespace,
+) -> None:
+    asm = assembler(applied=4)
+    asm.add_event(order(kit, 1, 4, 1, 0))  # unit 4 was applied before the restart
+    asm.add_marker(end(0, "U4", 4, orders=1))
+    asm.add_marker(begin(1, "U5", 5))
+    asm.add_event(order(kit, 2, 5, 1, 1))
+    asm.add_event(order(kit, 2, 5, 1, 1))  # read twice
+    asm.add_marker(begin(1, "U5", 5))
+    asm.add_marker(end(2, "U5", 5, orders=1))
+    (released,) = asm.ready(100)
+    assert (released.uow_id, len(released.events)) == ("U5", 1)
+    assert asm.duplicates == 4
+
+
+def test_orphans_of_units_applied_before_a_restart_are_dropped(kit: SimpleNamespace) -> None:
+    asm = assembler(applied=9)
+    snap = kit.make_event(ORDERS, {"ORDER_ID": 1}, 9, 1, op="r", uow="snapshot:S.O:1", offset=3)
+    asm.add_event(snap)  # a snapshot chunk at LSN 9, released before the restart
+    assert asm.positions() == {("t.shipping.orders", 0): 3}
+    assert asm.drop_orphans() == 1
+    assert asm.positions() == {("t.shipping.orders", 0): 4}
+
+
+def test_snapshot_chunks_with_the_same_lsn_are_separate_units(kit: SimpleNamespace) -> None:
+    asm = assembler(applied=12)
+    for chunk, (off, oid) in enumerate([(0, 1), (2, 2)], start=1):
+        uow = f"snapshot:SHIPPING.ORDERS:{chunk}"
+        asm.add_marker(TxMarker(off, "BEGIN", uow, 12, 0))
+        asm.add_event(kit.make_event(ORDERS, {"ORDER_ID": oid}, 12, 1, op="r", uow=uow, offset=oid))
+        asm.add_marker(TxMarker(off + 1, "END", uow, 12, 0, 1, {ORDERS: 1}))
+    units = asm.ready(100)
+    assert [u.uow_id for u in units] == ["snapshot:SHIPPING.ORDERS:1", "snapshot:SHIPPING.ORDERS:2"]
+    assert all(u.is_snapshot for u in units)
+
+
+def test_a_large_unit_is_staged_and_released_alone(kit: SimpleNamespace) -> None:
+    stage = MemoryStage()
+    asm = UnitOfWorkAssembler("tx", 0, stage, stage_threshold=10)
+    asm.add_marker(begin(0, "U1", 1))
+    for seq in range(1, 26):
+        asm.add_event(order(kit, seq, 1, seq, seq))
+    assert asm.held_events == 5
+    asm.add_marker(end(1, "U1", 1, orders=25))
+    asm.add_marker(begin(2, "U2", 2))
+    asm.add_event(order(kit, 99, 2, 1, 30))
+    asm.add_marker(end(3, "U2", 2, orders=1))
+    first = asm.ready(10)
+    assert [(u.uow_id, u.staged, u.event_count, len(u.events)) for u in first] == [
+        ("U1", True, 25, 5)
+    ]
+    assert sum(len(c) for c in stage.chunks("U1", 7)) == 20
+    assert [u.uow_id for u in asm.ready(10)] == ["U2"]
