@@ -47,7 +47,7 @@ class LocalKafkaSettings(_Section):
     controller_port: int = Field(default=19093, ge=1, le=65535)
     """KRaft controller port of the local broker."""
     version: str = "4.4.0"
-    """Apache Kafka version resolved from Maven Central (must match kafka/pom.xml's default)."""
+    """Apache Kafka version Maven resolves (passed to offload/kafka/pom.xml)."""
     heap_mb: int = Field(default=1024, ge=256)
     """JVM heap of the local broker, in MiB."""
     start_timeout_s: float = Field(default=120.0, gt=0)
@@ -113,6 +113,10 @@ class SourceSettings(_Section):
     """Db2 password; environment only: OFFLOAD__SOURCE__PASSWORD."""
     connect_timeout_s: int = Field(default=10, ge=1)
     """Seconds to wait for a Db2 connection before failing."""
+    capture_schema: str = Field(default="ASN", pattern=r"^[A-Z][A-Z0-9_]*$")
+    """Schema of the ASN control tables (IBMSNAP_REGISTER, IBMSNAP_UOW) on a real Db2."""
+    busy_timeout_ms: int = Field(default=10000, ge=0)
+    """How long a simulated-Db2 connection waits for another writer's lock before failing."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
@@ -144,6 +148,12 @@ class ProjectionSettings(_Section):
     """Events per DuckDB transaction at most (a larger unit of work is still applied whole)."""
     batch_max_ms: int = Field(default=500, ge=1)
     """Longest time a batch collects events before it is applied."""
+    views: list[str] = ["order_tracking", "cold_chain"]
+    """Derived views kept current: NAME.sql and NAME.keys.sql in views_dir or projections/views."""
+    views_dir: Path | None = None
+    """Extra directory searched first for view SQL files (add a view without touching code)."""
+    stage_threshold: int = Field(default=50000, ge=1)
+    """Events of one unit of work held in memory before the rest is staged in DuckDB."""
 
 
 class ApiKey(_Section):
