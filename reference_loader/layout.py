@@ -159,16 +159,18 @@ class _Builder:
         return 2 if pic.digits <= 4 else 4 if pic.digits <= 9 else 8
 
     def group_size(self, group: Item, usage: Usage | None = None) -> int:
+        """Bytes of one occurrence of `group`; `usage` is the one it inherits."""
         if id(group) in self.sizes:
             return self.sizes[id(group)]
         end = 0
-        for start, child in self.placed(group):
+        for start, child in self.placed(group, usage):
             end = max(end, start + self.size(child, group.usage or usage))
         self.sizes[id(group)] = end
         return end
 
-    def placed(self, group: Item) -> Iterator[tuple[int, Item]]:
-        """Yield each child with its offset inside one occurrence of `group`."""
+    def placed(self, group: Item, usage: Usage | None) -> Iterator[tuple[int, Item]]:
+        """Yield each child with its offset inside one occurrence of `group`, whose
+        inherited USAGE is `usage`."""
         starts: dict[str, int] = {}
         end = 0
         for child in group.children:
@@ -185,7 +187,7 @@ class _Builder:
                 )
             if child.name != "FILLER":
                 starts[child.name] = start
-            end = max(end, start + self.size(child, group.usage))
+            end = max(end, start + self.size(child, group.usage or usage))
             yield start, child
 
     def flatten(
@@ -193,7 +195,7 @@ class _Builder:
     ) -> Iterator[FieldSpec]:
         usage = group.usage or usage
         chosen = self.chosen_overlays(group)
-        for start, child in self.placed(group):
+        for start, child in self.placed(group, usage):
             if child.name == "FILLER" or id(child) not in chosen:
                 continue
             one = self.one_size(child, usage)

@@ -102,6 +102,26 @@ def test_group_usage_applies_to_its_items() -> None:
     assert offsets(text) == [("T_LOW", 0, 3), ("T_HIGH", 3, 3), ("COUNTER", 6, 3)]
 
 
+def test_group_usage_reaches_items_of_nested_groups() -> None:
+    text = """
+    01 R USAGE IS COMP-3.
+       05 LIMITS.
+          10 LOW  PIC S9(3)V99.
+          10 HIGH PIC S9(3)V99.
+       05 CODE PIC X(2).
+       05 COUNT PIC S9(4) COMP.
+       05 TAIL PIC S9(3) DISPLAY.
+    """
+    assert offsets(text) == [
+        ("LOW", 0, 3),
+        ("HIGH", 3, 3),
+        ("CODE", 6, 2),
+        ("COUNT", 8, 2),
+        ("TAIL", 10, 3),
+    ]
+    assert load_layout(text).field("LOW").kind is FieldKind.PACKED
+
+
 def test_nested_occurs_get_one_suffix_per_level() -> None:
     text = """
     01 R.
