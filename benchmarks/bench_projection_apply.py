@@ -1,0 +1,255 @@
+"""Benchmark: events/s applied to mirrors plus derived views, against DuckDB's raw Arrow insert.
+
+Builds ~200k synthetic shipping change events (telemetry-heavy, with order updates and
+assignment windows, units of 10 events), applies them with the projection's `BatchApplier`
+in batches of `--batch` events (mirrors + order_tracking + cold_chain, positions and
+watermark in each transaction), then inserts the same final rows from Arrow into empty
+tables of the same DDL with plain `INSERT INTO t SELECT * FROM arrow`. Median of `--runs`.
+
+    .venv/bin/python benchmarks/bench_projection_apply.py [--events 200000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from projections.applier import BatchApplier, arrow_batch
+from projections.assembler import AssembledUnit, MemoryStage
+from projections.events import ChangeEvent
+from projections.mirror import MirrorColumn, MirrorSpec
+from projections.store import open_database
+from projections.views import ViewSet, load_views
+
+T0 = datetime(2024, 5, 1)
+
+
+def spec(schema: str, name: str, key: tuple[str, ...], *cols: tuple[str, str]) -> MirrorSpec:
+    """A mirror spec with non-null key columns."""
+    return MirrorSpec(schema, name, tuple(MirrorColumn(n, t, n not in key) for n, t in cols), key)
+
+
+SPECS = [
+    spec(
+        "SHIPPING", "CUSTOMERS", ("CUSTOMER_ID",), ("CUSTOMER_ID", "INTEGER"), ("NAME", "VARCHAR")
+    ),
+    spec(
+        "SHIPPING",
+        "ORDERS",
+        ("ORDER_ID",),
+        ("ORDER_ID", "BIGINT"),
+        ("CUSTOMER_ID", "INTEGER"),
+        ("PRODUCT_ID", "VARCHAR"),
+        ("QUANTITY", "INTEGER"),
+        ("AMOUNT", "DECIMAL(15,2)"),
+        ("STATUS", "VARCHAR"),
+        ("ORIGIN_PORT", "VARCHAR"),
+        ("DESTINATION_PORT", "VARCHAR"),
+    ),
+    spec(
+        "SHIPPING",
+        "VOYAGES",
+        ("VOYAGE_ID",),
+        ("VOYAGE_ID", "VARCHAR"),
+        ("VESSEL_ID", "VARCHAR"),
+        ("DEPARTURE_AT", "TIMESTAMP"),
+        ("ARRIVAL_AT", "TIMESTAMP"),
+    ),
+    spec(
+        "SHIPPING",
+        "ORDER_ASSIGNMENTS",
+        ("ORDER_ID", "CONTAINER_ID", "VOYAGE_ID"),
+        ("ORDER_ID", "BIGINT"),
+        ("CONTAINER_ID", "VARCHAR"),
+        ("VOYAGE_ID", "VARCHAR"),
+        ("LOADED_AT", "TIMESTAMP"),
+        ("DISCHARGED_AT", "TIMESTAMP"),
+    ),
+    spec(
+        "SHIPPING",
+        "REEFER_TELEMETRY",
+        ("CONTAINER_ID", "READING_AT"),
+        ("CONTAINER_ID", "VARCHAR"),
+        ("READING_AT", "TIMESTAMP"),
+        ("TEMPERATURE", "DECIMAL(5,2)"),
+        ("HUMIDITY", "DECIMAL(5,2)"),
+        ("POWER_STATE", "VARCHAR"),
+    ),
+    spec(
+        "REFERENCE",
+        "PRODUCTS",
+        ("PRODUCT_ID",),
+        ("PRODUCT_ID", "VARCHAR"),
+        ("NAME", "VARCHAR"),
+        ("TEMP_MIN", "DECIMAL(5,2)"),
+        ("TEMP_MAX", "DECIMAL(5,2)"),
+    ),
+    spec("REFERENCE", "PORTS", ("PORT_CODE",), ("PORT_CODE", "VARCHAR"), ("NAME", "VARCHAR")),
+    spec("REFERENCE", "VESSELS", ("VESSEL_ID",), ("VESSEL_ID", "VARCHAR"), ("NAME", "VARCHAR")),
+]
+
+
+def synthetic(total: int, seed: int = 1) -> list[AssembledUnit]:
+    """Units of 10 events: 8 telemetry readings, an order upsert, an assignment upsert."""
+    rnd = random.Random(seed)
+    units = []
+    for lsn in range(1, total // 10 + 1):
+        oid = rnd.randint(1, 20_000)
+        container = f"C{oid % 2000:05d}"
+        events = [
+            ChangeEvent(
+                "o",
+                0,
+                lsn,
+                "SHIPPING.ORDERS",
+                "u",
+                (oid,),
+                {
+                    "ORDER_ID": oid,
+                    "CUSTOMER_ID": oid % 500,
+                    "PRODUCT_ID": f"P{oid % 20}",
+                    "QUANTITY": 5,
+                    "AMOUNT": Decimal("12.50"),
+                    "STATUS": "AT_SEA",
+                    "ORIGIN_PORT": "NLRTM",
+                    "DESTINATION_PORT": "SGSIN",
+                },
+                lsn,
+                1,
+                f"U{lsn}",
+                lsn,
+            ),
+            ChangeEvent(
+                "a",
+                0,
+                lsn,
+                "SHIPPING.ORDER_ASSIGNMENTS",
+                "u",
+                (oid, container, f"V{oid % 50}"),
+                {
+                    "ORDER_ID": oid,
+                    "CONTAINER_ID": container,
+                    "VOYAGE_ID": f"V{oid % 50}",
+                    "LOADED_AT": T0,
+                    "DISCHARGED_AT": None,
+                },
+                lsn,
+                2,
+                f"U{lsn}",
+                lsn,
+            ),
+        ]
+        for seq in range(3, 11):
+            at = T0 + timedelta(seconds=lsn * 10 + seq)
+            row = {
+                "CONTAINER_ID": f"C{rnd.randint(0, 1999):05d}",
+                "READING_AT": at,
+                "TEMPERATURE": Decimal(rnd.randint(-250, 80)) / 10,
+                "HUMIDITY": Decimal("60.00"),
+                "POWER_STATE": "ON",
+            }
+            key = (row["CONTAINER_ID"], at)
+            events.append(
+                ChangeEvent(
+                    "t",
+                    0,
+                    lsn,
+                    "SHIPPING.REEFER_TELEMETRY",
+                    "c",
+                    key,
+                    row,
+                    lsn,
+                    seq,
+                    f"U{lsn}",
+                    lsn,
+                )
+            )
+        units.append(AssembledUnit(f"U{lsn}", lsn, lsn, tuple(events), False, len(events)))
+    return units
+
+
+def reference_rows() -> list[ChangeEvent]:
+    """Products with ranges, so cold_chain has something to compare against."""
+    return [
+        ChangeEvent(
+            "p",
+            0,
+            i,
+            "REFERENCE.PRODUCTS",
+            "u",
+            (f"P{i}",),
+            {"PRODUCT_ID": f"P{i}", "NAME": "x", "TEMP_MIN": Decimal(-25), "TEMP_MAX": Decimal(5)},
+            i + 1,
+            0,
+            "ref",
+            0,
+        )
+        for i in range(20)
+    ]
+
+
+def run_apply(units: list[AssembledUnit], batch: int) -> float:
+    """Seconds to apply all units (mirrors + views), fresh in-memory database."""
+    con = open_database(":memory:")
+    views = ViewSet(load_views(["order_tracking", "cold_chain"]))
+    applier = BatchApplier(con, MemoryStage(), views)
+    for s in SPECS:
+        applier.ensure_mirror(s)
+    applier.apply([], {}, reference_rows())
+    views.ensure(con, {f"{s.schema}.{s.name}".lower() for s in SPECS})
+    started = time.perf_counter()
+    per_batch = batch // 10
+    for i in range(0, len(units), per_batch):
+        applier.apply(units[i : i + per_batch], {("t", 0): i})
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def run_raw(units: list[AssembledUnit]) -> float:
+    """Seconds for DuckDB to insert the same rows from Arrow into tables of the same DDL."""
+    con = open_database(":memory:")
+    by_table: dict[str, dict[tuple[object, ...], ChangeEvent]] = {}
+    for u in units:
+        for e in u.events:
+            by_table.setdefault(e.table, {})[e.key] = e
+    tables = {
+        s.source_name: arrow_batch(s, by_table.get(s.source_name, {}).values()) for s in SPECS
+    }
+    for s in SPECS:
+        con.execute(s.create_sql())
+    started = time.perf_counter()
+    for s in SPECS:
+        data = tables[s.source_name].drop_columns(["_lsn", "_seq", "_del", "_ts"])
+        con.register("_raw", data)
+        con.execute(f"INSERT INTO {s.sql_name} SELECT * FROM _raw")  # noqa: S608 (catalog names)
+        con.unregister("_raw")
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    units = synthetic(args.events)
+    events = sum(u.event_count for u in units)
+    apply_s = statistics.median(run_apply(units, args.batch) for _ in range(args.runs))
+    raw_s = statistics.median(run_raw(units) for _ in range(args.runs))
+    rows = len({(e.table, e.key) for u in units for e in u.events})
+    print(f"events: {events}, distinct rows: {rows}, batch: {args.batch}, runs: {args.runs}")
+    print(f"apply (mirrors + views): {apply_s:.2f}s = {events / apply_s:,.0f} events/s")
+    print(f"raw Arrow insert of the final rows: {raw_s:.2f}s = {rows / raw_s:,.0f} rows/s")
+    print(f"apply time / raw insert time: {apply_s / raw_s:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
