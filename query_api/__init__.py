@@ -1,1 +1,18 @@
 """Read-only serving of the projections: HTTP API, named queries, gated SQL."""
+
+from query_api.app import create_app
+from query_api.errors import QueryApiError
+from query_api.routes_registry import SchemaSource, SchemaVersion
+from query_api.store import DuckDBLimits, DuckDBReadStore, ReadStore, Watermark, lock_down
+
+__all__ = [
+    "DuckDBLimits",
+    "DuckDBReadStore",
+    "QueryApiError",
+    "ReadStore",
+    "SchemaSource",
+    "SchemaVersion",
+    "Watermark",
+    "create_app",
+    "lock_down",
+]

@@ -1,0 +1,156 @@
+"""The FastAPI application factory of the query API (no module-level state).
+
+Composition, done by the entry point (`offload serve`): open the projection store (which
+owns the one DuckDB database and its writer), call `store.lock_down` on it, then
+`create_app(settings, store, schema_source)` and serve it with uvicorn in the same process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from config import Settings
+from query_api.auth import KeyRing
+from query_api.context import ApiContext, watermark_headers
+from query_api.errors import NotFreshEnough, QueryApiError, TooManyQueries
+from query_api.metrics import ApiMetrics
+from query_api.reads import Reads
+from query_api.routes_ops import ops_router
+from query_api.routes_reads import reads_router
+from query_api.routes_registry import SchemaSource, registry_router
+from query_api.routes_sql import sql_router
+from query_api.sql_gate import SqlGate
+from query_api.sql_runner import SqlLimits, SqlRunner
+from query_api.store import ReadStore, Watermark
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, store: ReadStore, schema_source: SchemaSource) -> FastAPI:
+    """Build the query API over a locked-down read store and a schema source."""
+    api = settings.api
+    limits = SqlLimits(api.sql_row_cap, api.sql_timeout_s, api.sql_max_concurrent_per_key)
+    metrics = ApiMetrics(store)
+    ctx = ApiContext(
+        store=store,
+        reads=Reads(settings.source.schema_name),
+        runner=SqlRunner(store, SqlGate(), limits),
+        keys=KeyRing(api.keys),
+        metrics=metrics,
+        page_size_default=min(api.page_size_default, api.page_size_max),
+        page_size_max=api.page_size_max,
+        max_wait_ms=api.max_wait_ms,
+    )
+    docs = api.docs_enabled
+    app = FastAPI(
+        title="Offload query API",
+        version="1.0.0",
+        summary="Read-only named queries, gated SQL and schema registry over the projections.",
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.include_router(ops_router(ctx, api.readiness_max_lag_s))
+    app.include_router(reads_router(ctx))
+    app.include_router(sql_router(ctx))
+    app.include_router(registry_router(ctx, schema_source))
+    _install_error_handlers(app)
+    _install_metrics(app, metrics)
+    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QueryApiError)
+    async def on_api_error(request: Request, exc: QueryApiError) -> JSONResponse:
+        headers: dict[str, str] = {}
+        if isinstance(exc.watermark, Watermark):
+            headers.update(watermark_headers(exc.watermark))
+        body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
+        for name in ("parameter", "reason", "entity"):
+            if hasattr(exc, name):
+                body[name] = getattr(exc, name)
+        if isinstance(exc, NotFreshEnough | TooManyQueries):
+            headers["Retry-After"] = "1"
+        if isinstance(exc.watermark, Watermark):
+            body["watermark"] = exc.watermark.as_json()
+        return JSONResponse(body, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        names = [".".join(str(p) for p in e.get("loc", ())[1:]) or "body" for e in errors]
+        first = errors[0] if errors else {"msg": "invalid request"}
+        detail = f"parameter {names[0] if names else 'body'!r}: {first.get('msg')}"
+        return JSONResponse(
+            {
+                "error": "BadParameter",
+                "detail": detail,
+                "parameter": names[0] if names else "body",
+                "errors": [
+                    {"parameter": n, "message": e.get("msg")}
+                    for n, e in zip(names, errors, strict=True)
+                ],
+            },
+            status_code=422,
+        )
+
+
+def _install_metrics(app: FastAPI, metrics: ApiMetrics) -> None:
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics.latency.labels(route).observe(time.perf_counter() - started)
+        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
+        return response
+
+
+class BodyLimit:
+    """Refuses a request body larger than `max_bytes` with 413, before any route reads it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            more = message.get("more_body", False)
+            if size > self.max_bytes:
+                detail = f"request body exceeds api.max_body_bytes = {self.max_bytes} bytes"
+                response = JSONResponse({"error": "BodyTooLarge", "detail": detail}, 413)
+                await response(scope, receive, send)
+                return
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)

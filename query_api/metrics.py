@@ -1,0 +1,43 @@
+"""Prometheus metrics of one app instance, on its own registry (no process-wide state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from query_api.store import ReadStore
+
+
+class ApiMetrics:
+    """Request counts and latencies, /sql outcomes, and the served watermark."""
+
+    def __init__(self, store: ReadStore) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "offload_api_requests",
+            "HTTP requests served, by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "offload_api_request_seconds",
+            "Time to answer an HTTP request, by route template.",
+            ("route",),
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.sql = Counter(
+            "offload_api_sql_queries",
+            "POST /sql queries by outcome (ok, refused, failed, timeout, busy).",
+            ("outcome",),
+            registry=self.registry,
+        )
+        watermark = Gauge(
+            "offload_api_watermark_lsn",
+            "The watermark LSN the API currently serves.",
+            registry=self.registry,
+        )
+        watermark.set_function(lambda: float(store.watermark().lsn))
+
+    def render(self) -> bytes:
+        """The text exposition of every metric."""
+        return generate_latest(self.registry)

@@ -1,0 +1,10 @@
+-- A page of a container's reefer readings in [from, to), ordered by reading_ts (keyset).
+-- Params: $container_id, $from, $to (NULL = open), $after_reading_ts, $limit.
+SELECT *
+FROM __SOURCE__.reefer_telemetry
+WHERE container_id = $container_id
+  AND ($from IS NULL OR reading_ts >= $from)
+  AND ($to IS NULL OR reading_ts < $to)
+  AND ($after_reading_ts IS NULL OR reading_ts > $after_reading_ts)
+ORDER BY reading_ts
+LIMIT $limit

@@ -1,0 +1,194 @@
+"""The named queries: each a parameterized .sql file under queries/, run on one snapshot.
+
+Table and column names the SQL assumes (adjust the .sql files, not this code, when the
+projections settle on others): `views.order_tracking` (order_id, customer_id, voyage_id,
+container_id, product_id, product_name, status, ...), `views.cold_chain` (order_id,
+container_id, voyage_id, product_id, reading_count, min_temp, max_temp, excursion_count,
+last_reading_at, compliant, ...), and the mirrors `<source schema>.customers(customer_id)`,
+`.voyages(voyage_id)`, `.containers(container_id)`, `.reefer_telemetry(container_id,
+reading_ts, temperature)`. `__SOURCE__` in a file stands for the mirror schema (the source
+schema lowercased, quoted as an identifier); every value is a bound parameter.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import duckdb
+
+from query_api.errors import BadParameter, NotFound
+from query_api.page import KeyTypes, PageRequest, page_of
+from query_api.results import rows_as_dicts
+
+Row = dict[str, Any]
+_BUCKET_RE = re.compile(r"^(\d{1,7})([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_BUCKET_S = 31 * 86400
+
+LEG_KEY: KeyTypes = (int, str, int)
+ORDER_KEY: KeyTypes = (int,)
+TIME_KEY: KeyTypes = (datetime,)
+
+
+@cache
+def _sql_text(name: str) -> str:
+    return (resources.files("query_api") / "queries" / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def bucket_seconds(text: str) -> int:
+    """Seconds of a bucket width like `30s`, `15m`, `1h`, `1d`.
+
+    Raises:
+        BadParameter: naming `bucket`.
+    """
+    match = _BUCKET_RE.match(text.strip())
+    seconds = int(match.group(1)) * _UNIT_S[match.group(2)] if match else 0
+    if not 1 <= seconds <= MAX_BUCKET_S:
+        raise BadParameter(
+            "bucket", f"expected a duration from 1s to 31d like 15m or 1h, got {text!r}"
+        )
+    return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class LegFilter:
+    """Filters of the cold-chain leg list; None means no filter."""
+
+    compliant: bool | None = None
+    voyage_id: int | None = None
+    product_id: int | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetryWindow:
+    """Readings in [start, end), raw or as buckets of `bucket_s` seconds."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    bucket_s: int | None = None
+
+
+class Reads:
+    """The named queries, bound to the mirror schema's name."""
+
+    def __init__(self, source_schema: str) -> None:
+        self._source = '"' + source_schema.lower().replace('"', '""') + '"'
+
+    def sql(self, name: str) -> str:
+        """The text of queries/<name>.sql with the mirror schema filled in."""
+        return _sql_text(name).replace("__SOURCE__", self._source)
+
+    def rows(self, cur: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[Row]:
+        """Every row of a named SQL file, as JSON-safe dicts."""
+        cur.execute(self.sql(name), params)
+        columns = [d[0] for d in cur.description or ()]
+        return rows_as_dicts(columns, cur.fetchall())
+
+    def page(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        name: str,
+        params: dict[str, Any],
+        key: tuple[str, ...],
+        page: PageRequest,
+    ) -> dict[str, Any]:
+        """One page of a keyset-paginated SQL file: {"items", "next_cursor"}."""
+        after = page.after or (None,) * len(key)
+        bound = {**params, **{f"after_{k}": v for k, v in zip(key, after, strict=True)}}
+        cur.execute(self.sql(name), {**bound, "limit": page.size + 1})
+        columns = [d[0] for d in cur.description or ()]
+        raw = cur.fetchall()
+        positions = [columns.index(k) for k in key]
+        keys = [tuple(r[i] for i in positions) for r in raw]
+        items, cursor = page_of(name, rows_as_dicts(columns, raw), keys, page.size)
+        return {"items": items, "next_cursor": cursor}
+
+    def order(self, cur: duckdb.DuckDBPyConnection, order_id: int) -> Row:
+        """The order_tracking row of one order."""
+        found = self.rows(cur, "order", {"order_id": order_id})
+        if not found:
+            raise NotFound("order", order_id)
+        return found[0]
+
+    def customer_orders(
+        self, cur: duckdb.DuckDBPyConnection, customer_id: int, page: PageRequest
+    ) -> dict[str, Any]:
+        """The customer's mirror row and a page of their orders."""
+        customer = self.rows(cur, "customer", {"customer_id": customer_id})
+        if not customer:
+            raise NotFound("customer", customer_id)
+        listing = self.page(
+            cur, "customer_orders", {"customer_id": customer_id}, ("order_id",), page
+        )
+        return {"customer": customer[0], **listing}
+
+    def voyage(
+        self, cur: duckdb.DuckDBPyConnection, voyage_id: int, page: PageRequest
+    ) -> dict[str, Any]:
+        """The voyage, its cold-chain summary, its containers and a page of its orders."""
+        voyage = self.rows(cur, "voyage", {"voyage_id": voyage_id})
+        if not voyage:
+            raise NotFound("voyage", voyage_id)
+        summary = self.rows(cur, "voyage_summary", {"voyage_id": voyage_id})[0]
+        containers = self.rows(
+            cur, "voyage_containers", {"voyage_id": voyage_id, "limit": page.size + 1}
+        )
+        orders = self.page(cur, "voyage_orders", {"voyage_id": voyage_id}, ("order_id",), page)
+        return {
+            "voyage": voyage[0],
+            "cold_chain": summary,
+            "containers": containers[: page.size],
+            "containers_truncated": len(containers) > page.size,
+            "orders": orders["items"],
+            "next_cursor": orders["next_cursor"],
+        }
+
+    def cold_chain_legs(
+        self, cur: duckdb.DuckDBPyConnection, where: LegFilter, page: PageRequest
+    ) -> dict[str, Any]:
+        """A page of cold-chain legs matching the filter."""
+        params = {
+            "compliant": where.compliant,
+            "voyage_id": where.voyage_id,
+            "product_id": where.product_id,
+            "since": where.since,
+        }
+        key = ("order_id", "container_id", "voyage_id")
+        return self.page(cur, "cold_chain_legs", params, key, page)
+
+    def cold_chain_order(
+        self, cur: duckdb.DuckDBPyConnection, order_id: int, limit: int
+    ) -> dict[str, Any]:
+        """The order and every cold-chain leg of it."""
+        order = self.order(cur, order_id)
+        legs = self.rows(cur, "cold_chain_order", {"order_id": order_id, "limit": limit + 1})
+        return {"order": order, "legs": legs[:limit], "legs_truncated": len(legs) > limit}
+
+    def container_telemetry(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        container_id: str,
+        window: TelemetryWindow,
+        page: PageRequest,
+    ) -> dict[str, Any]:
+        """The container and a page of its readings, or of min/avg/max per bucket."""
+        container = self.rows(cur, "container", {"container_id": container_id})
+        if not container:
+            raise NotFound("container", container_id)
+        params: dict[str, Any] = {
+            "container_id": container_id,
+            "from": window.start,
+            "to": window.end,
+        }
+        if window.bucket_s is None:
+            listing = self.page(cur, "telemetry_readings", params, ("reading_ts",), page)
+        else:
+            params["bucket_s"] = window.bucket_s
+            listing = self.page(cur, "telemetry_buckets", params, ("bucket_start",), page)
+        return {"container": container[0], "bucket_s": window.bucket_s, **listing}
