@@ -14,7 +14,7 @@ from rich.text import Text
 from config import ConfigError, Settings, load_settings
 from offload.errors import EXIT_USAGE, OffloadError
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="offload",
@@ -85,6 +85,10 @@ def _register_parts() -> None:
     from cdc_ingest.cli import schemas_app
 
     app.add_typer(schemas_app, name="schemas")
+    from simulators.cli import simulate_cmd, sor_app
+
+    app.add_typer(sor_app, name="sor")
+    app.command("simulate")(simulate_cmd)
 
 
 _register_parts()
