@@ -149,7 +149,7 @@ class Codec:
         except _AVRO_ERRORS as exc:
             raise CodecError(
                 f"cannot decode the {len(data) - HEADER_SIZE}-byte payload with schema id "
-                f"{schema_id}: {type(exc).__name__}: {exc}",
+                f"{schema_id}: {_cause(exc)}",
                 schema_id,
             ) from exc
         left = len(data) - body.tell()
@@ -170,6 +170,12 @@ class Codec:
                 raise CodecError(f"unknown schema id {schema_id}: no schema has it", schema_id)
             parsed = self._readers[schema_id] = _parse(schema, schema_id)
         return parsed
+
+
+def _cause(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "it ends before the record does"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _parse(schema: Mapping[str, Any], schema_id: int, names: dict[str, Any] | None = None) -> Any:
