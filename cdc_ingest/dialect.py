@@ -1,0 +1,173 @@
+"""Every SQL difference between the simulated Db2 (SQLite) and a real Db2 for z/OS, in one place.
+
+The capture reader in `cdc_ingest.source` writes one set of queries; a `Dialect` fills in what
+differs: where the catalog and the ASN control tables live, how a row limit is written, how an
+LSN is bound and read back (an INTEGER on SQLite, ASN's `CHAR(10) FOR BIT DATA` on Db2), and
+how column values come out of (and go into) the driver.
+
+Both drivers (sqlite3 and ibm_db_dbi) use the `qmark` parameter style, so queries bind with `?`
+everywhere.
+
+How the simulated Db2 stores each type in SQLite (values stay exact, no float on their path):
+DECIMAL → TEXT such as "-12.50" (or an INTEGER), CHAR/VARCHAR → TEXT compared with
+`COLLATE RTRIM`, DATE → "YYYY-MM-DD", TIME → "HH:MM:SS", TIMESTAMP → "YYYY-MM-DD
+HH:MM:SS.ffffff", integers → INTEGER, DOUBLE → REAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Context, Decimal
+from typing import Literal
+
+from cdc_ingest.catalog import Column, Db2Type
+
+_EXACT = Context(prec=64)
+DB2_LSN_BYTES = 10
+"""Width of ASN's IBMSNAP_COMMITSEQ (CHAR(10) FOR BIT DATA) on a Db2 for z/OS source."""
+
+
+def quote(identifier: str) -> str:
+    """An identifier from the catalog, double-quoted for SQL (never a user value)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the two systems of record the capture reader can read.
+
+    Attributes:
+        kind: "sqlite" (the simulated Db2) or "db2" (a real Db2 for z/OS through ibm_db_dbi).
+        catalog_schema: schema of SYSTABLES/SYSCOLUMNS; None means the source schema itself
+            (the simulated Db2 keeps its catalog beside the data).
+        control_schema: schema of IBMSNAP_UOW and IBMSNAP_REGISTER; None: the source schema.
+    """
+
+    kind: Literal["sqlite", "db2"]
+    catalog_schema: str | None = None
+    control_schema: str | None = None
+
+    def catalog(self, source_schema: str) -> str:
+        """Quoted schema holding SYSTABLES and SYSCOLUMNS."""
+        return quote(self.catalog_schema or source_schema)
+
+    def control(self, source_schema: str) -> str:
+        """Quoted schema holding the ASN control tables."""
+        return quote(self.control_schema or source_schema)
+
+    def limit(self, rows: int) -> str:
+        """The clause that bounds a query to `rows` rows (appended after ORDER BY)."""
+        count = int(rows)
+        return f"LIMIT {count}" if self.kind == "sqlite" else f"FETCH FIRST {count} ROWS ONLY"
+
+    @property
+    def begin_read(self) -> str | None:
+        """Statement opening a consistent read transaction, or None when the driver opens one."""
+        # SQLite in WAL mode: a deferred transaction reads one snapshot for all its statements.
+        # ibm_db_dbi runs with autocommit off; the caller sets the isolation it needs.
+        return "BEGIN" if self.kind == "sqlite" else None
+
+    def lsn_to_db(self, lsn: int) -> object:
+        """An LSN as a query parameter."""
+        return lsn if self.kind == "sqlite" else lsn.to_bytes(DB2_LSN_BYTES, "big")
+
+    def lsn_from_db(self, raw: object) -> int:
+        """An LSN (or IBMSNAP_INTENTSEQ) read from the control or CD tables, as an int."""
+        if raw is None:
+            return 0
+        if isinstance(raw, bytes | bytearray | memoryview):
+            return int.from_bytes(bytes(raw), "big")
+        return int(raw)  # type: ignore[call-overload]
+
+    def value_from_db(self, column: Column, raw: object) -> object:
+        """A column value as the driver returns it → the gateway's Python representation."""
+        if raw is None:
+            return None
+        if self.kind == "sqlite":
+            return _from_sqlite(column, raw)
+        if column.type is Db2Type.CHAR and isinstance(raw, str):
+            return raw.rstrip(" ")
+        if column.type is Db2Type.DECIMAL and not isinstance(raw, Decimal):
+            return _decimal(column, str(raw))
+        return raw
+
+    def value_to_db(self, column: Column, value: object) -> object:
+        """A Python value → what the driver binds for `column` (ibm_db_dbi takes them as is)."""
+        if value is None or self.kind == "db2":
+            return value
+        return _to_sqlite(column, value)
+
+
+def _decimal(column: Column, text: str) -> Decimal:
+    # Quantize to the declared scale so 12.5 stored in a DECIMAL(9,2) reads back as 12.50;
+    # the context holds 31 digits (the default one holds 28 and would refuse DECIMAL(31,s)).
+    exponent = Decimal(1).scaleb(-(column.scale or 0), _EXACT)
+    return Decimal(text).quantize(exponent, context=_EXACT)
+
+
+def _from_sqlite(column: Column, raw: object) -> object:
+    kind = column.type
+    if kind is Db2Type.DECIMAL:
+        return _decimal(column, str(raw))
+    if kind is Db2Type.CHAR:
+        return str(raw).rstrip(" ")
+    if kind is Db2Type.TIMESTAMP:
+        return datetime.fromisoformat(str(raw))
+    if kind is Db2Type.DATE:
+        return date.fromisoformat(str(raw))
+    if kind is Db2Type.TIME:
+        return time.fromisoformat(str(raw))
+    if kind is Db2Type.DOUBLE:
+        return float(raw)  # type: ignore[arg-type]
+    return raw
+
+
+def _to_sqlite(column: Column, value: object) -> object:
+    kind = column.type
+    if kind is Db2Type.DECIMAL:
+        if isinstance(value, float):
+            raise TypeError(f"column {column.name} is {column.type_sql}: pass a Decimal, not float")
+        # Fixed-point text: str() would write 1E-31, which the CHECK refuses.
+        return format(value, "f") if isinstance(value, Decimal) else value
+    if kind is Db2Type.TIMESTAMP and isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="microseconds")
+    if kind is Db2Type.DATE and isinstance(value, date):
+        return value.isoformat()
+    if kind is Db2Type.TIME and isinstance(value, time):
+        return value.isoformat(timespec="seconds")
+    return value
+
+
+# How SYSIBM.SYSCOLUMNS.COLTYPE names each type on Db2 for z/OS (DOUBLE is FLOAT, LENGTH 8).
+# The simulated Db2's own SYSCOLUMNS uses the same codes, so one catalog query reads both.
+COLTYPES: dict[Db2Type, str] = {
+    Db2Type.CHAR: "CHAR",
+    Db2Type.VARCHAR: "VARCHAR",
+    Db2Type.SMALLINT: "SMALLINT",
+    Db2Type.INTEGER: "INTEGER",
+    Db2Type.BIGINT: "BIGINT",
+    Db2Type.DECIMAL: "DECIMAL",
+    Db2Type.DATE: "DATE",
+    Db2Type.TIME: "TIME",
+    Db2Type.TIMESTAMP: "TIMESTMP",
+    Db2Type.DOUBLE: "FLOAT",
+}
+_TYPES_BY_COLTYPE = {code: kind for kind, code in COLTYPES.items()}
+
+
+def type_of_coltype(coltype: str, length: int) -> Db2Type | None:
+    """The Db2 type of a SYSCOLUMNS COLTYPE code, or None for a type the gateway cannot carry."""
+    kind = _TYPES_BY_COLTYPE.get(coltype.strip().upper())
+    if kind is Db2Type.DOUBLE and length != 8:
+        return None  # FLOAT with LENGTH 4 is REAL, which the gateway does not carry
+    return kind
+
+
+SQLITE = Dialect(kind="sqlite")
+"""The simulated Db2: catalog and control tables live in the source schema's SQLite file."""
+
+
+def db2_dialect(control_schema: str = "ASN") -> Dialect:
+    """A real Db2 for z/OS: catalog in SYSIBM, ASN control tables in `control_schema`."""
+    return Dialect(kind="db2", catalog_schema="SYSIBM", control_schema=control_schema)
