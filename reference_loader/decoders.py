@@ -97,7 +97,7 @@ def decode_binary(raw: bytes, digits: int, scale: int, signed: bool, bounded: bo
         )
     if scale == 0:
         return value
-    return Decimal(value).scaleb(-scale)
+    return Decimal(f"{value}E-{scale}")
 
 
 def decode_text(raw: bytes, codepage: str = DEFAULT_CODEPAGE) -> str:

@@ -7,16 +7,19 @@ copybook's layout. FILLER and unchosen REDEFINES bytes are EBCDIC blanks (0x40).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Any
 
 from reference_loader.decoders import DEFAULT_CODEPAGE
 from reference_loader.layout import FieldKind, FieldSpec, Layout
 
+# Enough digits for any PIC: the default context (28 digits) would round 29-31 digit values.
+_EXACT = Context(prec=64)
+
 
 def _digits(value: int | Decimal, digits: int, scale: int, signed: bool) -> tuple[bool, str]:
     """(negative, the unscaled digits zero-padded to `digits`); ValueError if it does not fit."""
-    unscaled = Decimal(value).scaleb(scale)
+    unscaled = Decimal(value).scaleb(scale, context=_EXACT)
     if unscaled != unscaled.to_integral_value():
         raise ValueError(f"{value} has more than {scale} decimal places")
     number = int(unscaled)
@@ -46,7 +49,7 @@ def encode_zoned(value: int | Decimal, digits: int, scale: int, signed: bool) ->
 
 def encode_binary(value: int | Decimal, size: int, scale: int, signed: bool) -> bytes:
     """Big-endian binary of `size` bytes: -2 in 2 bytes → `FF FE`."""
-    unscaled = Decimal(value).scaleb(scale)
+    unscaled = Decimal(value).scaleb(scale, context=_EXACT)
     return int(unscaled).to_bytes(size, "big", signed=signed)
 
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +28,7 @@ MAX_PRECISION = 38
 _TYPE_RE = re.compile(r"^\s*([a-z]+)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*(\?)?\s*$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TS_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T-](\d{2})[:.](\d{2})[:.](\d{2})(\.\d{1,6})?$")
+_EXACT = Context(prec=2 * MAX_PRECISION)  # quantize never rounds nor overflows with it
 _TRUE = {"true", "1", "yes", "y"}
 _FALSE = {"false", "0", "no", "n"}
 
@@ -191,9 +192,9 @@ def _decimal(ftype: FieldType, text: str) -> Decimal:
     assert isinstance(exponent, int)
     if -exponent > ftype.scale:
         raise InvalidValue(f"{text} has {-exponent} decimal places, {ftype} allows {ftype.scale}")
-    exact = value.quantize(Decimal(1).scaleb(-ftype.scale))
-    if exact.adjusted() >= ftype.precision - ftype.scale:
+    if not value.is_zero() and value.adjusted() >= ftype.precision - ftype.scale:
         raise InvalidValue(f"{text} does not fit {ftype}")
+    exact = value.quantize(Decimal(f"1E-{ftype.scale}"), context=_EXACT)
     return abs(exact) if exact.is_zero() else exact
 
 

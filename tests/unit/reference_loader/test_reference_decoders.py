@@ -56,6 +56,7 @@ def test_packed_integers_unsigned_and_even_digit_counts() -> None:
     assert decode_packed(b("09 99 9D"), 0, True) == -9999
     assert decode_packed(b("7C"), 0, True) == 7  # PIC S9(1): one byte
     assert decode_packed(b("99" * 15 + "9C"), 0, True) == 10**31 - 1  # PIC S9(31)
+    exact(decode_packed(b("99" * 15 + "9D"), 2, True), "-" + "9" * 29 + ".99")  # S9(29)V99
     exact(decode_packed(b("00 00 5C"), 1, True), "0.5")  # PIC S9(4)V9
     exact(decode_packed(b("12 34 5D"), 5, True), "-0.12345")  # PIC SV9(5)
 

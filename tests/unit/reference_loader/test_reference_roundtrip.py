@@ -49,7 +49,7 @@ def numbers(draw: st.DrawFn) -> tuple[int, int, int, bool]:
 
 
 def expected(unscaled: int, scale: int) -> int | Decimal:
-    return unscaled if scale == 0 else Decimal(unscaled).scaleb(-scale)
+    return unscaled if scale == 0 else Decimal(f"{unscaled}E-{scale}")
 
 
 def same_exact(value: int | Decimal, want: int | Decimal, scale: int) -> None:

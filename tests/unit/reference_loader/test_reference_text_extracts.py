@@ -173,6 +173,11 @@ def test_db2_timestamp_format_and_decimal_scale_is_exact() -> None:
     value = from_text(FieldType(TypeName.DECIMAL, None, 5, 2), "-3")
     assert str(value) == "-3.00"
     assert str(from_text(FieldType(TypeName.DECIMAL, None, 5, 2), "-0.0")) == "0.00"
+    wide = FieldType(TypeName.DECIMAL, None, 38, 2)
+    assert str(from_text(wide, "9" * 36 + ".5")) == "9" * 36 + ".50"  # beyond 28 digits, exact
+    with pytest.raises(InvalidValue) as caught:
+        from_text(wide, "1E+100000")
+    assert str(caught.value) == "1E+100000 does not fit decimal(38,2)"
 
 
 def test_csv_header_problems_are_layout_errors() -> None:
