@@ -1,13 +1,15 @@
 """The named queries: each a parameterized .sql file under queries/, run on one snapshot.
 
-Table and column names the SQL assumes (adjust the .sql files, not this code, when the
-projections settle on others): `views.order_tracking` (order_id, customer_id, voyage_id,
-container_id, product_id, product_name, status, ...), `views.cold_chain` (order_id,
-container_id, voyage_id, product_id, reading_count, min_temp, max_temp, excursion_count,
-last_reading_at, compliant, ...), and the mirrors `<source schema>.customers(customer_id)`,
-`.voyages(voyage_id)`, `.containers(container_id)`, `.reefer_telemetry(container_id,
-reading_ts, temperature)`. `__SOURCE__` in a file stands for the mirror schema (the source
-schema lowercased, quoted as an identifier); every value is a bound parameter.
+Table and column names the SQL uses are those of projections/views/*.sql and of the
+mirrors of simulators/sql/shipping.sql (adjust the .sql files, not this code, when they
+change): `views.order_tracking` (order_id BIGINT, customer_id INTEGER, voyage_id CHAR(8),
+container_id CHAR(11), product_id CHAR(4), product_name, status, ...), `views.cold_chain`
+(order_id, container_id, voyage_id, product_id, readings, min_temperature, max_temperature,
+avg_temperature, excursions, first_excursion_at, last_reading_at, compliant, ...), and the
+mirrors `<source schema>.customers(customer_id)`, `.voyages(voyage_id)`,
+`.containers(container_id)`, `.reefer_telemetry(container_id, reading_ts, temperature)`.
+`__SOURCE__` in a file stands for the mirror schema (the source schema lowercased, quoted as
+an identifier); every value is a bound parameter.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ _BUCKET_RE = re.compile(r"^(\d{1,7})([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 MAX_BUCKET_S = 31 * 86400
 
-LEG_KEY: KeyTypes = (int, str, int)
+LEG_KEY: KeyTypes = (int, str, str)
 ORDER_KEY: KeyTypes = (int,)
 TIME_KEY: KeyTypes = (datetime,)
 
@@ -60,8 +62,8 @@ class LegFilter:
     """Filters of the cold-chain leg list; None means no filter."""
 
     compliant: bool | None = None
-    voyage_id: int | None = None
-    product_id: int | None = None
+    voyage_id: str | None = None
+    product_id: str | None = None
     since: datetime | None = None
 
 
@@ -129,7 +131,7 @@ class Reads:
         return {"customer": customer[0], **listing}
 
     def voyage(
-        self, cur: duckdb.DuckDBPyConnection, voyage_id: int, page: PageRequest
+        self, cur: duckdb.DuckDBPyConnection, voyage_id: str, page: PageRequest
     ) -> dict[str, Any]:
         """The voyage, its cold-chain summary, its containers and a page of its orders."""
         voyage = self.rows(cur, "voyage", {"voyage_id": voyage_id})

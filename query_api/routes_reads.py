@@ -10,7 +10,13 @@ from query_api.context import ApiContext, Freshness, page_size_query, respond
 from query_api.errors import BadParameter
 from query_api.reads import LEG_KEY, ORDER_KEY, TIME_KEY, LegFilter, TelemetryWindow, bucket_seconds
 
-_INT_ID = {"ge": 0, "le": 2**63 - 1}
+# Key types of simulators/sql/shipping.sql: ORDER_ID BIGINT, CUSTOMER_ID INTEGER,
+# VOYAGE_ID CHAR(8), PRODUCT_ID CHAR(4), CONTAINER_ID CHAR(11) (trailing blanks removed).
+_ORDER_ID = {"ge": 0, "le": 2**63 - 1}
+_CUSTOMER_ID = {"ge": -(2**31), "le": 2**31 - 1}
+_VOYAGE_ID = {"min_length": 1, "max_length": 8}
+_PRODUCT_ID = {"min_length": 1, "max_length": 4}
+_CONTAINER_ID = {"min_length": 1, "max_length": 11}
 CursorParam = Annotated[str | None, Query(max_length=1024, description="From next_cursor.")]
 
 
@@ -29,14 +35,14 @@ def reads_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/orders/{order_id}", summary="One order with its tracking information")
     def get_order(
-        order_id: Annotated[int, Path(**_INT_ID)], freshness: Freshness = fresh
+        order_id: Annotated[int, Path(**_ORDER_ID)], freshness: Freshness = fresh
     ) -> JSONResponse:
         with ctx.answer(freshness) as snap:
             return respond({"order": ctx.reads.order(snap.cursor, order_id)}, snap.watermark)
 
     @router.get("/customers/{customer_id}/orders", summary="A customer's orders, paginated")
     def get_customer_orders(
-        customer_id: Annotated[int, Path(**_INT_ID)],
+        customer_id: Annotated[int, Path(**_CUSTOMER_ID)],
         page_size: PageSize = None,
         cursor: CursorParam = None,
         freshness: Freshness = fresh,
@@ -48,7 +54,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/voyages/{voyage_id}", summary="A voyage: its orders, containers, cold chain")
     def get_voyage(
-        voyage_id: Annotated[int, Path(**_INT_ID)],
+        voyage_id: Annotated[str, Path(**_VOYAGE_ID)],
         page_size: PageSize = None,
         cursor: CursorParam = None,
         freshness: Freshness = fresh,
@@ -61,8 +67,8 @@ def reads_router(ctx: ApiContext) -> APIRouter:
     def get_legs(
         *,
         compliant: bool | None = None,
-        voyage_id: Annotated[int | None, Query(**_INT_ID)] = None,
-        product_id: Annotated[int | None, Query(**_INT_ID)] = None,
+        voyage_id: Annotated[str | None, Query(**_VOYAGE_ID)] = None,
+        product_id: Annotated[str | None, Query(**_PRODUCT_ID)] = None,
         since: Annotated[datetime | None, Query(description="Last reading at or after.")] = None,
         page_size: PageSize = None,
         cursor: CursorParam = None,
@@ -75,7 +81,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
 
     @router.get("/cold-chain/orders/{order_id}", summary="Every cold-chain leg of one order")
     def get_order_legs(
-        order_id: Annotated[int, Path(**_INT_ID)], freshness: Freshness = fresh
+        order_id: Annotated[int, Path(**_ORDER_ID)], freshness: Freshness = fresh
     ) -> JSONResponse:
         with ctx.answer(freshness) as snap:
             body = ctx.reads.cold_chain_order(snap.cursor, order_id, ctx.page_size_max)
@@ -87,7 +93,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
     )
     def get_telemetry(
         *,
-        container_id: Annotated[str, Path(min_length=1, max_length=64)],
+        container_id: Annotated[str, Path(**_CONTAINER_ID)],
         start: Annotated[datetime | None, Query(alias="from")] = None,
         end: Annotated[datetime | None, Query(alias="to")] = None,
         bucket: Annotated[

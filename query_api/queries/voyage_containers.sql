@@ -1,12 +1,14 @@
--- The containers of a voyage with their cold-chain status, by container_id.
+-- The containers of a voyage with their cold-chain status, by container_id. Legs of one
+-- container share its readings, so readings and excursions are per leg, not summed.
 -- Params: $voyage_id, $limit.
 SELECT
     container_id,
     count(*) AS legs,
-    sum(reading_count) AS reading_count,
-    min(min_temp) AS min_temp,
-    max(max_temp) AS max_temp,
-    sum(excursion_count) AS excursion_count,
+    max(readings) AS readings,
+    min(min_temperature) AS min_temperature,
+    max(max_temperature) AS max_temperature,
+    max(excursions) AS excursions,
+    max(last_reading_at) AS last_reading_at,
     bool_and(compliant) AS compliant
 FROM views.cold_chain
 WHERE voyage_id = $voyage_id

@@ -7,8 +7,9 @@ SELECT
     o.product_name,
     o.container_id,
     o.status,
+    c.readings,
     c.compliant,
-    c.excursion_count
+    c.excursions
 FROM views.order_tracking AS o
 LEFT JOIN views.cold_chain AS c
     ON c.order_id = o.order_id AND c.container_id = o.container_id AND c.voyage_id = o.voyage_id

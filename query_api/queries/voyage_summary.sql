@@ -5,7 +5,7 @@ SELECT
     count(*) AS legs,
     count(*) FILTER (WHERE compliant) AS compliant_legs,
     count(*) FILTER (WHERE NOT compliant) AS non_compliant_legs,
-    coalesce(sum(excursion_count), 0) AS excursions,
-    coalesce(bool_and(compliant), true) AS compliant
+    coalesce(sum(excursions), 0) AS leg_excursions,
+    bool_and(compliant) AS compliant  -- NULL: no leg yet, or a product range unknown
 FROM views.cold_chain
 WHERE voyage_id = $voyage_id

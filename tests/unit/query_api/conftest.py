@@ -1,126 +1,169 @@
-"""A small DuckDB database in the projections' layout, locked down, and apps serving it."""
+"""A small projection built by the real projection code on the real DDL, and apps serving it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
 from config.settings import ApiKey, ApiSettings, Settings
-from query_api import DuckDBLimits, DuckDBReadStore, Watermark, create_app, lock_down
+from projections.applier import BatchApplier
+from projections.assembler import AssembledUnit, MemoryStage
+from projections.events import ChangeEvent
+from projections.mirror import MirrorColumn, MirrorSpec, spec_from_table
+from projections.store import open_database
+from projections.views import ViewSet, load_views
+from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
 from query_api.auth import hash_key
+from simulators.ddl import CreateTable, parse_statement, split_statements
+from simulators.sor import SHIPPING_DDL
 
 KEYS = {"reader": "reader-secret-1", "analyst": "analyst-secret-2", "admin": "admin-secret-3"}
 T0 = datetime(2025, 3, 1, 8, 0, 0)
 
-_DDL = """
-CREATE SCHEMA shipping; CREATE SCHEMA reference; CREATE SCHEMA views; CREATE SCHEMA _offload;
-CREATE TABLE shipping.customers (customer_id INTEGER PRIMARY KEY, name VARCHAR(60) NOT NULL);
-CREATE TABLE shipping.voyages (voyage_id INTEGER PRIMARY KEY, vessel_id INTEGER,
-    origin_port CHAR(5), destination_port CHAR(5), departure_ts TIMESTAMP, arrival_ts TIMESTAMP);
-CREATE TABLE shipping.containers (container_id VARCHAR(11) PRIMARY KEY, kind CHAR(4));
-CREATE TABLE shipping.reefer_telemetry (container_id VARCHAR(11), reading_ts TIMESTAMP,
-    temperature DECIMAL(5,2), PRIMARY KEY (container_id, reading_ts));
-CREATE TABLE reference.products (product_id INTEGER PRIMARY KEY, name VARCHAR(40),
-    temp_min DECIMAL(5,2), temp_max DECIMAL(5,2));
-CREATE TABLE views.order_tracking (order_id BIGINT PRIMARY KEY, customer_id INTEGER,
-    customer_name VARCHAR, product_id INTEGER, product_name VARCHAR, temp_min DECIMAL(5,2),
-    temp_max DECIMAL(5,2), quantity INTEGER, amount DECIMAL(31,2), status CHAR(10),
-    container_id VARCHAR(11), voyage_id INTEGER, vessel_name VARCHAR, origin_port VARCHAR,
-    destination_port VARCHAR, departure_time TIMESTAMP, arrival_time TIMESTAMP,
-    last_lsn BIGINT, last_commit_time TIMESTAMP);
-CREATE TABLE views.cold_chain (order_id BIGINT, container_id VARCHAR(11), voyage_id INTEGER,
-    product_id INTEGER, reading_count BIGINT, min_temp DECIMAL(5,2), max_temp DECIMAL(5,2),
-    avg_temp DOUBLE, excursion_count BIGINT, first_excursion_at TIMESTAMP,
-    last_reading_at TIMESTAMP, compliant BOOLEAN, PRIMARY KEY (order_id, container_id, voyage_id));
-CREATE SEQUENCE _offload.batch_seq;
-CREATE TABLE _offload.watermark (lsn BIGINT, commit_time TIMESTAMP, applied_at TIMESTAMP);
-CREATE TABLE _offload.view_state (name VARCHAR PRIMARY KEY, lsn BIGINT, commit_time TIMESTAMP,
-    status VARCHAR, rows BIGINT);
-"""
+_REFERENCE = (
+    # Reference mirrors as projections/views/*.sql read them (the reference loader's
+    # topics decide these columns; keep in step with tests/unit/projections/conftest.py).
+    MirrorSpec(
+        "REFERENCE",
+        "PRODUCTS",
+        (
+            MirrorColumn("product_id", "VARCHAR", False),
+            MirrorColumn("product_name", "VARCHAR", True),
+            MirrorColumn("temp_min", "DECIMAL(5,2)", True),
+            MirrorColumn("temp_max", "DECIMAL(5,2)", True),
+        ),
+        ("product_id",),
+    ),
+    MirrorSpec(
+        "REFERENCE",
+        "PORTS",
+        (MirrorColumn("unlocode", "VARCHAR", False), MirrorColumn("name", "VARCHAR", True)),
+        ("unlocode",),
+    ),
+    MirrorSpec(
+        "REFERENCE",
+        "VESSELS",
+        (MirrorColumn("vessel_id", "VARCHAR", False), MirrorColumn("name", "VARCHAR", True)),
+        ("vessel_id",),
+    ),
+)
 
 
-def _fill(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "INSERT INTO shipping.customers VALUES "
-        "(1, 'Acme Foods'), (2, 'Polar Fish'), (3, 'Idle Ltd')"
-    )
-    con.execute(
-        "INSERT INTO shipping.voyages VALUES "
-        "(10, 7, 'NLRTM', 'USNYC', ?, ?), (11, 8, 'SGSIN', 'CNSHA', ?, ?)",
-        [T0, T0 + timedelta(days=9), T0, T0 + timedelta(days=5)],
-    )
-    con.execute(
-        "INSERT INTO shipping.containers VALUES "
-        "('MSCU0000001', 'RF40'), ('MSCU0000002', 'RF40'), ('MSCU0000003', 'RF20')"
-    )
-    con.execute(
-        "INSERT INTO reference.products VALUES (100, 'Salmon', -2, 2), (101, 'Bananas', 12, 14)"
-    )
-    # 120 readings per container, one a minute; container 2 has 3 readings above 2.00.
-    con.execute(
-        """INSERT INTO shipping.reefer_telemetry
-           SELECT c, ?::TIMESTAMP + to_minutes(i::BIGINT),
-                  CASE WHEN c = 'MSCU0000002' AND i IN (30, 31, 90) THEN 4.5 ELSE 0.5 END
-           FROM range(120) r(i), (VALUES ('MSCU0000001'), ('MSCU0000002')) v(c)""",
-        [T0],
-    )
-    for n in range(1, 8):  # customer 1: orders 1..7; customer 2: order 8
-        customer, container = (1, f"MSCU000000{1 + n % 2}") if n < 8 else (2, "MSCU0000003")
-        con.execute(
-            """INSERT INTO views.order_tracking VALUES (?, ?, 'Acme Foods', 100, 'Salmon', -2, 2,
-               10, 1234.50, 'AT_SEA', ?, 10, 'Nordic Star', 'Rotterdam', 'New York', ?, ?, ?, ?)""",
-            [n, customer, container, T0, T0 + timedelta(days=9), 40 + n, T0],
+def mirror_specs() -> dict[str, MirrorSpec]:
+    """The mirrors of the real system-of-record DDL (simulators/sql/shipping.sql) + reference."""
+    specs = [
+        spec_from_table(statement.table)
+        for statement in (
+            parse_statement(text, "SHIPPING")
+            for text in split_statements(SHIPPING_DDL.read_text(encoding="utf-8"))
         )
-    con.execute(
-        """INSERT INTO views.order_tracking VALUES (8, 2, 'Polar Fish', 101, 'Bananas', 12,
-           14, 5, 99.99, 'BOOKED', 'MSCU0000003', 11, 'Lion City', 'Singapore', 'Shanghai',
-           ?, ?, 48, ?)""",
-        [T0, T0 + timedelta(days=5), T0],
-    )
-    con.execute(
-        """INSERT INTO views.cold_chain
-           SELECT order_id, container_id, voyage_id, product_id,
-                  120, 0.5, CASE WHEN container_id = 'MSCU0000002' THEN 4.5 ELSE 0.5 END, 0.6,
-                  CASE WHEN container_id = 'MSCU0000002' THEN 3 ELSE 0 END,
-                  CASE WHEN container_id = 'MSCU0000002' THEN ?::TIMESTAMP + INTERVAL 30 MINUTE END,
-                  ?::TIMESTAMP + INTERVAL 119 MINUTE, container_id <> 'MSCU0000002'
-           FROM views.order_tracking WHERE voyage_id = 10""",
-        [T0, T0],
-    )
-    con.execute("INSERT INTO _offload.watermark VALUES (50, ?, now())", [T0 + timedelta(hours=2)])
-    con.execute(
-        """INSERT INTO _offload.view_state VALUES
-           ('cold_chain', 50, ?, 'serving', 7), ('order_tracking', 50, ?, 'serving', 8)""",
-        [T0 + timedelta(hours=2), T0 + timedelta(hours=2)],
-    )
+        if isinstance(statement, CreateTable)
+    ]
+    return {s.source_name: s for s in (*specs, *_REFERENCE)}
 
 
-@dataclass
+def _customer(cid: int, name: str) -> dict[str, Any]:
+    return {"CUSTOMER_ID": cid, "NAME": name, "COUNTRY": "NL", "SEGMENT": "STANDARD",
+            "CREDIT_LIMIT": D("50000.00"), "ORDER_CUTOFF": None, "CREATED_AT": T0}  # fmt: skip
+
+
+def _voyage(vid: str, origin: str, destination: str, days: int) -> dict[str, Any]:
+    return {"VOYAGE_ID": vid, "VESSEL_ID": "IMO9000001", "ORIGIN_PORT": origin,
+            "DESTINATION_PORT": destination, "PLANNED_DEPARTURE": T0,
+            "PLANNED_ARRIVAL": T0 + timedelta(days=days), "DEPARTED_AT": T0,
+            "ARRIVED_AT": None, "STATUS": "AT_SEA"}  # fmt: skip
+
+
+def _order(oid: int, cid: int, product: str, amount: str, status: str) -> dict[str, Any]:
+    return {"ORDER_ID": oid, "CUSTOMER_ID": cid, "PRODUCT_ID": product, "QUANTITY": 10,
+            "AMOUNT": D(amount), "CURRENCY": "USD", "ORIGIN_PORT": "NLRTM",
+            "DESTINATION_PORT": "USNYC", "REQUESTED_DATE": T0.date(), "STATUS": status,
+            "CREATED_AT": T0, "UPDATED_AT": T0}  # fmt: skip
+
+
+def sample_rows() -> list[tuple[str, dict[str, Any]]]:
+    """Three customers, two voyages, three containers, eight orders, 240 readings.
+
+    Orders 1..7 (customer 1, Salmon -2..2 °C) travel on voyage V0000010, odd ones in
+    MSCU0000002 whose readings 30, 31 and 90 are 4.50 °C (non-compliant legs); order 8
+    (customer 2) is assigned to V0000011 but not loaded yet (no cold-chain leg).
+    """
+    rows: list[tuple[str, dict[str, Any]]] = [
+        ("SHIPPING.CUSTOMERS", _customer(1, "Acme Foods")),
+        ("SHIPPING.CUSTOMERS", _customer(2, "Polar Fish")),
+        ("SHIPPING.CUSTOMERS", _customer(3, "Idle Ltd")),
+        ("SHIPPING.VOYAGES", _voyage("V0000010", "NLRTM", "USNYC", 9)),
+        ("SHIPPING.VOYAGES", _voyage("V0000011", "SGSIN", "CNSHA", 5)),
+        ("REFERENCE.PRODUCTS", {"product_id": "P100", "product_name": "Salmon",
+                                "temp_min": D("-2.00"), "temp_max": D("2.00")}),
+        ("REFERENCE.PRODUCTS", {"product_id": "P101", "product_name": "Bananas",
+                                "temp_min": D("12.00"), "temp_max": D("14.00")}),
+    ]  # fmt: skip
+    for n in (1, 2, 3):
+        rows.append(("SHIPPING.CONTAINERS", {"CONTAINER_ID": f"MSCU000000{n}", "ISO_TYPE": "45R1",
+                     "MAX_PAYLOAD_KG": 29000, "STATUS": "LOADED", "LAST_PORT": None}))  # fmt: skip
+    for n in range(1, 9):
+        container, voyage = (f"MSCU000000{1 + n % 2}", "V0000010") if n < 8 else (
+            "MSCU0000003", "V0000011")  # fmt: skip
+        customer, product, amount = (1, "P100", "1234.50") if n < 8 else (2, "P101", "99.99")
+        rows.append(("SHIPPING.ORDERS", _order(n, customer, product, amount, "LOADED")))
+        rows.append(("SHIPPING.ORDER_ASSIGNMENTS", {"ORDER_ID": n, "CONTAINER_ID": container,
+                     "VOYAGE_ID": voyage, "ASSIGNED_AT": T0, "LOADED_AT": T0 if n < 8 else None,
+                     "DISCHARGED_AT": None}))  # fmt: skip
+    for container in ("MSCU0000001", "MSCU0000002"):
+        for i in range(120):
+            hot = container == "MSCU0000002" and i in (30, 31, 90)
+            rows.append(("SHIPPING.REEFER_TELEMETRY", {"CONTAINER_ID": container,
+                         "READING_TS": T0 + timedelta(minutes=i),
+                         "TEMPERATURE": D("4.50") if hot else D("0.50"), "HUMIDITY": None,
+                         "POWER_STATE": "ON", "LATITUDE": None, "LONGITUDE": None}))  # fmt: skip
+    return rows
+
+
 class Projection:
-    """The test database, its store, and a way to commit a new watermark as the writer would."""
+    """A projection database built by the real projection code: mirrors of the real DDL,
+    the real views, batches applied by `BatchApplier` on the writer's connection (after the
+    lock-down, as `offload serve` runs it), and the read store the API serves from."""
 
-    path: Path
-    connection: duckdb.DuckDBPyConnection
-    store: DuckDBReadStore
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.connection = open_database(path)
+        self.specs = mirror_specs()
+        views = ViewSet(load_views(["order_tracking", "cold_chain"]))
+        self.applier = BatchApplier(self.connection, MemoryStage(), views)
+        for spec in self.specs.values():
+            self.applier.ensure_mirror(spec)
+        views.ensure(self.connection, {s.source_name.lower() for s in self.specs.values()})
+        lock_down(self.connection, DuckDBLimits(memory_limit="512MB", threads=2))
+        self.store = DuckDBReadStore(self.connection, poll_s=0.02)
+        self._offset = 0
+
+    def apply(self, lsn: int, commit: datetime, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        """Apply one unit of work of upserts at `lsn`, committed at `commit` (naive UTC)."""
+        commit_ms = int(commit.replace(tzinfo=UTC).timestamp() * 1000)
+        events = []
+        for seq, (table, row) in enumerate(rows, start=1):
+            spec = self.specs[table]
+            self._offset += 1
+            events.append(ChangeEvent(
+                topic=f"t.{table.lower()}", partition=0, offset=self._offset, table=table,
+                op="c", key=tuple(row[k] for k in spec.primary_key), row=row, commit_lsn=lsn,
+                change_lsn=seq, uow_id=f"U{lsn}", commit_ms=commit_ms))  # fmt: skip
+        unit = AssembledUnit(f"U{lsn}", lsn, commit_ms, tuple(events), False, len(events))
+        self.applier.apply([unit], {})
+        self.store.notify_committed()
 
     def commit_watermark(self, lsn: int) -> None:
-        """Apply a 'batch': advance the watermark in one transaction and wake the readers."""
-        with self.connection.cursor() as cur:
-            cur.execute("BEGIN")
-            cur.execute("DELETE FROM _offload.watermark")
-            cur.execute(
-                "INSERT INTO _offload.watermark VALUES (?, ?, now())",
-                [lsn, T0 + timedelta(hours=3)],
-            )
-            cur.execute("COMMIT")
-        self.store.notify_committed(Watermark(lsn, T0 + timedelta(hours=3)))
+        """A later unit of work: order 1 becomes IN_TRANSIT at `lsn` (3 h after T0)."""
+        self.apply(lsn, T0 + timedelta(hours=3), [
+            ("SHIPPING.ORDERS", _order(1, 1, "P100", "1234.50", "IN_TRANSIT"))])  # fmt: skip
 
     def checksum(self) -> list[tuple[Any, ...]]:
         """Every table and view with its row count and an order-independent content hash."""
@@ -187,15 +230,18 @@ class MemorySchemas:
         return None
 
 
+def build_projection(path: Path) -> Projection:
+    """The sample projection at `path`, its watermark LSN 50 committed at T0 + 2 h."""
+    projection = Projection(path)
+    projection.apply(50, T0 + timedelta(hours=2), sample_rows())
+    return projection
+
+
 @pytest.fixture
 def projection(tmp_path: Path) -> Iterator[Projection]:
-    path = tmp_path / "offload.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute(_DDL)
-    _fill(con)
-    lock_down(con, DuckDBLimits(memory_limit="512MB", threads=2))
-    yield Projection(path, con, DuckDBReadStore(con, poll_s=0.02))
-    con.close()
+    built = build_projection(tmp_path / "offload.duckdb")
+    yield built
+    built.connection.close()
 
 
 def make_settings(**api: Any) -> Settings:

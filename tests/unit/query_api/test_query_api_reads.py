@@ -39,10 +39,10 @@ def test_customer_orders_paginate_in_a_stable_order(reader: TestClient) -> None:
 
 
 def test_cold_chain_legs_filter_and_paginate(reader: TestClient) -> None:
-    first = reader.get("/cold-chain/legs?compliant=false&voyage_id=10&page_size=2").json()
+    first = reader.get("/cold-chain/legs?compliant=false&voyage_id=V0000010&page_size=2").json()
     assert [(i["order_id"], i["compliant"]) for i in first["items"]] == [(1, False), (3, False)]
     rest = reader.get(
-        f"/cold-chain/legs?compliant=false&voyage_id=10&cursor={first['next_cursor']}"
+        f"/cold-chain/legs?compliant=false&voyage_id=V0000010&cursor={first['next_cursor']}"
     )
     assert [i["order_id"] for i in rest.json()["items"]] == [5, 7]
     assert rest.json()["next_cursor"] is None
@@ -50,14 +50,22 @@ def test_cold_chain_legs_filter_and_paginate(reader: TestClient) -> None:
 
 
 def test_voyage_and_cold_chain_order(reader: TestClient) -> None:
-    voyage = reader.get("/voyages/10").json()
+    voyage = reader.get("/voyages/V0000010").json()
     assert voyage["voyage"]["origin_port"] == "NLRTM"
     assert voyage["cold_chain"]["non_compliant_legs"] == 4
-    assert [c["container_id"] for c in voyage["containers"]] == ["MSCU0000001", "MSCU0000002"]
-    legs = reader.get("/cold-chain/orders/1").json()
-    assert [(leg["container_id"], leg["excursion_count"]) for leg in legs["legs"]] == [
-        ("MSCU0000002", 3)
+    assert [(c["container_id"], c["legs"], c["compliant"]) for c in voyage["containers"]] == [
+        ("MSCU0000001", 3, True),
+        ("MSCU0000002", 4, False),
     ]
+    assert [(o["order_id"], o["excursions"]) for o in voyage["orders"]] == [(1, 3), (2, 0), (3, 3)]
+    legs = reader.get("/cold-chain/orders/1").json()
+    assert [(leg["container_id"], leg["readings"], leg["excursions"]) for leg in legs["legs"]] == [
+        ("MSCU0000002", 120, 3)
+    ]
+    assert legs["legs"][0]["first_excursion_at"] == "2025-03-01T08:30:00"
+    unloaded = reader.get("/voyages/V0000011").json()
+    assert (unloaded["cold_chain"]["legs"], unloaded["cold_chain"]["compliant"]) == (0, None)
+    assert [o["order_id"] for o in unloaded["orders"]] == [8]
 
 
 def test_telemetry_readings_and_buckets(reader: TestClient) -> None:
@@ -81,7 +89,7 @@ def test_telemetry_readings_and_buckets(reader: TestClient) -> None:
     [
         ("/orders/999", "order 999 not found"),
         ("/customers/999/orders", "customer 999 not found"),
-        ("/voyages/999", "voyage 999 not found"),
+        ("/voyages/V9999999", "voyage V9999999 not found"),
         ("/cold-chain/orders/999", "order 999 not found"),
         ("/containers/NOPE0000000/telemetry", "container NOPE0000000 not found"),
     ],
@@ -116,6 +124,9 @@ def test_unknown_ids_are_404(reader: TestClient, url: str, detail: str) -> None:
             "parameter 'to': must not be before 'from'",
         ),
         ("/orders/1?min_lsn=-1", "min_lsn", None),
+        ("/voyages/V00000100", "voyage_id", None),
+        ("/cold-chain/legs?product_id=P10000", "product_id", None),
+        ("/containers/MSCU00000001/telemetry", "container_id", None),
     ],
 )
 def test_bad_parameters_are_422_naming_the_parameter(
@@ -144,11 +155,14 @@ def test_min_lsn_already_reached_answers_at_once(reader: TestClient) -> None:
 def test_min_lsn_waits_for_the_writer(reader: TestClient, projection: Any) -> None:
     writer = threading.Timer(0.2, projection.commit_watermark, args=(60,))
     writer.start()
+    assert reader.get("/orders/1").json()["order"]["status"] == "LOADED"
     response = reader.get("/orders/1?min_lsn=60&wait_ms=5000")
     writer.join()
     assert response.status_code == 200
     assert response.headers["X-Offload-Watermark-LSN"] == "60"
     assert response.json()["watermark"]["lsn"] == 60
+    assert response.json()["order"]["status"] == "IN_TRANSIT"
+    assert response.json()["order"]["last_lsn"] == 60
 
 
 def test_min_lsn_not_reached_is_503_with_the_current_watermark(reader: TestClient) -> None:

@@ -133,7 +133,7 @@ def test_sql_select_cannot_write_even_through_functions(
     analyst: TestClient, projection: Any
 ) -> None:
     before = projection.checksum()
-    status, body = _post(analyst, "SELECT nextval('_offload.batch_seq')")
+    status, body = _post(analyst, "SELECT nextval('_offload.error_ids')")
     assert status == 400
     assert "transaction is launched in read-only mode" in str(body["detail"])
     assert projection.checksum() == before
