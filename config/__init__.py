@@ -8,11 +8,13 @@ from config.settings import (
     LocalKafkaSettings,
     ProjectionSettings,
     ReferenceSettings,
+    RunSettings,
     RuntimeSettings,
     SchemaRegistrySettings,
     Settings,
     SourceSettings,
     load_settings,
+    resolve_config_path,
 )
 
 __all__ = [
@@ -23,9 +25,11 @@ __all__ = [
     "LocalKafkaSettings",
     "ProjectionSettings",
     "ReferenceSettings",
+    "RunSettings",
     "RuntimeSettings",
     "SchemaRegistrySettings",
     "Settings",
     "SourceSettings",
     "load_settings",
+    "resolve_config_path",
 ]

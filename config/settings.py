@@ -154,6 +154,16 @@ class ProjectionSettings(_Section):
     """Extra directory searched first for view SQL files (add a view without touching code)."""
     stage_threshold: int = Field(default=50000, ge=1)
     """Events of one unit of work held in memory before the rest is staged in DuckDB."""
+    reference_topics: list[str] = ["products", "ports", "vessels"]
+    """Reference topics mirrored as reference.<name>, read from `<prefix>.reference.<name>`."""
+    max_held_events: int = Field(default=200000, ge=1)
+    """Events held in memory waiting for their unit of work; past it, partitions that ran
+    ahead of the oldest incomplete unit of work are paused."""
+    idle_ms: int = Field(default=500, ge=1)
+    """`project run --until-idle` exits once every partition was read to its end this long."""
+    stall_grace_ms: int = Field(default=1000, ge=0)
+    """How long a unit of work whose END counts cannot be met any more (undecodable events)
+    waits before it is applied without them and the gap is recorded as an error."""
 
 
 class ApiKey(_Section):
@@ -199,6 +209,23 @@ class ReferenceSettings(_Section):
     """Run the reference scheduler inside `offload run`."""
 
 
+class RunSettings(_Section):
+    cdc: bool = True
+    """Run the CDC capture (`offload cdc run`) inside `offload run`."""
+    serve: bool = True
+    """Run the projections and the query API (`offload serve`) inside `offload run`."""
+    reference: bool = True
+    """Run the reference-load scheduler (`offload reference schedule`) inside `offload run`."""
+    restart_backoff_initial_s: float = Field(default=1.0, gt=0)
+    """First wait before a crashed part is restarted; doubles on each crash in a row."""
+    restart_backoff_max_s: float = Field(default=30.0, gt=0)
+    """Longest wait between restarts of a part that keeps crashing."""
+    stable_after_s: float = Field(default=60.0, gt=0)
+    """A part that ran this long is healthy again: its next crash waits the initial backoff."""
+    stop_timeout_s: float = Field(default=30.0, gt=0)
+    """How long a stopping part may take to finish its transaction before it is killed."""
+
+
 class Settings(BaseSettings):
     """The whole configuration, one section per part of the gateway."""
 
@@ -219,6 +246,7 @@ class Settings(BaseSettings):
     projections: ProjectionSettings = ProjectionSettings()
     api: ApiSettings = ApiSettings()
     reference: ReferenceSettings = ReferenceSettings()
+    run: RunSettings = RunSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -326,6 +354,14 @@ def _describe(error: Any, path: Path, env: dict[str, str]) -> str:
     return f"{origin}: key '{key}': {error['msg']}{got_text}"
 
 
+def resolve_config_path(path: Path | None, env: dict[str, str] | None = None) -> Path:
+    """The config file to read: `path`, else `$OFFLOAD_CONFIG`, else `config/offload.toml`."""
+    if path is not None:
+        return path
+    env = dict(os.environ) if env is None else env
+    return Path(env.get(ENV_CONFIG_PATH) or DEFAULT_CONFIG_PATH)
+
+
 def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -> Settings:
     """Read, validate and return the settings.
 
@@ -337,8 +373,7 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
         ConfigError: with one message naming the file or variable, the key and what was expected.
     """
     env = dict(os.environ) if env is None else env
-    if path is None:
-        path = Path(env.get(ENV_CONFIG_PATH) or DEFAULT_CONFIG_PATH)
+    path = resolve_config_path(path, env)
     data = _read_toml(path)
 
     for secret in sorted(_secret_paths(Settings)):

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from config import ConfigError, Settings, load_settings
+from config import ConfigError, Settings, load_settings, resolve_config_path
 from offload.errors import EXIT_USAGE, OffloadError
 
 err_console = Console(stderr=True, soft_wrap=True)
@@ -44,6 +44,7 @@ def _root(
     ] = None,
 ) -> None:
     settings = load_settings(config)
+    ctx.meta["offload.config_path"] = resolve_config_path(config).resolve()
     logging.basicConfig(
         level=settings.runtime.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -58,6 +59,13 @@ def settings_of(ctx: typer.Context) -> Settings:
     if not isinstance(settings, Settings):  # pragma: no cover - the callback always sets it
         raise RuntimeError("settings were not loaded")
     return settings
+
+
+def config_path_of(ctx: typer.Context) -> Path:
+    """The absolute path of the config file this invocation read (for child processes)."""
+    path = ctx.find_root().meta["offload.config_path"]
+    assert isinstance(path, Path)
+    return path
 
 
 config_app = typer.Typer(help="Show and check the effective configuration.", no_args_is_help=True)
@@ -82,6 +90,10 @@ def _register_parts() -> None:
     from offload.kafka_cli import kafka_app
 
     app.add_typer(kafka_app, name="kafka")
+    from offload.run_cli import run_cmd, status_cmd
+
+    app.command("run")(run_cmd)
+    app.command("status")(status_cmd)
     from cdc_ingest.cli import schemas_app
 
     app.add_typer(schemas_app, name="schemas")

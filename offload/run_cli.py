@@ -1,0 +1,128 @@
+"""`offload run` (every long-running part, supervised) and `offload status` (their state)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from config import Settings
+from offload.cli import config_path_of, settings_of
+from offload.errors import UsageError
+from offload.supervisor import PartSpec, PartState, Supervisor, pid_alive, read_state
+
+console = Console()
+
+# Each part and the command that runs it on its own.
+PART_COMMANDS: dict[str, tuple[str, ...]] = {
+    "cdc": ("cdc", "run"),
+    "serve": ("serve",),
+    "reference": ("reference", "schedule"),
+}
+
+
+def state_path(settings: Settings) -> Path:
+    """Where the supervisor of this data dir writes its state."""
+    return settings.data_dir / "run" / "state.json"
+
+
+def part_specs(settings: Settings, config_path: Path) -> list[PartSpec]:
+    """The enabled parts, each as `python -m offload --config <file> <command>`."""
+    enabled = {
+        "cdc": settings.run.cdc,
+        "serve": settings.run.serve,
+        "reference": settings.run.reference and settings.reference.enabled,
+    }
+    base = (sys.executable, "-m", "offload", "--config", str(config_path))
+    return [PartSpec(name, base + PART_COMMANDS[name]) for name, on in enabled.items() if on]
+
+
+def run_cmd(ctx: typer.Context) -> None:
+    """Run every long-running part (CDC capture, projections + query API, reference scheduler)
+    as supervised child processes until Ctrl-C or SIGTERM.
+
+    A part that crashes is restarted with exponential backoff; stopping sends each part SIGTERM
+    so it finishes or aborts its transaction. Switch parts off in the [run] config section;
+    each part can also run on its own (`offload cdc run`, `offload serve`,
+    `offload reference schedule`). Logs: <data_dir>/logs/<part>.log.
+    """
+    settings = settings_of(ctx)
+    parts = part_specs(settings, config_path_of(ctx))
+    if not parts:
+        raise UsageError("every part is switched off in the [run] config section: nothing to run")
+    previous = read_state(state_path(settings))
+    other = previous.get("supervisor_pid") if previous else None
+    if isinstance(other, int) and pid_alive(other):
+        raise UsageError(
+            f"`offload run` is already running for data dir {settings.data_dir} (pid {other}); "
+            "stop it first or use another runtime.data_dir"
+        )
+    supervisor = Supervisor(parts, settings.run, state_path(settings), settings.data_dir / "logs")
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"received {signal.Signals(signum).name}: stopping every part")
+        supervisor.stop()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+    def _show(state: PartState) -> None:
+        pid = f" pid {state.pid}" if state.pid else ""
+        code = f" (last exit {state.last_exit_code})" if state.last_exit_code is not None else ""
+        console.print(f"{time.strftime('%H:%M:%S')} {state.name:<10} {state.state}{pid}{code}")
+
+    console.print(f"supervising {', '.join(p.name for p in parts)}; Ctrl-C stops all")
+    supervisor.run(on_change=_show)
+
+
+def status_cmd(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show each part of `offload run`: state, pid, restarts and last exit code.
+
+    Exits 0 when a supervisor is running and every part is running, 1 otherwise.
+    """
+    settings = settings_of(ctx)
+    doc = read_state(state_path(settings)) or {}
+    supervisor_pid = doc.get("supervisor_pid")
+    alive = isinstance(supervisor_pid, int) and pid_alive(supervisor_pid)
+    raw_parts = doc.get("parts")
+    parts: dict[str, dict[str, object]] = raw_parts if isinstance(raw_parts, dict) else {}
+    for info in parts.values():
+        pid = info.get("pid")
+        if not alive or (isinstance(pid, int) and not pid_alive(pid)):
+            info["state"] = "stopped" if not alive else "gone"
+    healthy = alive and bool(parts) and all(p.get("state") == "running" for p in parts.values())
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"supervisor_running": alive, "supervisor_pid": supervisor_pid, "parts": parts},
+                indent=2,
+            )
+        )
+    elif not parts:
+        console.print(f"no `offload run` has run for data dir {settings.data_dir}")
+    else:
+        table = Table(title=f"offload run ({'running' if alive else 'not running'})")
+        for column in ("part", "state", "pid", "restarts", "last exit", "log"):
+            table.add_column(column)
+        for name, info in parts.items():
+            table.add_row(
+                name,
+                str(info.get("state")),
+                str(info.get("pid") or "-"),
+                str(info.get("restarts")),
+                str(info.get("last_exit_code") if info.get("last_exit_code") is not None else "-"),
+                str(info.get("log_file")),
+            )
+        console.print(table)
+    raise typer.Exit(0 if healthy else 1)

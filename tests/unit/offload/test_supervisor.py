@@ -1,0 +1,106 @@
+"""The supervisor restarts crashed parts with backoff and stops every part cleanly."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+
+from config import RunSettings
+from offload.supervisor import PartSpec, Supervisor, backoff_delay, pid_alive, read_state
+
+FAST = RunSettings(
+    restart_backoff_initial_s=0.2,
+    restart_backoff_max_s=0.8,
+    stable_after_s=5.0,
+    stop_timeout_s=2.0,
+)
+
+
+def _python(code: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", code)
+
+
+def test_backoff_doubles_up_to_the_ceiling() -> None:
+    delays = [backoff_delay(n, FAST) for n in range(1, 6)]
+    assert delays == [0.2, 0.4, 0.8, 0.8, 0.8]
+
+
+def _run_for(supervisor: Supervisor, seconds: float) -> None:
+    thread = threading.Thread(target=supervisor.run)
+    thread.start()
+    time.sleep(seconds)
+    supervisor.stop()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_crashing_part_is_restarted_and_healthy_part_keeps_running(tmp_path: Path) -> None:
+    marker = tmp_path / "starts.txt"
+    crasher = _python(f"open({str(marker)!r}, 'a').write('x'); raise SystemExit(3)")
+    steady = _python("import time; time.sleep(60)")
+    supervisor = Supervisor(
+        [PartSpec("crasher", crasher), PartSpec("steady", steady)],
+        FAST,
+        tmp_path / "state.json",
+        tmp_path / "logs",
+    )
+    _run_for(supervisor, 2.5)
+    starts = len(marker.read_text())
+    # 0.2 + 0.4 + 0.8 + 0.8 s of backoff fit in 2.5 s: at least 3 starts, never a tight loop.
+    assert 3 <= starts <= 6
+    state = read_state(tmp_path / "state.json")
+    assert state is not None
+    parts = state["parts"]
+    assert isinstance(parts, dict)
+    assert parts["crasher"]["last_exit_code"] == 3
+    assert parts["crasher"]["restarts"] >= 2
+    assert parts["steady"]["restarts"] == 0
+    assert all(p["state"] == "stopped" for p in parts.values())
+    assert state["supervisor_pid"] is None
+
+
+def test_stop_sends_sigterm_and_kills_a_part_that_ignores_it(tmp_path: Path) -> None:
+    graceful_done = tmp_path / "graceful.txt"
+    graceful = _python(
+        "import signal, sys, time\n"
+        f"def bye(*_):\n    open({str(graceful_done)!r}, 'w').write('finished')\n    sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, bye)\n"
+        "time.sleep(60)\n"
+    )
+    stubborn = _python(
+        "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n"
+    )
+    supervisor = Supervisor(
+        [PartSpec("graceful", graceful), PartSpec("stubborn", stubborn)],
+        FAST,
+        tmp_path / "state.json",
+        tmp_path / "logs",
+    )
+    started = time.monotonic()
+    _run_for(supervisor, 1.0)
+    assert graceful_done.read_text() == "finished"
+    state = read_state(tmp_path / "state.json")
+    assert state is not None
+    parts = state["parts"]
+    assert isinstance(parts, dict)
+    assert parts["graceful"]["last_exit_code"] == 0
+    assert parts["stubborn"]["last_exit_code"] == -9
+    assert time.monotonic() - started < 10
+
+
+def test_part_output_goes_to_its_log_file(tmp_path: Path) -> None:
+    talker = _python("import sys, time; print('hello from part', flush=True); time.sleep(60)")
+    supervisor = Supervisor(
+        [PartSpec("talker", talker)], FAST, tmp_path / "state.json", tmp_path / "logs"
+    )
+    _run_for(supervisor, 1.0)
+    assert "hello from part" in (tmp_path / "logs" / "talker.log").read_text()
+
+
+def test_pid_alive() -> None:
+    import os
+
+    assert pid_alive(os.getpid())
+    assert not pid_alive(2**22 + 12345)
