@@ -48,16 +48,16 @@ def sample_values(n: int) -> dict[str, object]:
     """Deterministic values of record `n`."""
     low = Decimal(n % 400 - 250).scaleb(-1)
     return {
-        "PRODUCT_ID": f"{n % 10_000:04d}",
-        "PRODUCT_NAME": f"Product {n} chilled goods",
-        "TEMP_MIN": low,
-        "TEMP_MAX": low + Decimal("4.50"),
-        "SHELF_LIFE_DAYS": n % 365 + 1,
-        "PALLETS_PER_FEU": n % 40 - 20,
-        "HUMIDITY_PCT": Decimal(n % 1000).scaleb(-1),
-        "STATUS_CODE": "A",
-        "HS_CODES_1": 80300 + n % 99,
-        "HS_CODES_2": 70200 + n % 57,
+        "product_id": f"{n % 10_000:04d}",
+        "product_name": f"Product {n} chilled goods",
+        "temp_min": low,
+        "temp_max": low + Decimal("4.50"),
+        "shelf_life_days": n % 365 + 1,
+        "pallets_per_feu": n % 40 - 20,
+        "humidity_pct": Decimal(n % 1000).scaleb(-1),
+        "status_code": "A",
+        "hs_codes_1": 80300 + n % 99,
+        "hs_codes_2": 70200 + n % 57,
     }
 
 

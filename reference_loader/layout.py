@@ -6,9 +6,10 @@ digits, 4 for 5-9, 8 for 10-18; PIC X(n) n bytes. A group is the sum of its item
 multiplies by its count, and a REDEFINES overlays the item it redefines (the storage is the
 larger of the two).
 
-Output field names are the COBOL names with '-' replaced by '_' (`TEMP-MIN` → `TEMP_MIN`),
-so they are valid Avro and SQL names; each OCCURS adds a 1-based suffix per occurrence
-(`READING-TEMP` in a group occurring 3 times → `READING_TEMP_1` .. `READING_TEMP_3`). FILLER
+Output field names are the COBOL names lowercased with '-' replaced by '_' (`TEMP-MIN` →
+`temp_min`), so they are valid Avro and SQL names and match the lowercased mirror columns;
+each OCCURS adds a 1-based suffix per occurrence (`READING-TEMP` in a group occurring 3 times
+→ `reading_temp_1` .. `reading_temp_3`). FILLER
 and group items produce no field. Of the items that overlay each other by REDEFINES only
 one is read: the first (the redefined item), unless the job chooses another.
 """
@@ -112,14 +113,14 @@ def load_layout(
     fields = tuple(builder.flatten(top, 0, "", None))
     unused = set(choices) - builder.overlaid
     if unused:
-        name = sorted(unused)[0]
+        name = sorted(unused)[0].upper()
         raise LayoutError(f"redefines choice names {name}, which no item REDEFINES", source=source)
     _check_unique(fields, source)
     return Layout(first.name, fields, size)
 
 
 def _out(name: str) -> str:
-    return name.upper().replace("-", "_")
+    return name.lower().replace("-", "_")
 
 
 def _check_unique(fields: tuple[FieldSpec, ...], source: str) -> None:
@@ -221,7 +222,7 @@ class _Builder:
             if not picked:
                 names = ", ".join(m.name for m in members)
                 raise LayoutError(
-                    f"redefines choice for {base} is {want}, which is not one of {names}",
+                    f"redefines choice for {base} is {want.upper()}, which is not one of {names}",
                     source=self.source,
                 )
             chosen.add(id(picked[0]))

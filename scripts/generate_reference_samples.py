@@ -39,13 +39,13 @@ def products_dat(copybook: str) -> bytes:
         encode_record(
             layout,
             {
-                "PRODUCT_ID": p.product_id,
-                "PRODUCT_NAME": p.name,
-                "TEMP_MIN": p.temp_min,
-                "TEMP_MAX": p.temp_max,
-                "UNIT_PRICE": p.unit_price,
-                "STATUS_CODE": "A",
-                "RECORD_VERSION": RECORD_VERSION,
+                "product_id": p.product_id,
+                "product_name": p.name,
+                "temp_min": p.temp_min,
+                "temp_max": p.temp_max,
+                "unit_price": p.unit_price,
+                "status_code": "A",
+                "record_version": RECORD_VERSION,
             },
             "cp037",
         )

@@ -35,31 +35,31 @@ def test_offsets_sizes_and_record_length_follow_the_ibm_rules() -> None:
     layout = load_layout(PRODUCT)
     assert layout.name == "PRODUCT-RECORD"
     assert [(f.name, f.offset, f.size) for f in layout.fields] == [
-        ("PRODUCT_ID", 0, 6),
-        ("PRODUCT_NAME", 6, 30),
-        ("TEMP_MIN", 36, 3),
-        ("TEMP_MAX", 39, 3),
-        ("SHELF_LIFE_DAYS", 42, 2),
-        ("STATUS_CODE", 44, 1),
-        ("R_TEMP_1", 45, 3),
-        ("R_FLAG_1", 48, 1),
-        ("R_TEMP_2", 49, 3),
-        ("R_FLAG_2", 52, 1),
-        ("R_TEMP_3", 53, 3),
-        ("R_FLAG_3", 56, 1),
+        ("product_id", 0, 6),
+        ("product_name", 6, 30),
+        ("temp_min", 36, 3),
+        ("temp_max", 39, 3),
+        ("shelf_life_days", 42, 2),
+        ("status_code", 44, 1),
+        ("r_temp_1", 45, 3),
+        ("r_flag_1", 48, 1),
+        ("r_temp_2", 49, 3),
+        ("r_flag_2", 52, 1),
+        ("r_temp_3", 53, 3),
+        ("r_flag_3", 56, 1),
     ]
     assert layout.record_length == 62  # 57 bytes of fields + 5 of FILLER
 
 
 def test_field_specs_carry_kind_digits_scale_and_sign() -> None:
     layout = load_layout(PRODUCT)
-    temp = layout.field("TEMP_MAX")
+    temp = layout.field("temp_max")
     assert (temp.kind, temp.digits, temp.scale, temp.signed) == (FieldKind.PACKED, 5, 2, True)
-    pid = layout.field("PRODUCT_ID")
+    pid = layout.field("product_id")
     assert (pid.kind, pid.digits, pid.scale, pid.signed) == (FieldKind.ZONED, 6, 0, False)
-    shelf = layout.field("SHELF_LIFE_DAYS")
+    shelf = layout.field("shelf_life_days")
     assert (shelf.kind, shelf.bounded, shelf.line) == (FieldKind.BINARY, True, 8)
-    name = layout.field("PRODUCT_NAME")
+    name = layout.field("product_name")
     assert (name.kind, name.digits) == (FieldKind.TEXT, 30)
 
 
@@ -99,7 +99,7 @@ def test_group_usage_applies_to_its_items() -> None:
           10 T-HIGH PIC S9(3)V99.
        05 COUNTER PIC 9(3).
     """
-    assert offsets(text) == [("T_LOW", 0, 3), ("T_HIGH", 3, 3), ("COUNTER", 6, 3)]
+    assert offsets(text) == [("t_low", 0, 3), ("t_high", 3, 3), ("counter", 6, 3)]
 
 
 def test_group_usage_reaches_items_of_nested_groups() -> None:
@@ -113,13 +113,13 @@ def test_group_usage_reaches_items_of_nested_groups() -> None:
        05 TAIL PIC S9(3) DISPLAY.
     """
     assert offsets(text) == [
-        ("LOW", 0, 3),
-        ("HIGH", 3, 3),
-        ("CODE", 6, 2),
-        ("COUNT", 8, 2),
-        ("TAIL", 10, 3),
+        ("low", 0, 3),
+        ("high", 3, 3),
+        ("code", 6, 2),
+        ("count", 8, 2),
+        ("tail", 10, 3),
     ]
-    assert load_layout(text).field("LOW").kind is FieldKind.PACKED
+    assert load_layout(text).field("low").kind is FieldKind.PACKED
 
 
 def test_nested_occurs_get_one_suffix_per_level() -> None:
@@ -131,23 +131,23 @@ def test_nested_occurs_get_one_suffix_per_level() -> None:
           10 NOTE PIC X(2).
     """
     assert offsets(text) == [
-        ("TEMP_1_1", 0, 2),
-        ("TEMP_1_2", 2, 2),
-        ("TEMP_1_3", 4, 2),
-        ("NOTE_1", 6, 2),
-        ("TEMP_2_1", 8, 2),
-        ("TEMP_2_2", 10, 2),
-        ("TEMP_2_3", 12, 2),
-        ("NOTE_2", 14, 2),
+        ("temp_1_1", 0, 2),
+        ("temp_1_2", 2, 2),
+        ("temp_1_3", 4, 2),
+        ("note_1", 6, 2),
+        ("temp_2_1", 8, 2),
+        ("temp_2_2", 10, 2),
+        ("temp_2_3", 12, 2),
+        ("note_2", 14, 2),
     ]
 
 
 def test_elementary_occurs_repeats_the_field() -> None:
     assert offsets("01 R.\n 05 CODE PIC X(2) OCCURS 3 TIMES.\n 05 N PIC 9.\n") == [
-        ("CODE_1", 0, 2),
-        ("CODE_2", 2, 2),
-        ("CODE_3", 4, 2),
-        ("N", 6, 1),
+        ("code_1", 0, 2),
+        ("code_2", 2, 2),
+        ("code_3", 4, 2),
+        ("n", 6, 1),
     ]
 
 
@@ -166,17 +166,17 @@ REDEFINED = """
 
 
 def test_redefines_reads_the_first_layout_by_default() -> None:
-    assert offsets(REDEFINED) == [("KIND", 0, 1), ("WEIGHT", 1, 4), ("UNIT", 5, 2), ("TAIL", 9, 1)]
+    assert offsets(REDEFINED) == [("kind", 0, 1), ("weight", 1, 4), ("unit", 5, 2), ("tail", 9, 1)]
     assert load_layout(REDEFINED).record_length == 10  # DETAIL-WIDE (8 bytes) is the largest
 
 
 def test_redefines_choice_reads_the_chosen_overlay() -> None:
     chosen = offsets(REDEFINED, redefines={"DETAIL": "DETAIL-WIDE"})
-    assert chosen == [("KIND", 0, 1), ("VOLUME", 1, 5), ("TAIL", 9, 1)]
-    assert offsets(REDEFINED, redefines={"DETAIL": "DETAIL_TEXT"}) == [
-        ("KIND", 0, 1),
-        ("DETAIL_TEXT", 1, 6),
-        ("TAIL", 9, 1),
+    assert chosen == [("kind", 0, 1), ("volume", 1, 5), ("tail", 9, 1)]
+    assert offsets(REDEFINED, redefines={"detail": "detail_text"}) == [
+        ("kind", 0, 1),
+        ("detail_text", 1, 6),
+        ("tail", 9, 1),
     ]
 
 
@@ -206,9 +206,9 @@ def test_several_01_records_overlay_the_first() -> None:
     """
     layout = load_layout(text)
     assert layout.record_length == 9
-    assert [f.name for f in layout.fields] == ["H_TYPE", "H_DATE"]
+    assert [f.name for f in layout.fields] == ["h_type", "h_date"]
     chosen = load_layout(text, redefines={"HEADER-REC": "DETAIL-REC"})
-    assert [(f.name, f.offset) for f in chosen.fields] == [("D_TYPE", 0), ("D_AMOUNT", 1)]
+    assert [(f.name, f.offset) for f in chosen.fields] == [("d_type", 0), ("d_amount", 1)]
 
 
 def test_free_format_without_01_comments_and_value_clauses() -> None:
@@ -223,11 +223,11 @@ def test_free_format_without_01_comments_and_value_clauses() -> None:
     layout = load_layout(text)
     assert layout.name == "RECORD"
     assert [(f.name, f.offset, f.size) for f in layout.fields] == [
-        ("ID", 0, 4),
-        ("NAME", 4, 10),
-        ("PRICE", 14, 4),
-        ("FLAG", 18, 1),
-        ("AMOUNT", 19, 3),
+        ("id", 0, 4),
+        ("name", 4, 10),
+        ("price", 14, 4),
+        ("flag", 18, 1),
+        ("amount", 19, 3),
     ]
 
 
@@ -241,8 +241,8 @@ def test_fixed_format_ignores_sequence_and_identification_areas() -> None:
     )
     layout = load_layout(text)
     assert [(f.name, f.offset, f.size, f.line) for f in layout.fields] == [
-        ("A", 0, 3, 2),
-        ("B", 3, 2, 4),
+        ("a", 0, 3, 2),
+        ("b", 3, 2, 4),
     ]
 
 
@@ -305,7 +305,7 @@ def test_structural_errors_name_the_line() -> None:
         "01 R.\n 05 A PIC X\n": "line 2: entry '05 A PIC X' has no closing period",
         "01 R.\n 5A PIC X.\n": "line 2: expected a level number, found '5A'",
         "01 R.\n 05 A PIC X.\n 05 B.\n  10 A PIC 9.\n": (
-            "field name A is used twice (lines 2 and 4); rename one, or choose one overlay "
+            "field name a is used twice (lines 2 and 4); rename one, or choose one overlay "
             "with `redefines`"
         ),
         "* only comments\n": "no data description entries found",

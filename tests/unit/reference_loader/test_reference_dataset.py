@@ -51,8 +51,8 @@ def test_fixed_frames_across_chunk_boundaries() -> None:
 
 def test_fb_dataset_decodes_records_with_their_offsets() -> None:
     assert read(ONE + TWO) == [
-        Record(1, Location("byte", 0), {"CODE": "ABC", "TEMP": Decimal("1.5")}),
-        Record(2, Location("byte", 5), {"CODE": "DE", "TEMP": Decimal("-2.5")}),
+        Record(1, Location("byte", 0), {"code": "ABC", "temp": Decimal("1.5")}),
+        Record(2, Location("byte", 5), {"code": "DE", "temp": Decimal("-2.5")}),
     ]
 
 
@@ -74,21 +74,21 @@ def test_bad_field_is_a_reject_at_the_fields_byte_offset_and_reading_goes_on() -
     reject = items[1]
     assert isinstance(reject, Reject)
     assert reject.message == (
-        "record 2 (byte offset 8), field TEMP: invalid packed decimal sign nibble A: bytes 01 5A"
+        "record 2 (byte offset 8), field temp: invalid packed decimal sign nibble A: bytes 01 5A"
     )
     error = reject.to_error("ports.dat")
     assert str(error) == (
-        "ports.dat: record 2 (byte offset 8), field TEMP: invalid packed decimal sign nibble A: "
+        "ports.dat: record 2 (byte offset 8), field temp: invalid packed decimal sign nibble A: "
         "bytes 01 5A"
     )
-    assert (error.record_number, error.field, error.location) == (2, "TEMP", "byte offset 8")
+    assert (error.record_number, error.field, error.location) == (2, "temp", "byte offset 8")
 
 
 def test_vb_dataset_reads_records_after_their_rdws() -> None:
     items = read(rdw(ONE) + rdw(TWO), Recfm.VB)
     assert items == [
-        Record(1, Location("byte", 4), {"CODE": "ABC", "TEMP": Decimal("1.5")}),
-        Record(2, Location("byte", 13), {"CODE": "DE", "TEMP": Decimal("-2.5")}),
+        Record(1, Location("byte", 4), {"code": "ABC", "temp": Decimal("1.5")}),
+        Record(2, Location("byte", 13), {"code": "DE", "temp": Decimal("-2.5")}),
     ]
     assert rdw(ONE)[:4] == bytes.fromhex("00 09 00 00")
 
@@ -143,10 +143,10 @@ def test_read_extract_opens_a_copybook_dataset(tmp_path: Path) -> None:
     data.write_bytes(rdw(ONE) + rdw(TWO))
     fmt = copybook_format(copybook, recfm="vb", codepage="cp1140")
     assert [i.values for i in read_extract(data, fmt) if isinstance(i, Record)] == [
-        {"CODE": "ABC", "TEMP": Decimal("1.5")},
-        {"CODE": "DE", "TEMP": Decimal("-2.5")},
+        {"code": "ABC", "temp": Decimal("1.5")},
+        {"code": "DE", "temp": Decimal("-2.5")},
     ]
     assert output_fields(fmt) == (
-        DeclaredField("CODE", FieldType(TypeName.STRING, length=3)),
-        DeclaredField("TEMP", FieldType(TypeName.DECIMAL, precision=2, scale=1)),
+        DeclaredField("code", FieldType(TypeName.STRING, length=3)),
+        DeclaredField("temp", FieldType(TypeName.DECIMAL, precision=2, scale=1)),
     )

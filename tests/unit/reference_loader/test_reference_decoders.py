@@ -202,14 +202,14 @@ RECORD = b("F0 F0 F4 F2 C2 85 99 87 40 40 12 34 5D 00 1E 40 40 F0 F1 F2 F3 D4")
 def test_record_decoder_decodes_every_field_in_layout_order() -> None:
     values = RecordDecoder(LAYOUT).decode(RECORD)
     assert values == {
-        "ID": 42,
-        "NAME": "Berg",
-        "TMIN": Decimal("-123.45"),
-        "DAYS": 30,
-        "PRICE": Decimal("-12.34"),
+        "id": 42,
+        "name": "Berg",
+        "tmin": Decimal("-123.45"),
+        "days": 30,
+        "price": Decimal("-12.34"),
     }
-    assert list(values) == ["ID", "NAME", "TMIN", "DAYS", "PRICE"]
-    exact(values["TMIN"], "-123.45")
+    assert list(values) == ["id", "name", "tmin", "days", "price"]
+    exact(values["tmin"], "-123.45")
 
 
 def test_record_decoder_names_field_and_offset_of_bad_bytes() -> None:
@@ -217,17 +217,17 @@ def test_record_decoder_names_field_and_offset_of_bad_bytes() -> None:
     bad[12] = 0x5A
     with pytest.raises(InvalidField) as caught:
         RecordDecoder(LAYOUT).decode(bytes(bad))
-    assert (caught.value.field, caught.value.offset) == ("TMIN", 10)
+    assert (caught.value.field, caught.value.offset) == ("tmin", 10)
     assert caught.value.reason == "invalid packed decimal sign nibble A: bytes 12 34 5A"
 
 
 def test_record_decoder_with_a_code_page_that_leaves_bytes_unmapped() -> None:
     # EBCDIC code pages map every byte; ascii does not, which takes the per-field path.
     values = RecordDecoder(LAYOUT, "cp1140").decode(RECORD)
-    assert values["NAME"] == "Berg"
+    assert values["name"] == "Berg"
     ascii_layout = load_layout("01 R.\n 05 T PIC X(2).\n 05 N PIC S9(3) COMP-3.\n")
     decoder = RecordDecoder(ascii_layout, "ascii")
-    assert decoder.decode(b"ok" + b("12 3D")) == {"T": "ok", "N": -123}
+    assert decoder.decode(b"ok" + b("12 3D")) == {"t": "ok", "n": -123}
     with pytest.raises(InvalidField) as caught:
         decoder.decode(b("C1 C1 12 3D"))
-    assert (caught.value.field, caught.value.reason) == ("T", "not valid ascii text: bytes C1 C1")
+    assert (caught.value.field, caught.value.reason) == ("t", "not valid ascii text: bytes C1 C1")

@@ -29,21 +29,21 @@ def records(items: list[Record | Reject]) -> list[dict[str, object]]:
 def test_product_master_decodes_to_the_reference_products() -> None:
     fmt = copybook_format(SAMPLES / "products.cpy", recfm="FB", codepage="cp037")
     assert fmt.layout.record_length == 64
-    items = list(check_keys(read_extract(SAMPLES / "products.dat", fmt), ["PRODUCT_ID"]))
+    items = list(check_keys(read_extract(SAMPLES / "products.dat", fmt), ["product_id"]))
     assert records(items) == [
         {
-            "PRODUCT_ID": p.product_id,
-            "PRODUCT_NAME": p.name,
-            "TEMP_MIN": p.temp_min,
-            "TEMP_MAX": p.temp_max,
-            "UNIT_PRICE": p.unit_price,
-            "STATUS_CODE": "A",
-            "RECORD_VERSION": 1,
+            "product_id": p.product_id,
+            "product_name": p.name,
+            "temp_min": p.temp_min,
+            "temp_max": p.temp_max,
+            "unit_price": p.unit_price,
+            "status_code": "A",
+            "record_version": 1,
         }
         for p in PRODUCTS
     ]
     first = records(items)[0]
-    assert str(first["TEMP_MIN"]) == str(PRODUCTS[0].temp_min)  # same scale, not just equal
+    assert str(first["temp_min"]) == str(PRODUCTS[0].temp_min)  # same scale, not just equal
 
 
 def test_ports_csv_decodes_to_the_reference_ports() -> None:
