@@ -97,10 +97,17 @@ def _register_parts() -> None:
     from cdc_ingest.cli import schemas_app
 
     app.add_typer(schemas_app, name="schemas")
+    from cdc_ingest.cli import cdc_app
+
+    app.add_typer(cdc_app, name="cdc")
     from simulators.cli import simulate_cmd, sor_app
 
     app.add_typer(sor_app, name="sor")
     app.command("simulate")(simulate_cmd)
+    from query_api.cli import query_cmd, serve_cmd
+
+    app.command("query")(query_cmd)
+    app.command("serve")(serve_cmd)
 
 
 _register_parts()

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
+from offload.errors import (
+    EXIT_FAILURE,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    OffloadError,
+    Terminal,
+    Transient,
+)
 
 
 class QueryApiError(OffloadError):
@@ -132,4 +139,51 @@ class StoreUnavailable(QueryApiError, Transient):
     def __init__(self, path: object, detail: str) -> None:
         super().__init__(f"projection store {path} cannot be opened: {detail}")
         self.path = path
+        self.detail = detail
+
+
+class QueryUsage(QueryApiError, Terminal):
+    """`offload query` was called with arguments that do not fit (exit code 2).
+
+    Attributes:
+        argument: the argument at fault (NAME, --param, --sql, --format).
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, argument: str, problem: str) -> None:
+        super().__init__(f"{argument}: {problem}")
+        self.argument = argument
+        self.problem = problem
+
+
+class QueryRefused(QueryApiError, Terminal):
+    """The query API answered an `offload query` request with an error status.
+
+    Attributes:
+        status: the HTTP status (400/422/401/403 exit with 2, the others with 1).
+        detail: the API's own message.
+        via: where the request went (the API's URL, or the DuckDB file).
+    """
+
+    def __init__(self, status: int, detail: str, via: str) -> None:
+        super().__init__(f"{detail} (HTTP {status}, {via})")
+        self.status = status
+        self.detail = detail
+        self.via = via
+        self.exit_code = EXIT_USAGE if status in (400, 401, 403, 413, 422) else EXIT_FAILURE
+
+
+class ApiUnreachable(QueryApiError, Transient):
+    """The query API stopped answering in the middle of an `offload query` (exit code 3).
+
+    Attributes:
+        url: the API's base URL.
+    """
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"query API {url} did not answer: {detail}")
+        self.url = url
         self.detail = detail

@@ -287,3 +287,17 @@ def reader(make_client: AppFactory) -> TestClient:
 @pytest.fixture
 def analyst(make_client: AppFactory) -> TestClient:
     return make_client("analyst")
+
+
+@pytest.fixture
+def built_file(tmp_path: Path) -> Path:
+    """The sample projection written to a file and closed (no writer holds it)."""
+    built = build_projection(tmp_path / "closed.duckdb")
+    built.connection.close()
+    return built.path
+
+
+@pytest.fixture
+def served_app(projection: Projection) -> Any:
+    """The app over the sample projection, with the test keys, as `offload serve` builds it."""
+    return create_app(make_settings(), projection.store, MemorySchemas())
