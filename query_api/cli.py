@@ -25,7 +25,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from offload.cli import settings_of
 from query_api.commands import NAMED, as_csv, cell_text, freshness_line, parse_params, request_for
 from query_api.commands import rows_of as _rows_of
 from query_api.errors import QueryRefused, QueryUsage
@@ -74,6 +73,8 @@ def query_cmd(  # noqa: PLR0917 - Typer maps each parameter to an option
     Examples: `offload query order -p order_id=42`, `offload query cold-chain-legs -p
     compliant=false -f csv`, `offload query --sql "SELECT count(*) FROM views.cold_chain"`.
     """
+    from offload.cli import settings_of
+
     settings = settings_of(ctx)
     if (name is None) == (sql is None):
         raise QueryUsage("NAME", "give a named query or --sql, not both and not neither")
@@ -178,6 +179,8 @@ def serve_cmd(
     Stops on Ctrl-C or SIGTERM: the HTTP server drains, then the projection loop stops
     (finishing or rolling back its batch) and the database is closed.
     """
+    from offload.cli import settings_of
+
     settings = settings_of(ctx)
     connection, writer = _open_database(settings, with_projection=not no_projection)
     try:
