@@ -108,6 +108,10 @@ def _register_parts() -> None:
 
     app.command("query")(query_cmd)
     app.command("serve")(serve_cmd)
+    from projections.cli import errors_app, project_app
+
+    app.add_typer(project_app, name="project")
+    app.add_typer(errors_app, name="errors")
 
 
 _register_parts()

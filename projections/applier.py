@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -34,6 +34,29 @@ from projections.mirror import MirrorSpec
 from projections.sqlfiles import statements
 
 log = logging.getLogger(__name__)
+
+Hook = Callable[[str], None]
+"""Called with a point's name ("project.mid_batch", "project.before_commit",
+"project.after_commit"): crash injection in tests; a no-op by default."""
+InTransaction = Callable[[duckdb.DuckDBPyConnection], None]
+"""Extra bookkeeping written inside a batch's transaction (error rows, replay marks)."""
+DATA_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.ConversionException,
+    duckdb.ConstraintException,
+    duckdb.InvalidInputException,
+    duckdb.OutOfRangeException,
+    duckdb.TypeMismatchException,
+    pa.ArrowException,
+    TypeError,
+    ValueError,
+    OverflowError,
+)
+"""Causes of an `ApplyError` that lie in the data of the batch (a poison event), as opposed
+to the database itself (disk full, out of memory), which must stop the writer."""
+
+
+def _no_hook(point: str) -> None:
+    del point
 
 
 class ViewMaintainer(Protocol):
@@ -79,6 +102,7 @@ class BatchApplier:
         stage: where the events of staged units wait.
         views: the derived views to keep current, or None.
         chunk_events: events read back from the stage per chunk.
+        hook: called at the named points of each batch (crash injection); no-op by default.
     """
 
     def __init__(
@@ -87,8 +111,10 @@ class BatchApplier:
         stage: Stage,
         views: ViewMaintainer | None = None,
         chunk_events: int = 50_000,
+        hook: Hook = _no_hook,
     ) -> None:
         self._con = con
+        self._hook = hook
         self._stage = stage
         self._views = views
         self._chunk = chunk_events
@@ -114,6 +140,9 @@ class BatchApplier:
         units: Sequence[AssembledUnit],
         positions: Mapping[Partition, int],
         references: Sequence[ChangeEvent] = (),
+        *,
+        within: InTransaction | None = None,
+        commit: bool = True,
     ) -> BatchResult:
         """Apply units of work (and reference records) with the positions, in one transaction.
 
@@ -121,9 +150,13 @@ class BatchApplier:
             units: complete units of work, as the assembler released them.
             positions: next offset per topic partition to store with them.
             references: reference-topic records (version = offset), applied alongside.
+            within: more bookkeeping to write in the same transaction (error rows).
+            commit: False rolls the transaction back at the end: a trial that tells whether
+                the batch would apply (used to find a poison event).
 
         Raises:
             ApplyError: DuckDB (or Arrow) refused the batch; nothing of it was committed.
+                Its `__cause__` is the driver's exception (see `DATA_ERRORS`).
         """
         started = time.perf_counter()
         events = sum(u.event_count for u in units) + len(references)
@@ -132,18 +165,31 @@ class BatchApplier:
         con.execute("BEGIN TRANSACTION")
         try:
             changed, touched = self._apply_all(units, references)
-            lsn, commit = _newest(units)
+            self._hook("project.mid_batch")
+            lsn, commit_time = _newest(units)
             view_rows = 0
             if self._views is not None and touched:
-                view_rows = self._views.refresh(con, touched, lsn, commit)
+                view_rows = self._views.refresh(con, touched, lsn, commit_time)
             self._write_bookkeeping(units, positions, events)
-            con.execute("COMMIT")
-        except (duckdb.Error, pa.ArrowException) as exc:
+            if within is not None:
+                within(con)
+            if commit:
+                self._hook("project.before_commit")
+                con.execute("COMMIT")
+            else:
+                con.execute("ROLLBACK")
+        except DATA_ERRORS as exc:
+            con.execute("ROLLBACK")
+            raise _apply_error(units, f"{type(exc).__name__}: {exc}") from exc
+        except duckdb.Error as exc:
             con.execute("ROLLBACK")
             raise _apply_error(units, str(exc)) from exc
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        if not commit:
+            return BatchResult(len(units), events, changed, view_rows, lsn, 0.0)
+        self._hook("project.after_commit")
         for unit in units:
             if unit.staged:
                 self._stage.drop(unit.uow_id)

@@ -110,14 +110,35 @@ class _Buffer:
     counts: Counter[str] = field(default_factory=Counter)
     staged: int = 0
     low_offsets: dict[Partition, int] = field(default_factory=dict)
+    excused: Counter[str] = field(default_factory=Counter)
+
+    def missing(self) -> dict[str, int]:
+        """Events per table that END announces and that have not arrived (nor been excused)."""
+        assert self.end is not None
+        wanted = self.end.counts or {}
+        got = self.counts + self.excused
+        return {table: n - got[table] for table, n in wanted.items() if got[table] < n}
 
     def complete(self) -> bool:
-        if self.end is None:
+        if self.end is None or self.missing():
             return False
-        wanted = self.end.counts or {}
-        if any(self.counts[table] < n for table, n in wanted.items()):
-            return False
-        return self.end.event_count is None or len(self.seen) >= self.end.event_count
+        arrived = len(self.seen) + sum(self.excused.values())
+        return self.end.event_count is None or arrived >= self.end.event_count
+
+
+@dataclass(frozen=True, slots=True)
+class Stall:
+    """The head of the queue: its END was read but some of its events have not arrived.
+
+    Attributes:
+        uow_id: the unit of work.
+        commit_lsn: its commit LSN.
+        missing: events per table (SCHEMA.TABLE) still missing.
+    """
+
+    uow_id: str
+    commit_lsn: int
+    missing: dict[str, int]
 
 
 class UnitOfWorkAssembler:
@@ -141,6 +162,7 @@ class UnitOfWorkAssembler:
         self._queue: dict[str, _Buffer] = {}  # in transaction-topic order
         self._orphans: dict[str, _Buffer] = {}
         self._consumed: dict[Partition, int] = {}
+        self._marked: set[str] = set()
         self.duplicates = 0
         """Events and markers dropped as already seen or already applied."""
 
@@ -149,6 +171,41 @@ class UnitOfWorkAssembler:
         """Events held in memory (not counting staged ones): for flow control."""
         units = [*self._queue.values(), *self._orphans.values()]
         return sum(len(b.events) for b in units)
+
+    @property
+    def queued_units(self) -> int:
+        """Units of work whose marker was read and that wait to be released."""
+        return len(self._queue)
+
+    @property
+    def head_lsn(self) -> int | None:
+        """The commit LSN of the oldest unit of work waiting (None when none is queued)."""
+        if not self._queue:
+            return None
+        return next(iter(self._queue.values())).commit_lsn
+
+    def note_consumed(self, partition: Partition, offset: int) -> None:
+        """A record that holds nothing (a tombstone, an undecodable record) was read."""
+        self._consumed[partition] = max(self._consumed.get(partition, 0), offset + 1)
+
+    def stall(self) -> Stall | None:
+        """The head unit of work when its END was read and events are still missing."""
+        if not self._queue:
+            return None
+        buf = next(iter(self._queue.values()))
+        if buf.end is None:
+            return None
+        missing = buf.missing()
+        if not missing:
+            return None
+        return Stall(buf.uow_id, buf.end.commit_lsn, missing)
+
+    def excuse(self, uow_id: str, table: str, count: int) -> None:
+        """Count `count` events of `table` as arrived for a unit of work (they never will:
+        they could not be decoded and went to the error table)."""
+        buf = self._queue.get(uow_id)
+        if buf is not None:
+            buf.excused[table] += count
 
     def add_event(self, event: ChangeEvent) -> None:
         """Take one change event (not a tombstone)."""
@@ -250,6 +307,24 @@ class UnitOfWorkAssembler:
         for buf in self._orphans.values():
             self._forget(buf)
         self._orphans.clear()
+        return dropped
+
+    def sweep_orphans(self) -> int:
+        """Drop the orphans that were already held at the previous sweep; mark the rest.
+
+        Call when the transaction topic was read to its end. Two sweeps apart, an orphan has
+        outlived a whole read of the transaction topic to its end after it arrived, so its
+        marker was read before the restart: its unit was applied then.
+
+        Returns:
+            the number of events dropped.
+        """
+        dropped = 0
+        for uow_id in self._marked.intersection(self._orphans):
+            buf = self._orphans.pop(uow_id)
+            dropped += len(buf.seen)
+            self._forget(buf)
+        self._marked = set(self._orphans)
         return dropped
 
     def positions(self) -> dict[Partition, int]:

@@ -9,7 +9,7 @@ the poison can be moved to the error table.
 
 from __future__ import annotations
 
-from offload.errors import EXIT_USAGE, OffloadError, Terminal
+from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
 
 
 class ProjectionError(OffloadError):
@@ -97,3 +97,69 @@ class UnknownErrorEntry(ProjectionError, Terminal):
     def __init__(self, entry_id: int) -> None:
         super().__init__(f"no error entry with id {entry_id}")
         self.entry_id = entry_id
+
+
+class DecodeFailure(ProjectionError, Terminal):
+    """A Kafka record cannot be turned into a change event, marker or reference record.
+
+    Attributes:
+        topic: the record's topic.
+        partition: its partition.
+        offset: its offset.
+        reason: why (bad bytes, unknown schema id, a contract violation).
+    """
+
+    def __init__(self, topic: str, partition: int, offset: int, reason: str) -> None:
+        super().__init__(f"{topic} partition {partition} offset {offset}: {reason}")
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.reason = reason
+
+
+class DatabaseBusy(ProjectionError, Transient):
+    """Another process holds the projection database (DuckDB allows one writer process).
+
+    Attributes:
+        path: the DuckDB file.
+    """
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            f"projection database {path} is in use by another process (a running "
+            f"`offload project run`?): {reason}"
+        )
+        self.path = path
+        self.reason = reason
+
+
+class UnknownView(ProjectionError, Terminal):
+    """A view name that `projections.views` does not configure.
+
+    Attributes:
+        view: the name asked for.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, view: str, known: tuple[str, ...]) -> None:
+        names = ", ".join(known) or "none"
+        super().__init__(f"no view {view} in projections.views (configured: {names})")
+        self.view = view
+
+
+class KafkaUnavailable(ProjectionError, Transient):
+    """The brokers did not answer, or a consumer or producer failed.
+
+    Attributes:
+        where: what was being done (topic, operation).
+    """
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"Kafka: {where}: {reason}")
+        self.where = where
+        self.reason = reason

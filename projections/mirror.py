@@ -50,8 +50,8 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "BOOLEAN": pa.bool_(),
     "REAL": pa.float32(),
 }
-# SQL types of reference fields (no Db2 type) that DuckDB holds as they are.
-_PLAIN_TYPES = {"BOOLEAN", "REAL"}
+# SQL types of reference fields (no Db2 type; strings without a length) DuckDB holds as they are.
+_PLAIN_TYPES = {"BOOLEAN", "REAL", "VARCHAR"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from projections.errors import DatabaseBusy
 from projections.sqlfiles import script, statements
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,16 @@ def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
 
     Returns:
         the writer's connection; readers use `.cursor()` on it.
+
+    Raises:
+        DatabaseBusy: another process holds the file.
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    try:
+        con = duckdb.connect(str(path))
+    except duckdb.IOException as exc:
+        raise DatabaseBusy(str(path), str(exc).splitlines()[0]) from exc
     con.execute(script("bookkeeping.sql"))
     log.info("opened projection database %s", path)
     return con
@@ -79,3 +86,17 @@ def read_watermark(con: duckdb.DuckDBPyConnection) -> Watermark:
     assert row is not None  # bookkeeping.sql inserts the one row
     lsn, commit_time, uow_lsn, applied_at, units, events = row
     return Watermark(int(lsn), commit_time, int(uow_lsn), applied_at, int(units), int(events))
+
+
+def open_read_only(path: Path) -> duckdb.DuckDBPyConnection | None:
+    """Open the projection database read-only; None when the file does not exist yet.
+
+    Raises:
+        DatabaseBusy: a writer process holds the file.
+    """
+    if not path.exists():
+        return None
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        raise DatabaseBusy(str(path), str(exc).splitlines()[0]) from exc

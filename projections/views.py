@@ -29,7 +29,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -115,10 +115,19 @@ def delta_name(source: str) -> str:
 
 
 class ViewSet:
-    """The configured derived views of one projection database."""
+    """The configured derived views of one projection database.
 
-    def __init__(self, views: Sequence[ViewDefinition]) -> None:
+    Args:
+        views: the definitions, in configuration order.
+        hook: called with "project.mid_rebuild" between a rebuild's fill and its swap (crash
+            injection in tests); a no-op by default.
+    """
+
+    def __init__(
+        self, views: Sequence[ViewDefinition], hook: Callable[[str], None] | None = None
+    ) -> None:
         self._views = list(views)
+        self._hook = hook
         self._current: set[str] = set()
         self._sql = statements("view_maintenance.sql")
 
@@ -199,6 +208,8 @@ class ViewSet:
             rows = _count(cur.execute(self._format("fresh_count", view)))
             cur.execute("COMMIT")
             seconds = time.perf_counter() - started
+            if self._hook is not None:
+                self._hook("project.mid_rebuild")
             cur.execute("BEGIN TRANSACTION")
             cur.execute(self._format("swap_drop", view))
             cur.execute(self._format("swap_rename", view))

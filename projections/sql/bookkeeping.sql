@@ -42,12 +42,14 @@ CREATE TABLE IF NOT EXISTS _offload.view_state (
 );
 
 -- The error table: every record that could not be decoded or applied, with its original
--- bytes and where it came from, until it is replayed.
+-- bytes, headers and where it came from, until it is replayed. One row per record (topic,
+-- partition, offset): a record read again after a restart is not recorded twice. `dlq_sent`
+-- turns true once the record was produced to `<prefix>.dlq`.
 CREATE SEQUENCE IF NOT EXISTS _offload.error_ids START 1;
 CREATE TABLE IF NOT EXISTS _offload.errors (
     id           BIGINT PRIMARY KEY DEFAULT nextval('_offload.error_ids'),
-    recorded_at  TIMESTAMP NOT NULL,
-    kind         VARCHAR NOT NULL,   -- "decode", "apply", "view"
+    first_seen   TIMESTAMP NOT NULL,
+    kind         VARCHAR NOT NULL,   -- "decode", "apply", "missing"
     topic        VARCHAR,
     partition    INTEGER,
     "offset"     BIGINT,
@@ -57,7 +59,18 @@ CREATE TABLE IF NOT EXISTS _offload.errors (
     key_text     VARCHAR,
     raw_key      BLOB,
     raw_value    BLOB,
+    headers      VARCHAR,            -- JSON [[name, base64 value or null], ...]
     reason       VARCHAR NOT NULL,
     status       VARCHAR NOT NULL,   -- "open", "replayed"
-    replayed_at  TIMESTAMP
+    replayed_at  TIMESTAMP,
+    dlq_sent     BOOLEAN NOT NULL DEFAULT false,
+    UNIQUE (topic, partition, "offset")
+);
+
+-- Events of units of work too large to hold in memory until their END marker (the stage).
+-- Scratch space: emptied when the writer starts, since positions make it re-read them.
+CREATE TABLE IF NOT EXISTS _offload.stage (
+    uow_id  VARCHAR NOT NULL,
+    seq     BIGINT  NOT NULL,
+    payload BLOB    NOT NULL
 );

@@ -48,3 +48,6 @@ SELECT name, definition_sha256 FROM _offload.view_state;
 
 -- name: table_exists
 SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'views' AND table_name = $name;
+
+-- name: source_count
+SELECT count(*) FROM {mirror};

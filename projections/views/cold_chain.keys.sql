@@ -12,5 +12,5 @@ UNION SELECT a.order_id, a.container_id, a.voyage_id
     FROM delta_shipping_reefer_telemetry AS d
     JOIN shipping.order_assignments AS a
         ON a.container_id = d.container_id
-        AND d.reading_at >= a.loaded_at
-        AND (a.discharged_at IS NULL OR d.reading_at <= a.discharged_at)
+        AND d.reading_ts >= a.loaded_at
+        AND (a.discharged_at IS NULL OR d.reading_ts <= a.discharged_at)

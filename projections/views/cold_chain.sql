@@ -29,16 +29,16 @@ SELECT
     max(t.temperature) AS max_temperature,
     avg(t.temperature) AS avg_temperature,
     count(*) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max) AS excursions,
-    min(t.reading_at) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max)
+    min(t.reading_ts) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max)
         AS first_excursion_at,
-    max(t.reading_at) AS last_reading_at,
+    max(t.reading_ts) AS last_reading_at,
     CASE WHEN any_value(l.temp_min) IS NULL OR any_value(l.temp_max) IS NULL THEN NULL
          ELSE count(*) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max) = 0
     END AS compliant
 FROM leg AS l
 LEFT JOIN shipping.reefer_telemetry AS t
     ON t.container_id = l.container_id
-    AND t.reading_at >= l.loaded_at
-    AND (l.discharged_at IS NULL OR t.reading_at <= l.discharged_at)
+    AND t.reading_ts >= l.loaded_at
+    AND (l.discharged_at IS NULL OR t.reading_ts <= l.discharged_at)
 GROUP BY l.order_id, l.container_id, l.voyage_id, l.product_id, l.temp_min, l.temp_max,
          l.loaded_at, l.discharged_at

@@ -5,7 +5,7 @@ UNION SELECT order_id FROM delta_shipping_order_assignments
 UNION SELECT o.order_id FROM delta_shipping_customers AS d JOIN shipping.orders AS o USING (customer_id)
 UNION SELECT o.order_id FROM delta_reference_products AS d JOIN shipping.orders AS o USING (product_id)
 UNION SELECT o.order_id FROM delta_reference_ports AS d
-    JOIN shipping.orders AS o ON d.port_code IN (o.origin_port, o.destination_port)
+    JOIN shipping.orders AS o ON d.unlocode IN (o.origin_port, o.destination_port)
 UNION SELECT a.order_id FROM delta_shipping_voyages AS d
     JOIN shipping.order_assignments AS a USING (voyage_id)
 UNION SELECT a.order_id FROM delta_reference_vessels AS d

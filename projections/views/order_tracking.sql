@@ -1,8 +1,9 @@
 -- order_tracking: one row per order with its customer, product (name and temperature range),
--- quantity, amount, status, the container and voyage of its latest assignment (by LOADED_AT,
--- not yet loaded first), the vessel, origin and destination port names, departure and
--- arrival times, and the LSN and commit time of the last change that touched the row
--- (greatest over the contributing source rows; reference rows carry no LSN).
+-- quantity, amount, status, the container and voyage of its assignment (the latest by
+-- ASSIGNED_AT when there were several), the vessel, origin and destination port names, the
+-- voyage's planned and actual departure and arrival times, and the LSN and commit time of the
+-- last change that touched the row (greatest over the contributing source rows: the order,
+-- its customer, its assignment and its voyage; reference rows carry no LSN).
 -- key: order_id
 -- sources: shipping.orders, shipping.customers, shipping.order_assignments, shipping.voyages, reference.products, reference.ports, reference.vessels
 WITH latest AS (
@@ -11,7 +12,7 @@ WITH latest AS (
     JOIN affected_keys USING (order_id)
     QUALIFY row_number() OVER (
         PARTITION BY a.order_id
-        ORDER BY a.loaded_at DESC NULLS FIRST, a.voyage_id DESC, a.container_id DESC
+        ORDER BY a.assigned_at DESC, a.voyage_id DESC, a.container_id DESC
     ) = 1
 )
 SELECT
@@ -19,11 +20,12 @@ SELECT
     o.customer_id,
     c.name AS customer_name,
     o.product_id,
-    p.name AS product_name,
+    p.product_name,
     p.temp_min,
     p.temp_max,
     o.quantity,
     o.amount,
+    o.currency,
     o.status,
     l.container_id,
     l.voyage_id,
@@ -33,8 +35,11 @@ SELECT
     op.name AS origin_port_name,
     o.destination_port,
     dp.name AS destination_port_name,
-    v.departure_at,
-    v.arrival_at,
+    v.planned_departure,
+    v.planned_arrival,
+    v.departed_at,
+    v.arrived_at,
+    l.assigned_at,
     l.loaded_at,
     l.discharged_at,
     greatest(ko.lsn, kc.lsn, ka.lsn, kv.lsn) AS last_lsn,
@@ -51,5 +56,5 @@ LEFT JOIN _offload."keys.shipping.order_assignments" AS ka
 LEFT JOIN shipping.voyages AS v ON v.voyage_id = l.voyage_id
 LEFT JOIN _offload."keys.shipping.voyages" AS kv ON kv.voyage_id = v.voyage_id
 LEFT JOIN reference.vessels AS ve ON ve.vessel_id = v.vessel_id
-LEFT JOIN reference.ports AS op ON op.port_code = o.origin_port
-LEFT JOIN reference.ports AS dp ON dp.port_code = o.destination_port
+LEFT JOIN reference.ports AS op ON op.unlocode = o.origin_port
+LEFT JOIN reference.ports AS dp ON dp.unlocode = o.destination_port

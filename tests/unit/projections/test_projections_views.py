@@ -56,34 +56,37 @@ class World:
             "SHIPPING.VOYAGES": {
                 "VOYAGE_ID": r.choice(["V1", "V2"]),
                 "VESSEL_ID": r.choice(["S1", "S2"]),
-                "DEPARTURE_AT": t0 + hours,
-                "ARRIVAL_AT": t0 + 2 * hours,
+                "PLANNED_DEPARTURE": t0 + hours,
+                "PLANNED_ARRIVAL": t0 + 2 * hours,
+                "DEPARTED_AT": r.choice([None, t0 + hours]),
+                "ARRIVED_AT": r.choice([None, t0 + 2 * hours]),
             },
             "SHIPPING.ORDER_ASSIGNMENTS": {
                 "ORDER_ID": r.randint(1, 8),
                 "CONTAINER_ID": r.choice(["C1", "C2"]),
                 "VOYAGE_ID": r.choice(["V1", "V2"]),
+                "ASSIGNED_AT": t0 + timedelta(minutes=r.randint(0, 3)),
                 "LOADED_AT": r.choice([None, t0 + hours]),
                 "DISCHARGED_AT": r.choice([None, t0 + hours + timedelta(hours=r.randint(0, 30))]),
             },
             "SHIPPING.REEFER_TELEMETRY": {
                 "CONTAINER_ID": r.choice(["C1", "C2"]),
-                "READING_AT": t0 + hours,
+                "READING_TS": t0 + hours,
                 "TEMPERATURE": temp,
                 "HUMIDITY": D("50.00"),
                 "POWER_STATE": "ON",
             },
             "REFERENCE.PRODUCTS": {
-                "PRODUCT_ID": r.choice(["P1", "P2", "P3"]),
-                "NAME": "p",
-                "TEMP_MIN": D(r.randint(-250, 0)) / 10,
-                "TEMP_MAX": D(r.randint(0, 250)) / 10,
+                "product_id": r.choice(["P1", "P2", "P3"]),
+                "product_name": "p",
+                "temp_min": D(r.randint(-250, 0)) / 10,
+                "temp_max": D(r.randint(0, 250)) / 10,
             },
             "REFERENCE.PORTS": {
-                "PORT_CODE": r.choice(["NLRTM", "SGSIN", "USNYC"]),
-                "NAME": r.choice("xyz"),
+                "unlocode": r.choice(["NLRTM", "SGSIN", "USNYC"]),
+                "name": r.choice("xyz"),
             },
-            "REFERENCE.VESSELS": {"VESSEL_ID": r.choice(["S1", "S2"]), "NAME": r.choice("mn")},
+            "REFERENCE.VESSELS": {"vessel_id": r.choice(["S1", "S2"]), "name": r.choice("mn")},
         }
         return rows[table]
 
@@ -130,10 +133,10 @@ def test_a_reading_a_range_and_a_window_change_update_the_leg(
                 mk(
                     "REFERENCE.PRODUCTS",
                     {
-                        "PRODUCT_ID": "P1",
-                        "NAME": "fish",
-                        "TEMP_MIN": D("-20"),
-                        "TEMP_MAX": D("-18"),
+                        "product_id": "P1",
+                        "product_name": "fish",
+                        "temp_min": D("-20"),
+                        "temp_max": D("-18"),
                     },
                     1,
                     1,
@@ -154,7 +157,7 @@ def test_a_reading_a_range_and_a_window_change_update_the_leg(
                 *[
                     mk(
                         "SHIPPING.REEFER_TELEMETRY",
-                        {"CONTAINER_ID": "C1", "READING_AT": T0 + i * h, "TEMPERATURE": D("-19")},
+                        {"CONTAINER_ID": "C1", "READING_TS": T0 + i * h, "TEMPERATURE": D("-19")},
                         1,
                         4 + i,
                     )
@@ -166,10 +169,15 @@ def test_a_reading_a_range_and_a_window_change_update_the_leg(
     )
     leg = "SELECT readings, excursions, compliant FROM views.cold_chain"
     assert p.rows(leg) == [(6, 0, True)]  # readings at T0..T0+5h inclusive
-    reading = {"CONTAINER_ID": "C1", "READING_AT": T0 + 2 * h, "TEMPERATURE": D("-17.5")}
+    reading = {"CONTAINER_ID": "C1", "READING_TS": T0 + 2 * h, "TEMPERATURE": D("-17.5")}
     p.applier.apply([unit(2, mk("SHIPPING.REEFER_TELEMETRY", reading, 2))], {})
     assert p.rows(leg) == [(6, 1, False)]
-    wider = {"PRODUCT_ID": "P1", "NAME": "fish", "TEMP_MIN": D("-20"), "TEMP_MAX": D("-17.5")}
+    wider = {
+        "product_id": "P1",
+        "product_name": "fish",
+        "temp_min": D("-20"),
+        "temp_max": D("-17.5"),
+    }
     p.applier.apply([unit(3, mk("REFERENCE.PRODUCTS", wider, 3))], {})
     assert p.rows(leg) == [(6, 0, True)]
     window = {

@@ -1,0 +1,77 @@
+"""The DuckDB-backed stage: events of a unit of work too large to hold in memory.
+
+A unit of work with more events than `projections.stage_threshold` spills them, in the
+assembler's chunks, into `_offload.stage` of the projection database, whose buffer manager
+keeps them on disk beyond its memory limit. The applier reads them back chunk by chunk inside
+the unit's one DuckDB transaction. The stage is scratch space: the writer empties it when it
+starts, since the stored positions make it read those events again.
+
+Events are stored pickled: they are the writer's own values, written and read by the same
+process (never data from elsewhere).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator, Sequence
+
+import duckdb
+import pyarrow as pa
+
+from projections.events import ChangeEvent
+
+_PUT = "INSERT INTO _offload.stage SELECT uow_id, seq, payload FROM _stage_in"
+_READ = (
+    "SELECT payload FROM _offload.stage "
+    "WHERE uow_id = $uow AND seq >= $low AND seq < $high ORDER BY seq"
+)
+_DROP = "DELETE FROM _offload.stage WHERE uow_id = $uow"
+
+
+class DuckDBStage:
+    """A `Stage` in the table `_offload.stage` (see the module docstring).
+
+    Args:
+        con: the writer's connection (bookkeeping tables already created).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+        self._sizes: dict[str, int] = {}
+        con.execute("DELETE FROM _offload.stage")
+
+    def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
+        """Append events of a unit of work."""
+        start = self._sizes.get(uow_id, 0)
+        payloads = [pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL) for e in events]
+        table = pa.table(
+            {
+                "uow_id": pa.array([uow_id] * len(payloads), pa.string()),
+                "seq": pa.array(range(start, start + len(payloads)), pa.int64()),
+                "payload": pa.array(payloads, pa.binary()),
+            }
+        )
+        self._con.register("_stage_in", table)
+        try:
+            self._con.execute(_PUT)
+        finally:
+            self._con.unregister("_stage_in")
+        self._sizes[uow_id] = start + len(payloads)
+
+    def chunks(self, uow_id: str, size: int) -> Iterator[list[ChangeEvent]]:
+        """The unit's staged events, in chunks of at most `size`."""
+        total = self._sizes.get(uow_id, 0)
+        for low in range(0, total, size):
+            params = {"uow": uow_id, "low": low, "high": low + size}
+            rows = self._con.execute(_READ, params).fetchall()
+            yield [pickle.loads(row[0]) for row in rows]
+
+    def drop(self, uow_id: str) -> None:
+        """Forget the unit's staged events."""
+        if self._sizes.pop(uow_id, None) is not None:
+            self._con.execute(_DROP, {"uow": uow_id})
+
+    @property
+    def staged_units(self) -> int:
+        """Units with events in the stage."""
+        return len(self._sizes)
