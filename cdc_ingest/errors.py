@@ -80,3 +80,39 @@ class SchemaStoreUnavailable(CdcError, Transient):
         self.where = where
         self.reason = reason
         super().__init__(f"schema store {where} is unreachable: {reason}")
+
+
+class KafkaUnavailable(CdcError, Transient):
+    """The Kafka cluster (or one of the gateway's topics on it) cannot be reached."""
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"Kafka topic {where} is unreachable: {reason}")
+
+
+class CaptureFenced(CdcError, Terminal):
+    """Another capture process with the same transactional.id took over: this one must stop."""
+
+    def __init__(self, transactional_id: str, reason: str) -> None:
+        self.transactional_id = transactional_id
+        self.reason = reason
+        super().__init__(
+            f"capture stopped: another `offload cdc run` with transactional.id "
+            f"{transactional_id} took over (this instance was fenced: {reason}); "
+            "it wrote nothing more"
+        )
+
+
+class CaptureFatal(CdcError, Terminal):
+    """The transactional producer hit a fatal error; the process cannot go on."""
+
+    def __init__(self, transactional_id: str, reason: str) -> None:
+        self.transactional_id = transactional_id
+        self.reason = reason
+        super().__init__(
+            f"capture stopped: fatal Kafka producer error for transactional.id "
+            f"{transactional_id}: {reason}"
+        )

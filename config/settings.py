@@ -9,11 +9,20 @@ in the file is refused, so it can never be committed by accident.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "OFFLOAD__"
@@ -132,6 +141,10 @@ class CaptureSettings(_Section):
     """Events per Kafka transaction; a larger unit of work is split, its END marker completes it."""
     snapshot_chunk_rows: int = Field(default=5000, ge=1)
     """Rows per chunk of an initial snapshot."""
+    group: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]+$")
+    """Capture group: one `cdc run` per group; names its transactional.id and position."""
+    operator_poll_s: float = Field(default=2.0, gt=0)
+    """How often a running capture re-reads resume decisions and snapshot requests."""
 
 
 class SchemaRegistrySettings(_Section):
@@ -204,9 +217,75 @@ class ApiSettings(_Section):
     """/readyz answers 200 while the watermark is within this many seconds of the source."""
 
 
+class ReferenceJobSettings(_Section):
+    """One reference job. Paths are relative to the working directory (like runtime.data_dir)."""
+
+    format: Literal["csv", "jsonl", "copybook"]
+    """Extract format: CSV with a header row, JSON Lines, or EBCDIC laid out by a copybook."""
+    keys: list[str] = Field(min_length=1)
+    """Key fields, in key order (output names: copybook names lowercased, '-' → '_')."""
+    source: Path | None = None
+    """The extract file; or give `directory` and `glob` for a file-drop folder."""
+    directory: Path | None = None
+    """File-drop folder: the newest file (by modification time) matching `glob` is loaded."""
+    glob: str | None = None
+    """Pattern of extract files in `directory`, e.g. "PRODMAST.*.dat"."""
+    fields: dict[str, str] = {}
+    """csv/jsonl: field name → declared type (string, string(n), int, decimal(p,s), date,
+    timestamp, bool; a trailing ? makes it nullable)."""
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    """csv: the field separator."""
+    encoding: str = "utf-8"
+    """csv/jsonl: the text encoding."""
+    copybook: Path | None = None
+    """copybook: the COBOL copybook file describing the record layout."""
+    codepage: str = "cp037"
+    """copybook: the EBCDIC code page (a Python codec, e.g. cp037 or cp1140)."""
+    recfm: Literal["FB", "VB"] = "FB"
+    """copybook: fixed-length records, or variable-length records after 4-byte RDWs."""
+    redefines: dict[str, str] = {}
+    """copybook: redefined item → overlay to read instead of the first layout."""
+    cron: str | None = None
+    """Schedule as a 5-field crontab expression (minute hour day month weekday), local time."""
+    interval_s: int | None = Field(default=None, ge=1)
+    """Schedule as an interval in seconds (instead of `cron`)."""
+    max_rejects: int = Field(default=0, ge=0)
+    """Bad records tolerated per run (written to the reject file); 0 fails on the first."""
+    misfire_grace_s: int = Field(default=3600, ge=1)
+    """A run missed (gateway down) still starts if at most this late; missed runs coalesce."""
+
+    @model_validator(mode="after")
+    def _one_source_one_schedule(self) -> ReferenceJobSettings:
+        if (self.source is None) == (self.directory is None or self.glob is None):
+            raise ValueError("give either source, or directory and glob")
+        if self.cron is not None and self.interval_s is not None:
+            raise ValueError("give cron or interval_s, not both")
+        if self.cron is not None and len(self.cron.split()) != 5:
+            raise ValueError(f"cron '{self.cron}' must have 5 fields")
+        if self.format == "copybook" and self.copybook is None:
+            raise ValueError("format copybook needs copybook")
+        if self.format != "copybook" and not self.fields:
+            raise ValueError(f"format {self.format} needs fields (name = type)")
+        return self
+
+
 class ReferenceSettings(_Section):
     enabled: bool = True
     """Run the reference scheduler inside `offload run`."""
+    jobs: dict[str, ReferenceJobSettings] = {}
+    """Reference jobs by name; job NAME loads into topic `<prefix>.reference.NAME`."""
+    transaction_timeout_s: int = Field(default=900, ge=10)
+    """Kafka transaction.timeout.ms of a load, in seconds (the broker caps it, 15 min default)."""
+
+    @field_validator("jobs")
+    @classmethod
+    def _job_names(
+        cls, value: dict[str, ReferenceJobSettings]
+    ) -> dict[str, ReferenceJobSettings]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"job name '{name}' must match [a-z][a-z0-9_]*")
+        return value
 
 
 class RunSettings(_Section):

@@ -104,6 +104,9 @@ def _register_parts() -> None:
 
     app.add_typer(sor_app, name="sor")
     app.command("simulate")(simulate_cmd)
+    from reference_loader.cli import reference_app
+
+    app.add_typer(reference_app, name="reference")
     from query_api.cli import query_cmd, serve_cmd
 
     app.command("query")(query_cmd)

@@ -1,0 +1,101 @@
+"""`offload cdc status`: how far capture has got, how far behind it is, and each table's state.
+
+Figures: the last published LSN (from the committed position), the system of record's newest
+LSN, the lag in LSNs and in seconds (commit time of the newest unit of work minus commit time
+of the last one published), events per second over the last minute (from the position
+records still in the cdc-offsets topic), and per table its latest value schema version and
+state: running, waiting on an incompatible change (with the message), or catching up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cdc_ingest.envelope import epoch_ms
+from cdc_ingest.offsets_log import OffsetsLog, read_log
+from cdc_ingest.positions import CapturePosition
+from cdc_ingest.schema_stores import store_from_settings
+from cdc_ingest.source import open_source
+from config import Settings
+
+WINDOW_MS = 60_000
+STATES = {"running": "running", "blocked": "waiting on incompatible change"}
+
+
+@dataclass(frozen=True, slots=True)
+class TableStatus:
+    """One captured table: its latest value schema version and its state."""
+
+    table: str
+    schema_version: int | None
+    state: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureStatus:
+    """The figures of `cdc status --json`."""
+
+    last_published_lsn: int
+    source_newest_lsn: int
+    lag_lsn: int
+    lag_seconds: float
+    events_per_second: float
+    events_total: int
+    tables: list[TableStatus] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return asdict(self)
+
+
+def events_per_second(history: list[tuple[int, int]], now_ms: int) -> float:
+    """Events/s over the minute before `now_ms` from (published_ms, cumulative events) pairs."""
+    if not history:
+        return 0.0
+    start = now_ms - WINDOW_MS
+    baseline = next((h for h in reversed(history) if h[0] <= start), None)
+    latest = history[-1]
+    if baseline is None:
+        baseline = (start, 0) if len(history) == 1 else history[0]
+    span_ms = max(now_ms - max(baseline[0], start), 1)
+    return round(max(latest[1] - baseline[1], 0) * 1000 / span_ms, 1)
+
+
+def table_state(name: str, position: CapturePosition) -> tuple[str, str | None]:
+    """(state text, reason) of a table."""
+    table = position.tables.get(name)
+    if table is None:
+        return "not started", None
+    return STATES.get(table.status, table.status.replace("_", " ")), table.reason
+
+
+def capture_status(settings: Settings, now_ms: int) -> CaptureStatus:
+    """Read the committed position, the source and the schemas; compute the figures."""
+    log: OffsetsLog = read_log(settings.kafka, settings.capture.group)
+    position = log.position or CapturePosition()
+    with open_source(settings) as source:
+        names = [r.table for r in source.registrations()]
+        newest = source.newest_lsn()
+        header = source.uow_header(newest) if newest else None
+    newest_ms = epoch_ms(header.commit_time) if header is not None else 0
+    last = min(position.lsn, newest)
+    lag = max(newest - last, 0)
+    lag_s = max(newest_ms - position.commit_ms, 0) / 1000 if lag and position.commit_ms else 0.0
+    store = store_from_settings(settings)
+    tables = []
+    for name in sorted(names):
+        schema, table = name.split(".", 1)
+        latest = store.latest(f"{settings.kafka.topic(schema, table)}-value")
+        state, reason = table_state(name, position)
+        tables.append(TableStatus(name, latest.version if latest else None, state, reason))
+    return CaptureStatus(
+        last_published_lsn=last,
+        source_newest_lsn=newest,
+        lag_lsn=lag,
+        lag_seconds=lag_s,
+        events_per_second=events_per_second(log.history, now_ms),
+        events_total=position.events,
+        tables=tables,
+    )

@@ -1,0 +1,149 @@
+"""The `<prefix>.cdc-offsets` topic: committed capture positions, decisions, snapshot requests.
+
+A compacted topic with one partition, internal to cdc_ingest. The publisher writes its
+`CapturePosition` in each of its Kafka transactions; `read_log` reads every committed record
+back (read_committed, up to the high watermark seen at the start, waiting for transaction
+markers still being written) and keeps the newest per key. The CLI writes operator records
+(`Decision`, snapshot requests) with a plain idempotent producer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from cdc_ingest.errors import KafkaUnavailable
+from cdc_ingest.positions import (
+    DECISION_KEY,
+    POSITION_KEY,
+    SNAPSHOT_KEY,
+    CapturePosition,
+    Decision,
+    record_key,
+)
+from config import KafkaSettings
+
+logger = logging.getLogger(__name__)
+
+OFFSETS_TOPIC = "cdc-offsets"
+
+
+@dataclass
+class OffsetsLog:
+    """The newest committed record of each key of one capture group.
+
+    Attributes:
+        position: the committed position, or None before the first transaction.
+        decisions: operator decisions by table.
+        snapshot_requests: `cdc snapshot` requests by table: request time, ms since the epoch.
+        history: (published_ms, events) of every position record still in the topic, oldest
+            first (compaction drops old ones), for events/s in `cdc status`.
+    """
+
+    position: CapturePosition | None = None
+    decisions: dict[str, Decision] = field(default_factory=dict)
+    snapshot_requests: dict[str, int] = field(default_factory=dict)
+    history: list[tuple[int, int]] = field(default_factory=list)
+
+
+def offsets_topic(kafka: KafkaSettings) -> str:
+    """`<prefix>.cdc-offsets`."""
+    return kafka.topic(OFFSETS_TOPIC)
+
+
+def read_log(kafka: KafkaSettings, group: str, timeout_s: float = 30.0) -> OffsetsLog:
+    """Read every committed record of the topic for `group`.
+
+    Raises:
+        KafkaUnavailable: the broker did not answer, or the end was not reached in time.
+    """
+    topic = offsets_topic(kafka)
+    log = OffsetsLog()
+    prefixes = {kind: record_key(kind, group).decode() for kind in (DECISION_KEY, SNAPSHOT_KEY)}
+    position_key = record_key(POSITION_KEY, group)
+    for key, value in _read_committed(kafka, topic, timeout_s):
+        if key is None or value is None:
+            continue
+        try:
+            if key == position_key:
+                log.position = CapturePosition.from_json(value)
+                log.history.append((log.position.published_ms, log.position.events))
+            elif key.decode().startswith(prefixes[DECISION_KEY] + ":"):
+                decision = Decision.from_json(value)
+                log.decisions[decision.table] = decision
+            elif key.decode().startswith(prefixes[SNAPSHOT_KEY] + ":"):
+                request = json.loads(value)
+                log.snapshot_requests[str(request["table"])] = int(request["requested_ms"])
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning("topic %s: skipping unreadable record %r: %s", topic, key, exc)
+    return log
+
+
+def write_record(kafka: KafkaSettings, key: bytes, value: bytes, timeout_s: float = 30.0) -> None:
+    """Write one operator record (idempotent, acks=all) and wait for it.
+
+    Raises:
+        KafkaUnavailable: it was not acknowledged within `timeout_s`.
+    """
+    from confluent_kafka import Producer
+
+    topic = offsets_topic(kafka)
+    producer = Producer({**kafka.client_config(), "enable.idempotence": True})
+    failures: list[str] = []
+
+    def delivered(err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    producer.produce(topic, key=key, value=value, partition=0, on_delivery=delivered)
+    left = producer.flush(timeout_s)
+    if left or failures:
+        raise KafkaUnavailable(topic, failures[0] if failures else "not acknowledged in time")
+
+
+def _read_committed(
+    kafka: KafkaSettings, topic: str, timeout_s: float
+) -> list[tuple[bytes | None, bytes | None]]:
+    consumer = Consumer(
+        {
+            **kafka.client_config(),
+            "group.id": f"offload-cdc-offsets-{uuid.uuid4().hex}",
+            "isolation.level": "read_committed",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        partition = TopicPartition(topic, 0, OFFSET_BEGINNING)
+        try:
+            low, high = consumer.get_watermark_offsets(partition, timeout=timeout_s)
+        except KafkaException as exc:
+            raise KafkaUnavailable(topic, str(exc.args[0])) from exc
+        if high <= low:
+            return []
+        consumer.assign([partition])
+        records: list[tuple[bytes | None, bytes | None]] = []
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            error = message.error()
+            if error is None:
+                records.append((message.key(), message.value()))
+                if (message.offset() or 0) >= high - 1:
+                    return records
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaUnavailable(topic, str(error))
+            elif (message.offset() or 0) >= high:
+                # read_committed stops at the last stable offset: short of `high`, a
+                # transaction's markers are still being written; wait for them.
+                return records
+        raise KafkaUnavailable(topic, f"did not reach offset {high} in {timeout_s:g} s")
+    finally:
+        consumer.close()

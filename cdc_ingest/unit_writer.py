@@ -1,0 +1,108 @@
+"""Units of work → the messages of one Kafka transaction: BEGIN, change events, END.
+
+The hot path of capture. `UnitWriter.write` turns (a piece of) a unit of work into its
+messages and hands each to `emit(topic, key, value)`: the BEGIN marker when the piece starts
+the unit, one change event per changed row (an update of the primary key is a delete and a
+create; a delete is followed by a tombstone), and the END marker with the per-table counts
+when the piece ends it. Numbering (`total_order`, `data_collection_order`) continues across
+the pieces of a unit split over several transactions, from the counts published so far.
+
+Changes of tables in `held` are left out (a table blocked on an incompatible schema change):
+they are neither published nor counted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+
+from cdc_ingest.changes import Op, RowChange
+from cdc_ingest.envelope import (
+    SourceInfo,
+    TxInfo,
+    begin_marker,
+    change_envelope,
+    end_marker,
+    key_record,
+    split_key_change,
+    transaction_key,
+)
+from cdc_ingest.table_codecs import TableCodecs
+
+Emit = Callable[[str, bytes, bytes | None], None]
+"""Produce one message: topic, key, value (None for a tombstone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """A run of one unit's changes to publish in this transaction.
+
+    Attributes:
+        tx: the unit (or snapshot chunk) the changes belong to.
+        changes: the changes, in order.
+        counts: events already published for this unit per table (split units), else empty.
+        begins: whether this piece starts the unit (emit BEGIN).
+        ends: whether it completes it (emit END).
+        last_snapshot_row: mark the last change's event `snapshot = "last"`.
+    """
+
+    tx: TxInfo
+    changes: tuple[RowChange, ...]
+    counts: Mapping[str, int]
+    begins: bool = True
+    ends: bool = True
+    last_snapshot_row: bool = False
+
+
+class UnitWriter:
+    """Writes pieces of units of work through `emit`.
+
+    Args:
+        codecs: the table encoders (every table of a piece must be resolved first).
+        source: the publishing process, for the envelope's `source` block.
+        emit: produces one message.
+    """
+
+    def __init__(self, codecs: TableCodecs, source: SourceInfo, emit: Emit) -> None:
+        self.codecs = codecs
+        self.source = source
+        self.emit = emit
+
+    def write(self, piece: Piece, held: Collection[str] = ()) -> dict[str, int]:
+        """Emit the piece's messages; returns the unit's event counts per table so far."""
+        encode_marker_key, encode_marker = self.codecs.markers()
+        topic = self.codecs.marker_topic
+        tx = piece.tx
+        marker_key = encode_marker_key(transaction_key(tx))
+        if piece.begins:
+            self.emit(topic, marker_key, encode_marker(begin_marker(tx)))
+        counts = dict(piece.counts)
+        total = sum(counts.values())
+        now_ms = time.time_ns() // 1_000_000
+        emit, source, get = self.emit, self.source, self.codecs.get
+        last = piece.changes[-1] if piece.last_snapshot_row and piece.changes else None
+        for original in piece.changes:
+            name = original.table
+            if name in held:
+                continue
+            codec = get(name)
+            if codec is None:
+                raise KeyError(f"table {name} has no resolved codec")
+            layout = codec.layout
+            event_tx = TxInfo(tx.id, tx.lsn, tx.ts_ms, "last") if original is last else tx
+            for change in split_key_change(original, layout):
+                total += 1
+                counts[name] = count = counts.get(name, 0) + 1
+                value = change_envelope(
+                    change, layout, event_tx, source, order=(total, count), ts_ms=now_ms
+                )
+                row = change.before if change.after is None else change.after
+                assert row is not None  # a RowChange always has an image
+                key = codec.encode_key(key_record(layout, row))
+                emit(codec.topic, key, codec.encode_value(value))
+                if change.op is Op.DELETE:
+                    emit(codec.topic, key, None)
+        if piece.ends:
+            self.emit(topic, marker_key, encode_marker(end_marker(tx, counts)))
+        return counts
