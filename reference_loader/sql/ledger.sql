@@ -1,0 +1,87 @@
+-- The reference loader's ledger (reference_loader/ledger.py): every run, and each job's
+-- last committed state (encoded key → value hash). Every value is bound with ?.
+
+-- name: create_runs
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    status TEXT NOT NULL,
+    source TEXT,
+    source_sha256 TEXT,
+    records_read INTEGER NOT NULL DEFAULT 0,
+    records_new INTEGER NOT NULL DEFAULT 0,
+    records_changed INTEGER NOT NULL DEFAULT 0,
+    records_deleted INTEGER NOT NULL DEFAULT 0,
+    records_unchanged INTEGER NOT NULL DEFAULT 0,
+    records_rejected INTEGER NOT NULL DEFAULT 0,
+    kafka_outcome TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    reject_file TEXT,
+    error TEXT
+)
+
+-- name: create_runs_index
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, started_at)
+
+-- name: create_state
+CREATE TABLE IF NOT EXISTS state (
+    job TEXT NOT NULL,
+    key BLOB NOT NULL,
+    value_hash INTEGER NOT NULL,
+    PRIMARY KEY (job, key)
+) WITHOUT ROWID
+
+-- name: create_state_meta
+CREATE TABLE IF NOT EXISTS state_meta (
+    job TEXT PRIMARY KEY,
+    topic TEXT NOT NULL,
+    run_id TEXT NOT NULL
+)
+
+-- name: begin_run
+INSERT INTO runs (run_id, job, started_at, status, kafka_outcome, topic)
+VALUES (?, ?, ?, 'running', 'none', ?)
+
+-- name: set_source
+UPDATE runs SET source = ?, source_sha256 = ? WHERE run_id = ?
+
+-- name: finish_run
+UPDATE runs SET
+    ended_at = ?, status = ?, records_read = ?, records_new = ?, records_changed = ?,
+    records_deleted = ?, records_unchanged = ?, records_rejected = ?, kafka_outcome = ?,
+    reject_file = ?, error = ?
+WHERE run_id = ?
+
+-- name: resolve_run
+UPDATE runs SET ended_at = COALESCE(ended_at, ?), status = ?, kafka_outcome = ?, error = ?
+WHERE run_id = ?
+
+-- name: unfinished
+SELECT run_id FROM runs WHERE job = ? AND status = 'running' ORDER BY started_at
+
+-- name: last_runs
+SELECT run_id, job, started_at, ended_at, status, source, source_sha256, records_read,
+    records_new, records_changed, records_deleted, records_unchanged, records_rejected,
+    kafka_outcome, topic, reject_file, error
+FROM runs WHERE job = ? ORDER BY started_at DESC, rowid DESC LIMIT ?
+
+-- name: state_meta
+SELECT topic, run_id FROM state_meta WHERE job = ?
+
+-- name: state_rows
+SELECT key, value_hash FROM state WHERE job = ?
+
+-- name: state_clear
+DELETE FROM state WHERE job = ?
+
+-- name: state_insert
+INSERT INTO state (job, key, value_hash) VALUES (?, ?, ?)
+
+-- name: state_meta_upsert
+INSERT INTO state_meta (job, topic, run_id) VALUES (?, ?, ?)
+ON CONFLICT (job) DO UPDATE SET topic = excluded.topic, run_id = excluded.run_id
+
+-- name: state_meta_clear
+DELETE FROM state_meta WHERE job = ?
