@@ -129,9 +129,18 @@ class BatchApplier:
         return self._mirrors
 
     def ensure_mirror(self, spec: MirrorSpec) -> None:
-        """Create the mirror, its per-key version table and its delta table if missing."""
+        """Create the mirror, its per-key version table and its delta table if missing; add
+        the columns a newer schema version brought to an existing mirror."""
         self._con.execute(spec.create_sql())
         self._con.execute(spec.create_keys_sql())
+        params = {"schema": spec.schema.lower(), "table": spec.name.lower()}
+        rows = self._con.execute(self._sql["mirror_columns"], params).fetchall()
+        added = spec.add_columns_sql({str(r[0]) for r in rows})
+        for statement in added:
+            log.info("mirror %s: %s", spec.sql_name, statement)
+            self._con.execute(statement)
+        if added:
+            self._con.execute(self._format("delta_drop", spec))
         self._con.execute(self._format("delta_table", spec))
         self._mirrors[spec.source_name] = spec
 

@@ -148,6 +148,15 @@ class MirrorSpec:
             + "\n);"
         )
 
+    def add_columns_sql(self, existing: set[str]) -> list[str]:
+        """ALTER statements adding the columns a newer schema version brought (nullable, as a
+        BACKWARD-compatible version adds them); `existing` holds lowercased column names."""
+        return [
+            f"ALTER TABLE {self.sql_name} ADD COLUMN {c.sql_name} {c.duck_type}"
+            for c in self.columns
+            if c.name.lower() not in existing
+        ]
+
     def create_keys_sql(self) -> str:
         """DDL of the per-key version table (idempotent)."""
         cols = [f"{c.sql_name} {c.duck_type} NOT NULL" for c in self.key_columns]

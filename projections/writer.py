@@ -76,7 +76,7 @@ class ProjectionWriter:
             the views rebuilt.
         """
         for spec in specs:
-            if spec.source_name not in self.applier.mirrors:
+            if self.applier.mirrors.get(spec.source_name) != spec:
                 self.applier.ensure_mirror(spec)
         mirrors = {f"{s.schema}.{s.name}".lower() for s in self.applier.mirrors.values()}
         return self.views.ensure(self.con, mirrors)

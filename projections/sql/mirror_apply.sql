@@ -36,3 +36,10 @@ CREATE TEMP TABLE IF NOT EXISTS {delta} AS SELECT * FROM {mirror} WITH NO DATA;
 
 -- name: delta_clear
 DELETE FROM {delta};
+
+-- name: delta_drop
+DROP TABLE IF EXISTS {delta};
+
+-- name: mirror_columns
+SELECT column_name FROM duckdb_columns()
+WHERE schema_name = $schema AND table_name = $table AND NOT internal;
