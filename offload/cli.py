@@ -93,6 +93,9 @@ def _register_parts() -> None:
     from offload.run_cli import run_cmd, status_cmd
 
     app.command("run")(run_cmd)
+    from offload.demo import demo_cmd
+
+    app.command("demo")(demo_cmd)
     app.command("status")(status_cmd)
     from cdc_ingest.cli import schemas_app
 

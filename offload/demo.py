@@ -1,0 +1,339 @@
+"""`offload demo`: the whole gateway on one machine, end to end, with a report.
+
+It starts the local Kafka, creates a fresh simulated Db2 with the shipping schema, loads the
+reference extracts, starts `offload run` (CDC, projections + query API, reference scheduler),
+drives the simulator at a steady rate with live progress, then reconciles and reports:
+totals, end-to-end freshness (commit on the system of record → answer through the API),
+lost and duplicated events (every capture row against the change topics), and whether the
+non-compliant cold-chain legs are exactly the containers the simulator gave excursions.
+
+Every demo run starts clean and never disturbs a previous one: its state lives in
+`<data_dir>/demo` and its topics carry the prefix `<prefix>-demo-<run>`; old demo topics are
+deleted first. The local broker (`<data_dir>/kafka`) is shared and left running.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from config import Settings, load_settings
+from offload.demo_checks import (
+    CommitClock,
+    FreshnessProbe,
+    non_compliant_containers,
+    percentiles,
+    reconcile_events,
+)
+from offload.errors import OffloadError
+
+console = Console()
+
+
+class DemoError(OffloadError):
+    """A step of the demo failed; the message names the step and where its output is."""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    """How the demo drives the simulator."""
+
+    duration_s: float = 60.0
+    tps: float = 50.0
+    seed: int = 42
+    exit_after: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """One demo run's identity: its settings, child environment and API key."""
+
+    settings: Settings
+    env: dict[str, str]
+    api_key: str
+    config_path: Path
+
+    @property
+    def base_url(self) -> str:
+        """Where the demo's query API listens."""
+        return f"http://{self.settings.api.host}:{self.settings.api.port}"
+
+    def offload(self, *args: str) -> list[str]:
+        """The argv of an `offload` command for this run."""
+        return [sys.executable, "-m", "offload", "--config", str(self.config_path), *args]
+
+
+def prepare(base: Settings, config_path: Path) -> DemoRun:
+    """Derive the run's settings (own data dir, topic prefix, API key) from the user's."""
+    run_id = time.strftime("%Y%m%d%H%M%S")
+    api_key = secrets.token_urlsafe(24)
+    keys = {"demo": {"role": "admin", "sha256": hashlib.sha256(api_key.encode()).hexdigest()}}
+    env = {
+        **os.environ,
+        "OFFLOAD__RUNTIME__DATA_DIR": str(base.data_dir / "demo"),
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"{base.kafka.topic_prefix}-demo-{run_id}",
+        "OFFLOAD__API__KEYS": json.dumps(keys),
+    }
+    return DemoRun(load_settings(config_path, env=env), env, api_key, config_path)
+
+
+def _step(run: DemoRun, what: str, *args: str, log: Path) -> None:
+    """Run one `offload` command of the run; stop the demo with its output when it fails."""
+    console.print(f"[bold]·[/] {what}")
+    started = time.monotonic()
+    with log.open("ab") as out:
+        code = subprocess.call(run.offload(*args), env=run.env, stdout=out, stderr=out)
+    if code != 0:
+        tail = log.read_text(errors="replace").splitlines()[-15:]
+        raise DemoError(f"{what} failed (exit {code}); last lines of {log}:\n" + "\n".join(tail))
+    console.print(f"  done in {time.monotonic() - started:.1f} s")
+
+
+def _clean(run: DemoRun, base: Settings) -> None:
+    """Remove the previous demo's state and topics so this run starts from nothing."""
+    shutil.rmtree(run.settings.data_dir, ignore_errors=True)
+    run.settings.data_dir.mkdir(parents=True)
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(dict(base.kafka.client_config()))
+    old = [
+        t
+        for t in admin.list_topics(timeout=15).topics
+        if t.startswith(f"{base.kafka.topic_prefix}-demo-")
+    ]
+    if old:
+        for future in admin.delete_topics(old, operation_timeout=30).values():
+            future.result()
+        console.print(f"  removed {len(old)} topics of earlier demo runs")
+
+
+def _wait_ready(client: httpx.Client, supervisor: subprocess.Popen[bytes], log_dir: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if supervisor.poll() is not None:
+            raise DemoError(f"`offload run` exited with {supervisor.returncode}; logs in {log_dir}")
+        try:
+            if client.get("/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise DemoError(f"the query API did not answer within 120 s; logs in {log_dir}")
+
+
+def _drive(run: DemoRun, options: DemoOptions, clock: CommitClock, client: httpx.Client) -> Any:
+    """Run the simulator in this process at the demo's rate, with live progress."""
+    from simulators.simulation import SimulationOptions, Summary, run_simulation
+    from simulators.sor import SystemOfRecord
+
+    state: dict[str, Any] = {"applied": 0, "last_poll": 0.0}
+
+    def progress(summary: Summary) -> Table:
+        table = Table(title=f"driving the simulator at {options.tps:g} units of work/s")
+        for column in ("elapsed", "units of work", "rows", "applied LSN", "lag (LSNs)"):
+            table.add_column(column, justify="right")
+        applied = state["applied"]
+        last = summary.last_lsn or 0
+        table.add_row(
+            f"{time.monotonic() - state['start']:.0f} s",
+            str(summary.units_of_work),
+            str(summary.total_rows),
+            str(applied),
+            str(max(last - applied, 0)),
+        )
+        return table
+
+    with SystemOfRecord.open(run.settings.sor_path, run.settings.source.schema_name) as sor:
+        state["start"] = time.monotonic()
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+
+            def on_step(summary: Summary) -> None:
+                clock.record(summary.last_lsn or 0)
+                now = time.monotonic()
+                if now - state["last_poll"] >= 0.5:
+                    state["last_poll"] = now
+                    try:
+                        fresh = client.get("/freshness", timeout=2).json()
+                        state["applied"] = int(fresh["watermark"]["lsn"])
+                    except (httpx.HTTPError, KeyError, ValueError):
+                        pass
+                    live.update(progress(summary))
+
+            options_ = SimulationOptions(
+                duration_s=options.duration_s, tps=options.tps, seed=options.seed
+            )
+            return run_simulation(sor, options_, on_step=on_step)
+
+
+def _catch_up(client: httpx.Client, lsn: int, timeout_s: float = 180) -> float:
+    """Wait until the API answers at or after `lsn`; the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        answer = client.get("/freshness", params={"min_lsn": lsn, "wait_ms": 5000}, timeout=10)
+        if answer.status_code == 200:
+            return time.monotonic() - started
+    raise DemoError(f"the projection did not reach LSN {lsn} within {timeout_s:.0f} s")
+
+
+def run_demo(base: Settings, config_path: Path, options: DemoOptions) -> int:
+    """The whole demo; returns the exit code (0 when every check passed)."""
+    run = prepare(base, config_path)
+    log = run.settings.data_dir.parent / "demo-steps.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    console.rule("Offload demo")
+    from offload import broker
+
+    if broker.local_address(base) in base.kafka.bootstrap_servers:
+        console.print("[bold]·[/] starting the local Kafka (reused when it already runs)")
+        broker.up(base, on_step=lambda message: console.print(f"  {message}", highlight=False))
+    _clean(run, base)
+    _step(run, "creating the simulated Db2 with the shipping schema", "sor", "init", log=log)
+    _step(
+        run,
+        "loading the reference extracts (products, ports, vessels)",
+        "reference",
+        "load",
+        log=log,
+    )
+    supervisor = subprocess.Popen(
+        run.offload("run"), env=run.env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+    )
+    try:
+        return _run_with_gateway(run, options, supervisor)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.send_signal(signal.SIGTERM)
+            supervisor.wait(timeout=60)
+
+
+def _run_with_gateway(
+    run: DemoRun, options: DemoOptions, supervisor: subprocess.Popen[bytes]
+) -> int:
+    headers = {"X-API-Key": run.api_key}
+    with httpx.Client(base_url=run.base_url, headers=headers) as client:
+        console.print("[bold]·[/] starting `offload run` (CDC, projections + query API, scheduler)")
+        _wait_ready(client, supervisor, run.settings.data_dir / "logs")
+        clock = CommitClock()
+        probe = FreshnessProbe(client, clock)
+        probe.start()
+        summary = _drive(run, options, clock, client)
+        probe.stop()
+        caught_up_s = _catch_up(client, summary.last_lsn or 0)
+        console.print(
+            f"[bold]·[/] caught up with LSN {summary.last_lsn} "
+            f"{caught_up_s:.1f} s after the last commit"
+        )
+        console.print("[bold]·[/] reconciling every change event against the capture tables")
+        events = reconcile_events(run.settings)
+        flagged = non_compliant_containers(client)
+        injected = set(summary.excursions)
+        ok = _report(run, summary, events, percentiles(probe.samples_ms), flagged, injected)
+        if options.exit_after:
+            return 0 if ok else 1
+        console.print("\nThe gateway keeps serving; Ctrl-C stops it.")
+        _wait_for_interrupt(supervisor)
+        return 0 if ok else 1
+
+
+def _wait_for_interrupt(supervisor: subprocess.Popen[bytes]) -> None:
+    stop = {"now": False}
+
+    def _handler(_signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _handler)
+    signal.signal(signal.SIGTERM, _handler)
+    while not stop["now"] and supervisor.poll() is None:
+        time.sleep(0.5)
+
+
+def _report(  # noqa: PLR0917 - one call site, every argument a figure of the report
+    run: DemoRun,
+    summary: Any,
+    events: Any,
+    freshness: dict[str, float | None],
+    flagged: set[str],
+    injected: set[str],
+) -> bool:
+    table = Table(title="Offload demo report", show_header=False)
+    table.add_column("what")
+    table.add_column("figure", justify="right")
+    add: Callable[[str, object], None] = lambda k, v: table.add_row(k, str(v))  # noqa: E731
+    add("units of work committed", summary.units_of_work)
+    add("rows changed", summary.total_rows)
+    add("change events expected (capture rows)", events.expected)
+    add("change events published", events.published)
+    add("lost events", events.missing)
+    add("duplicated events", events.duplicated)
+    add("freshness p50 (commit → API answer)", f"{freshness['p50']} ms")
+    add("freshness p99", f"{freshness['p99']} ms")
+    add("freshness max", f"{freshness['max']} ms ({freshness['count']} probes)")
+    add("containers given excursions", ", ".join(sorted(injected)) or "none")
+    add("containers in non-compliant legs", ", ".join(sorted(flagged)) or "none")
+    exact = flagged == injected
+    add("non-compliant legs = injected excursions", "yes" if exact else "NO")
+    console.print(table)
+    ok = events.missing == 0 and events.duplicated == 0 and exact
+    console.print("[bold green]all checks passed[/]" if ok else "[bold red]a check failed[/]")
+    _print_commands(run, summary)
+    return ok
+
+
+def _print_commands(run: DemoRun, summary: Any) -> None:
+    key = run.api_key
+    env = (
+        f"OFFLOAD__RUNTIME__DATA_DIR={run.settings.data_dir} "
+        f"OFFLOAD__KAFKA__TOPIC_PREFIX={run.settings.kafka.topic_prefix} OFFLOAD_API_KEY={key}"
+    )
+    lsn = summary.last_lsn
+    sql = json.dumps({"sql": "SELECT status, count(*) AS n FROM shipping.orders GROUP BY status"})
+    console.print("\nTry it (the API key is this demo run's own):", highlight=False)
+    for line in (
+        f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/freshness'",
+        f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/cold-chain/legs?compliant=false'",
+        f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/orders/1?min_lsn={lsn}&wait_ms=2000'",
+        f"curl -s -H 'X-API-Key: {key}' -H 'Content-Type: application/json' "
+        f"-d '{sql}' '{run.base_url}/sql'",
+        f"{env} .venv/bin/offload query cold-chain-legs -p compliant=false",
+        f"{env} .venv/bin/offload query order -p order_id=1",
+    ):
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def demo_cmd(
+    ctx: typer.Context,
+    duration: Annotated[
+        float, typer.Option("--duration", "-d", help="Seconds to drive the simulator.")
+    ] = 60.0,
+    tps: Annotated[float, typer.Option("--tps", help="Units of work per second.")] = 50.0,
+    seed: Annotated[int, typer.Option("--seed", help="Simulator seed.")] = 42,
+    exit_after: Annotated[
+        bool, typer.Option("--exit", help="Stop the gateway after the report.")
+    ] = False,
+) -> None:
+    """The whole gateway end to end: local Kafka, simulated Db2, reference loads, `offload run`,
+    a steady simulated workload with live progress, then a report (lost and duplicated events,
+    freshness p50/p99, cold-chain verdict) and commands to try. Keeps serving until Ctrl-C
+    unless --exit. Each run starts clean in <data_dir>/demo with its own topic prefix.
+    """
+    from offload.cli import config_path_of, settings_of
+
+    options = DemoOptions(duration_s=duration, tps=tps, seed=seed, exit_after=exit_after)
+    raise typer.Exit(run_demo(settings_of(ctx), config_path_of(ctx), options))

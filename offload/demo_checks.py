@@ -1,0 +1,233 @@
+"""What the demo measures and reconciles: end-to-end freshness as a user sees it, every change
+event against the capture tables, and the cold-chain verdict against the injected excursions.
+
+Each check talks to the gateway the way a user or an independent auditor would: freshness and
+cold-chain legs through the HTTP API, events by reading the change topics with a plain
+read_committed consumer, the source through its capture tables.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from confluent_kafka import Consumer, TopicPartition
+
+from cdc_ingest.codec import Codec
+from cdc_ingest.schema_stores import store_from_settings
+from cdc_ingest.source import Position, open_source
+from config import Settings
+
+
+@dataclass
+class CommitClock:
+    """The newest unit of work the demo committed and when (monotonic seconds)."""
+
+    lsn: int = 0
+    at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, lsn: int) -> None:
+        """Note that `lsn` has just committed."""
+        with self.lock:
+            self.lsn, self.at = lsn, time.monotonic()
+
+    def latest(self) -> tuple[int, float]:
+        """The newest (lsn, commit time)."""
+        with self.lock:
+            return self.lsn, self.at
+
+
+class FreshnessProbe:
+    """Measures commit-to-query latency: after each commit it asks the API for an answer at or
+    after that LSN (`min_lsn`) and times how long until the answer arrives."""
+
+    def __init__(self, client: httpx.Client, clock: CommitClock, interval_s: float = 0.1) -> None:
+        self._client = client
+        self._clock = clock
+        self._interval_s = interval_s
+        self._stop = threading.Event()
+        self.samples_ms: list[float] = []
+        self.failures: int = 0
+        self._thread = threading.Thread(target=self._run, name="freshness-probe", daemon=True)
+
+    def start(self) -> None:
+        """Start probing in a background thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop probing and wait for the thread."""
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _run(self) -> None:
+        last = 0
+        while not self._stop.wait(self._interval_s):
+            lsn, committed_at = self._clock.latest()
+            if lsn <= last:
+                continue
+            last = lsn
+            try:
+                answer = self._client.get(
+                    "/freshness", params={"min_lsn": lsn, "wait_ms": 10_000}, timeout=15
+                )
+            except httpx.HTTPError:
+                self.failures += 1
+                continue
+            if answer.status_code == 200:
+                self.samples_ms.append((time.monotonic() - committed_at) * 1000)
+            else:
+                self.failures += 1
+
+
+def percentiles(samples: list[float]) -> dict[str, float | None]:
+    """p50, p99 and max of `samples` (None when there are none)."""
+    if not samples:
+        return {"p50": None, "p99": None, "max": None, "count": 0}
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {
+        "p50": round(statistics.median(ordered), 1),
+        "p99": round(p99, 1),
+        "max": round(ordered[-1], 1),
+        "count": len(ordered),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class EventReconciliation:
+    """Change events in Kafka against the capture rows of the system of record."""
+
+    expected: int
+    published: int
+    missing: int
+    duplicated: int
+    tables: dict[str, int]
+
+
+def capture_rows(settings: Settings) -> Counter[tuple[str, int, int, str]]:
+    """Every captured change as (table, lsn, seq, op), with the events it must produce: an
+    update that changes the primary key is a delete plus a create, as the envelope makes it."""
+    expected: Counter[tuple[str, int, int, str]] = Counter()
+    position = Position(0, 0)
+    with open_source(settings) as source:
+        while True:
+            batch = source.read_changes(position, 50_000)
+            for unit in batch.units:
+                for change in unit.changes:
+                    for op in _event_ops(
+                        change.op.value, change.before, change.after, source, change.table
+                    ):
+                        expected[(change.table, change.lsn, change.seq, op)] += 1
+            if batch.position == position:
+                return expected
+            position = batch.position
+
+
+def _event_ops(op: str, before: Any, after: Any, source: Any, table: str) -> list[str]:
+    if op == "I":
+        return ["c"]
+    if op == "D":
+        return ["d"]
+    keys = source.table(table).primary_key
+    if before is not None and after is not None and any(before[k] != after[k] for k in keys):
+        return ["d", "c"]
+    return ["u"]
+
+
+def published_events(settings: Settings) -> Counter[tuple[str, int, int, str]]:
+    """Every change event in the change topics (read_committed), as (table, lsn, seq, op).
+    Snapshot reads ("r") are left out: they restate rows, they are not changes."""
+    store = store_from_settings(settings)
+    codec = Codec(lookup=store.by_id)
+    consumer = Consumer(
+        {
+            **settings.kafka.client_config(),
+            "group.id": "offload-demo-audit",
+            "isolation.level": "read_committed",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
+    found: Counter[tuple[str, int, int, str]] = Counter()
+    try:
+        prefix = settings.kafka.topic(settings.source.schema_name) + "."
+        topics = [t for t in consumer.list_topics(timeout=10).topics if t.startswith(prefix)]
+        ends: dict[tuple[str, int], int] = {}
+        assignment = []
+        for topic in topics:
+            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
+                _low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=10
+                )
+                if high > 0:
+                    ends[(topic, partition)] = high
+                    assignment.append(TopicPartition(topic, partition, 0))
+        consumer.assign(assignment)
+        while ends:
+            message = consumer.poll(1.0)
+            if message is None:
+                # Transaction markers take the last offsets: stop where nothing more comes.
+                now = consumer.position([TopicPartition(t, p) for t, p in ends])
+                ends = {
+                    (tp.topic, tp.partition): ends[(tp.topic, tp.partition)]
+                    for tp in now
+                    if tp.offset < ends[(tp.topic, tp.partition)]
+                }
+                continue
+            if message.error():
+                continue
+            here = (message.topic() or "", message.partition() or 0)
+            if (message.offset() or 0) + 1 >= ends.get(here, 0):
+                ends.pop(here, None)
+            payload = message.value()
+            if payload is None:
+                continue
+            value = codec.decode(payload)
+            if value["op"] == "r":
+                continue
+            src = value["source"]
+            table = f"{src['schema']}.{src['table']}"
+            found[(table, src["commit_lsn"], src["change_lsn"], value["op"])] += 1
+    finally:
+        consumer.close()
+    return found
+
+
+def reconcile_events(settings: Settings) -> EventReconciliation:
+    """Compare capture rows and published events one for one."""
+    expected = capture_rows(settings)
+    found = published_events(settings)
+    missing = sum((expected - found).values())
+    duplicated = sum((found - expected).values())
+    tables: Counter[str] = Counter()
+    for (table, *_rest), count in found.items():
+        tables[table] += count
+    return EventReconciliation(
+        expected=sum(expected.values()),
+        published=sum(found.values()),
+        missing=missing,
+        duplicated=duplicated,
+        tables=dict(sorted(tables.items())),
+    )
+
+
+def non_compliant_containers(client: httpx.Client) -> set[str]:
+    """Containers of every cold-chain leg the API reports as non-compliant (all pages)."""
+    containers: set[str] = set()
+    params: dict[str, Any] = {"compliant": "false", "page_size": 500}
+    while True:
+        answer = client.get("/cold-chain/legs", params=params, timeout=30)
+        answer.raise_for_status()
+        body = answer.json()
+        for leg in body.get("items", []):
+            containers.add(str(leg["container_id"]))
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return containers
+        params["cursor"] = cursor
