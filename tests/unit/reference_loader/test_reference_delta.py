@@ -1,0 +1,94 @@
+"""The delta against the last load, and job declarations in the config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from config import ConfigError, load_settings
+from reference_loader.delta import Change, Delta, DuplicateKey, value_hash
+from reference_loader.errors import JobConfigError, SourceMissing
+from reference_loader.jobs import jobs_of, resolve_source, select_jobs, trigger_of
+
+CONFIG = Path(__file__).resolve().parents[3] / "config" / "offload.toml"
+
+
+def test_delta_classifies_new_changed_unchanged_and_deleted() -> None:
+    previous = {b"k1": value_hash(b"v1"), b"k2": value_hash(b"v2"), b"k3": value_hash(b"v3")}
+    delta = Delta(dict(previous))
+    assert delta.offer(1, b"k1", b"v1") is Change.UNCHANGED
+    assert delta.offer(2, b"k2", b"v2 new") is Change.CHANGED
+    assert delta.offer(3, b"k4", b"v4") is Change.NEW
+    assert delta.deleted() == [b"k3"]
+    assert dict(delta.entries()) == {
+        b"k1": value_hash(b"v1"),
+        b"k2": value_hash(b"v2 new"),
+        b"k4": value_hash(b"v4"),
+    }
+
+
+def test_delta_refuses_a_duplicate_key_naming_the_first_record() -> None:
+    delta = Delta({})
+    delta.offer(7, b"k", b"a")
+    with pytest.raises(DuplicateKey) as caught:
+        delta.offer(9, b"k", b"b")
+    assert caught.value.first == 7
+
+
+def test_value_hash_is_a_signed_64_bit_int() -> None:
+    hashes = [value_hash(bytes([n])) for n in range(256)]
+    assert all(-(2**63) <= h < 2**63 for h in hashes)
+    assert any(h < 0 for h in hashes)
+    assert dict(Delta({}).entries()) == {}
+    delta = Delta({})
+    for n in range(256):
+        delta.offer(n + 1, bytes([n]), bytes([n]))
+    assert dict(delta.entries()) == {bytes([n]): hashes[n] for n in range(256)}
+
+
+def test_default_config_declares_the_three_shipped_jobs() -> None:
+    settings = load_settings(CONFIG, env={})
+    jobs = jobs_of(settings)
+    assert list(jobs) == ["products", "ports", "vessels"]
+    assert jobs["ports"].topic == "offload.reference.ports"
+    assert jobs["ports"].transactional_id == "offload.reference.ports"
+    assert trigger_of(jobs["vessels"]) is not None and trigger_of(jobs["products"]) is not None
+
+
+def test_job_declaration_errors_name_the_key() -> None:
+    job = '{"x": {"format": "csv", "keys": ["a"], "fields": {"a": "int"}}}'
+    env = {"OFFLOAD__REFERENCE__JOBS": job}
+    with pytest.raises(ConfigError) as caught:
+        load_settings(CONFIG, env=env)
+    assert "key 'reference.jobs.x': Value error, give either source, or directory and glob" in str(
+        caught.value
+    )
+    settings = load_settings(CONFIG, env={})
+    with pytest.raises(JobConfigError) as unknown:
+        select_jobs(settings, ["nope"])
+    assert str(unknown.value) == (
+        "config key reference.jobs.nope: no such job (declared: products, ports, vessels)"
+    )
+
+
+def test_missing_source_and_empty_drop_folder(tmp_path: Path) -> None:
+    job = {
+        "format": "csv",
+        "directory": str(tmp_path),
+        "glob": "*.csv",
+        "keys": ["a"],
+        "fields": {"a": "int"},
+        "cron": "0 61 * * *",
+    }
+    settings = load_settings(CONFIG, env={"OFFLOAD__REFERENCE__JOBS": json.dumps({"drop": job})})
+    drop = jobs_of(settings)["drop"]
+    with pytest.raises(SourceMissing) as caught:
+        resolve_source(drop)
+    assert str(caught.value) == f"reference job drop: no extract at {tmp_path / '*.csv'}"
+    with pytest.raises(JobConfigError) as cron:
+        trigger_of(drop)
+    assert str(cron.value).startswith(
+        "config key reference.jobs.drop.cron: '0 61 * * *' is not valid"
+    )
