@@ -184,6 +184,11 @@ class UnitOfWorkAssembler:
             return None
         return next(iter(self._queue.values())).commit_lsn
 
+    @property
+    def head_complete(self) -> bool:
+        """Whether a unit of work is ready to be released (`ready` would return one)."""
+        return bool(self._queue) and next(iter(self._queue.values())).complete()
+
     def note_consumed(self, partition: Partition, offset: int) -> None:
         """A record that holds nothing (a tombstone, an undecodable record) was read."""
         self._consumed[partition] = max(self._consumed.get(partition, 0), offset + 1)

@@ -216,7 +216,9 @@ class ProjectionConsumer:
 
     def _poll(self) -> int:
         assert self._consumer is not None
-        messages = self._consumer.consume(1000, _POLL_S)
+        # Do not wait for more records while complete units of work wait to be applied.
+        timeout = 0.0 if self.assembler.head_complete else _POLL_S
+        messages = self._consumer.consume(1000, timeout)
         for message in messages:
             self._handle(message)
         return len(messages)
@@ -386,8 +388,11 @@ class ProjectionConsumer:
             self._writer.metrics.paused.set(len(want))
 
     def _idle_since(self, since: float | None, now: float) -> float | None:
+        """When the loop became idle: every partition at its end, nothing left to apply."""
         caught_up = all(part in self._eof for part in self._assigned)
-        busy = bool(self._batch.units or self._batch.references) or self.assembler.stall()
+        batch = self._batch
+        busy = batch.units or batch.references or self.assembler.head_complete
+        busy = busy or self.assembler.stall() is not None
         if not caught_up or busy:
             return None
         return now if since is None else since

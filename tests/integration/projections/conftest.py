@@ -255,6 +255,31 @@ UNION SELECT from_id AS account_id FROM delta_bank_transfers
 """
 
 
+def offload_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment `run_offload` gives the CLI: these settings as OFFLOAD__ variables."""
+    import json
+    import os
+
+    from pydantic import BaseModel, SecretStr
+    from pydantic_core import to_jsonable_python
+
+    def flat(model: BaseModel, prefix: str) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for name, f in type(model).model_fields.items():
+            value = getattr(model, name)
+            key = f"{prefix}__{(f.alias or name).upper()}"
+            if isinstance(value, BaseModel):
+                out.update(flat(value, key))
+            elif value is not None and not isinstance(value, SecretStr):
+                plain = to_jsonable_python(value)
+                out[key] = plain if isinstance(plain, str) else json.dumps(plain)
+        return out
+
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("OFFLOAD")}
+    env["OFFLOAD_CONFIG"] = str(Path(__file__).resolve().parents[3] / "config" / "offload.toml")
+    return env | flat(settings, "OFFLOAD") | dict(extra or {})
+
+
 @pytest.fixture
 def kit() -> SimpleNamespace:
     """The helpers: MiniCdc, Bank, bank_tables, duck, ok, and the test view's SQL."""
@@ -267,6 +292,7 @@ def kit() -> SimpleNamespace:
         VIEW_SQL=VIEW_SQL,
         VIEW_KEYS_SQL=VIEW_KEYS_SQL,
         schema_id=schema_id,
+        offload_env=offload_env,
     )
 
 

@@ -26,7 +26,7 @@ def _dlq(settings: Any) -> list[Any]:
     conf = {**settings.kafka.client_config(), "group.id": "t", "enable.partition.eof": True}
     consumer = Consumer(conf)
     consumer.assign([TopicPartition(topic, 0, 0)])
-    out = []
+    out: list[Any] = []
     try:
         while True:
             m = consumer.poll(10)
