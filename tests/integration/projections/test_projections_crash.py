@@ -83,7 +83,7 @@ def test_kill_9_anywhere_loses_nothing_and_applies_nothing_twice(
             )
             assert proc.returncode in (-9, 0), proc.stderr.decode()[-2000:]
         else:
-            proc = subprocess.Popen(
+            child = subprocess.Popen(
                 command,
                 env=kit.offload_env(s),
                 cwd=REPO_ROOT,
@@ -91,8 +91,8 @@ def test_kill_9_anywhere_loses_nothing_and_applies_nothing_twice(
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(rnd.uniform(1.0, 2.5))
-            proc.kill()
-            proc.wait(30)
+            child.kill()
+            child.wait(30)
         seen.append(_check_consistent(kit, bank, db))
     assert len(set(seen)) > 5, seen  # the kills did land at many different watermarks
     env = kit.offload_env(s)
