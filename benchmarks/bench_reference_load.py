@@ -1,0 +1,224 @@
+"""Benchmark: load a 1,000,000-record EBCDIC product extract into Kafka, end to end.
+
+Writes a product-master-like dataset (RECFM=FB, cp037, 64-byte records, unique 8-character
+keys, packed temperatures and price) and reports:
+
+- load: records/s of `run_job` on a fresh topic (decode, validate keys, encode key and value,
+  diff against the empty state, produce, commit one transaction, save the state in SQLite);
+- reload: records/s of the same job again on the unchanged file (decode, encode, diff: nothing
+  published);
+- ceilings: decode only (`read_extract`), and a raw transactional produce of the same number of
+  messages of the same sizes (no decode, no Avro);
+- peak RSS of the process (getrusage), after the loads and after everything.
+
+Each figure is the median of `--runs` runs (default 3; each load run uses a new topic prefix).
+Needs a broker: default the test broker of tests/conftest.py (127.0.0.1:19192); start one with
+`OFFLOAD__KAFKA__LOCAL__PORT=19192 ... offload kafka up` or run the integration tests first.
+
+Run: `.venv/bin/python benchmarks/bench_reference_load.py [--records N] [--runs R]`
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+
+from confluent_kafka import Producer
+
+from config import Settings, load_settings
+from offload.topics import ensure_topic
+from reference_loader.encoders import encode_record
+from reference_loader.extract import copybook_format, read_extract
+from reference_loader.jobs import jobs_of
+from reference_loader.layout import load_layout
+from reference_loader.load import run_job
+
+ROOT = Path(__file__).resolve().parent.parent
+COPYBOOK = """\
+       01  PRODUCT-MASTER-REC.
+           05  PRODUCT-ID              PIC X(8).
+           05  PRODUCT-NAME            PIC X(30).
+           05  TEMP-MIN                PIC S9(3)V99 COMP-3.
+           05  TEMP-MAX                PIC S9(3)V99 COMP-3.
+           05  UNIT-PRICE              PIC S9(7)V99 COMP-3.
+           05  SHELF-LIFE-DAYS         PIC 9(4).
+           05  STATUS-CODE             PIC X.
+           05  FILLER                  PIC X(10).
+"""
+
+
+def write_extract(path: Path, count: int) -> None:
+    """`count` records with unique keys; names repeat every 10,000 to keep generation fast."""
+    layout = load_layout(COPYBOOK, source="bench.cpy")
+    tails = []
+    for n in range(10_000):
+        low = Decimal(n % 400 - 250).scaleb(-1)
+        record = encode_record(
+            layout,
+            {
+                "product_id": "00000000",
+                "product_name": f"Product {n} chilled goods",
+                "temp_min": low,
+                "temp_max": low + Decimal("4.50"),
+                "unit_price": Decimal(n * 37 % 9_999_999).scaleb(-2),
+                "shelf_life_days": n % 365 + 1,
+                "status_code": "A",
+            },
+            "cp037",
+        )
+        tails.append(record[8:])
+    with path.open("wb") as out:
+        for n in range(count):
+            out.write(f"{n:08d}".encode("cp037") + tails[n % 10_000])
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def job_settings(base: Settings, extract: Path, copybook: Path, data_dir: Path) -> Settings:
+    job = {
+        "format": "copybook",
+        "source": str(extract),
+        "copybook": str(copybook),
+        "keys": ["product_id"],
+    }
+    env = {
+        "OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": base.kafka.bootstrap_servers,
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "OFFLOAD__RUNTIME__DATA_DIR": str(data_dir),
+        "OFFLOAD__REFERENCE__JOBS": json.dumps({"bench": job}),
+    }
+    return load_settings(ROOT / "config" / "offload.toml", env=env)
+
+
+def raw_produce(settings: Settings, sizes: tuple[int, int], count: int) -> None:
+    """A transactional produce of `count` messages of the given key/value sizes."""
+    topic = settings.kafka.topic("reference", "raw")
+    ensure_topic(settings.kafka, topic, settings.kafka.partitions, {"cleanup.policy": "compact"})
+    producer = Producer(
+        {
+            **settings.kafka.client_config(),
+            "transactional.id": f"bench-raw-{uuid.uuid4().hex}",
+            "partitioner": "murmur2_random",
+            "linger.ms": 20,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+            "queue.buffering.max.kbytes": 1_048_576,
+            "transaction.timeout.ms": 900_000,
+        }
+    )
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    value = b"v" * sizes[1]
+    for n in range(count):
+        key = n.to_bytes(8, "big") + b"k" * (sizes[0] - 8)
+        while True:
+            try:
+                producer.produce(topic, value=value, key=key)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+    producer.commit_transaction(120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--bootstrap", default="127.0.0.1:19192")
+    args = parser.parse_args()
+    base = load_settings(
+        ROOT / "config" / "offload.toml", env={"OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": args.bootstrap}
+    )
+    n = args.records
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        extract, copybook = work / "products.dat", work / "products.cpy"
+        copybook.write_text(COPYBOOK)
+        print(f"writing {n:,} records ...", file=sys.stderr)
+        write_extract(extract, n)
+        fmt = copybook_format(copybook)
+        loads, reloads = [], []
+        for run in range(args.runs):
+            settings = job_settings(base, extract, copybook, work / f"data-{run}")
+            job = jobs_of(settings)["bench"]
+            loads.append(timed(partial(run_job, settings, job)))
+            reloads.append(timed(partial(run_job, settings, job)))
+            print(
+                f"run {run + 1}: load {loads[-1]:.1f} s, reload {reloads[-1]:.1f} s",
+                file=sys.stderr,
+            )
+        rss_loads = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        decode = [
+            timed(lambda: sum(1 for _ in read_extract(extract, fmt))) for _ in range(args.runs)
+        ]
+        produce = [
+            timed(lambda: raw_produce(base_for_raw(base), (13, 70), n)) for _ in range(args.runs)
+        ]
+    rss_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    report(
+        n,
+        runs=args.runs,
+        loads=loads,
+        reloads=reloads,
+        decode=decode,
+        produce=produce,
+        rss_loads=rss_loads,
+        rss_all=rss_all,
+    )
+
+
+def base_for_raw(base: Settings) -> Settings:
+    env = {
+        "OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": base.kafka.bootstrap_servers,
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+    }
+    return load_settings(ROOT / "config" / "offload.toml", env=env)
+
+
+def report(
+    n: int,
+    *,
+    runs: int,
+    loads: list[float],
+    reloads: list[float],
+    decode: list[float],
+    produce: list[float],
+    rss_loads: float,
+    rss_all: float,
+) -> None:
+    def rate(times: list[float]) -> float:
+        return n / statistics.median(times)
+
+    load = rate(loads)
+    print(f"records: {n:,} (64-byte EBCDIC FB records); median of {runs} run(s)")
+    print(f"load (decode, diff, encode, produce, commit, state) : {load:>10,.0f} records/s")
+    print(f"reload, unchanged file (nothing published)         : {rate(reloads):>10,.0f} records/s")
+    print(f"ceiling: decode only                                : {rate(decode):>10,.0f} records/s")
+    print(
+        f"ceiling: raw transactional produce, same sizes      : {rate(produce):>10,.0f} records/s"
+    )
+    print(
+        f"load / decode-only: {load / rate(decode):.2f}; "
+        f"load / raw produce: {load / rate(produce):.2f}"
+    )
+    print(f"peak RSS: {rss_loads:,.0f} MiB after the loads, {rss_all:,.0f} MiB at the end")
+
+
+if __name__ == "__main__":
+    main()
