@@ -92,6 +92,9 @@ class KafkaSettings(_Section):
         conf = {
             "bootstrap.servers": self.bootstrap_servers,
             "security.protocol": self.security_protocol,
+            # librdkafka's informational lines (e.g. BGQUEUE on close) would reach the
+            # terminal unformatted; warnings and errors still do.
+            "log_level": "4",
         }
         if self.sasl_mechanism:
             conf["sasl.mechanism"] = self.sasl_mechanism
