@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
@@ -27,7 +29,7 @@ from rich.table import Table
 
 from query_api.commands import NAMED, as_csv, cell_text, freshness_line, parse_params, request_for
 from query_api.commands import rows_of as _rows_of
-from query_api.errors import QueryRefused, QueryUsage
+from query_api.errors import QueryRefused, QueryUsage, SchemaSourceUnavailable
 
 if TYPE_CHECKING:
     import duckdb
@@ -280,7 +282,11 @@ class _Version:
 
 class RegistrySchemas:
     """cdc_ingest's schema store (the `<prefix>._schemas` topic, or the external registry)
-    as the API's `SchemaSource`: schemas as the JSON text the ids were derived from."""
+    as the API's `SchemaSource`: schemas as the JSON text the ids were derived from.
+
+    An unreachable store (Kafka or the external registry) is reported as
+    `SchemaSourceUnavailable`, which the registry endpoints answer with 503.
+    """
 
     def __init__(self, schemas: _SchemaStore) -> None:
         self._schemas = schemas
@@ -289,22 +295,37 @@ class RegistrySchemas:
         """The schema text of an id, or None."""
         from cdc_ingest.registry import canonical_text
 
-        found = self._schemas.by_id(schema_id)
+        with _store_reachable():
+            found = self._schemas.by_id(schema_id)
         return None if found is None else canonical_text(found)
 
     def subjects(self) -> list[str]:
         """Every subject, sorted."""
-        return self._schemas.subjects()
+        with _store_reachable():
+            return self._schemas.subjects()
 
     def versions(self, subject: str) -> list[int]:
         """The versions of a subject, ascending."""
-        return self._schemas.versions(subject)
+        with _store_reachable():
+            return self._schemas.versions(subject)
 
     def get(self, subject: str, version: int) -> _Version | None:
         """One version of a subject, or None."""
         from cdc_ingest.registry import canonical_text
 
-        found = self._schemas.version(subject, version)
+        with _store_reachable():
+            found = self._schemas.version(subject, version)
         if found is None:
             return None
         return _Version(found.subject, found.version, found.id, canonical_text(found.schema))
+
+
+@contextmanager
+def _store_reachable() -> Iterator[None]:
+    """Translate cdc_ingest's "unreachable" errors into the API's `SchemaSourceUnavailable`."""
+    from cdc_ingest.errors import KafkaUnavailable, SchemaStoreUnavailable
+
+    try:
+        yield
+    except (SchemaStoreUnavailable, KafkaUnavailable) as exc:
+        raise SchemaSourceUnavailable(str(exc)) from exc

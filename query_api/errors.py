@@ -142,6 +142,22 @@ class StoreUnavailable(QueryApiError, Transient):
         self.detail = detail
 
 
+class SchemaSourceUnavailable(QueryApiError, Transient):
+    """The schemas behind the registry endpoints cannot be read (Kafka or the external
+    registry is unreachable); maps to 503 so that registry clients retry.
+
+    Attributes:
+        detail: what the schema store reported, naming the topic or registry URL.
+    """
+
+    status = 503
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"schema registry unavailable, retry later: {detail}")
+        self.detail = detail
+
+
 class QueryUsage(QueryApiError, Terminal):
     """`offload query` was called with arguments that do not fit (exit code 2).
 

@@ -5,15 +5,20 @@ store of cdc_ingest); stock clients (confluent_kafka's SchemaRegistryClient) aut
 with HTTP Basic, so the API key is also accepted as the Basic password.
 """
 
+from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
 from query_api.context import ApiContext
+from query_api.errors import SchemaSourceUnavailable
 
 REGISTRY_MEDIA = "application/vnd.schemaregistry.v1+json"
 _MAX_ID = 2**31 - 1
+_BACKEND_ERROR = 50001
+"""Confluent's error code for "error in the backend data store"."""
+_RETRY_AFTER_S = "5"
 
 
 class SchemaVersion(Protocol):
@@ -33,7 +38,10 @@ class SchemaVersion(Protocol):
 
 
 class SchemaSource(Protocol):
-    """Read access to the registered schemas."""
+    """Read access to the registered schemas.
+
+    Every method raises `SchemaSourceUnavailable` when the store cannot be reached.
+    """
 
     def by_id(self, schema_id: int) -> str | None:
         """The schema JSON text of an id, or None."""
@@ -63,6 +71,16 @@ def _ok(body: Any) -> JSONResponse:
     return JSONResponse(body, media_type=REGISTRY_MEDIA)
 
 
+def _guarded(answer: Callable[[], JSONResponse]) -> JSONResponse:
+    """`answer()`, or 503 in Confluent's shape with Retry-After when the store is unreachable."""
+    try:
+        return answer()
+    except SchemaSourceUnavailable as exc:
+        response = registry_error(503, _BACKEND_ERROR, str(exc))
+        response.headers["Retry-After"] = _RETRY_AFTER_S
+        return response
+
+
 def registry_router(ctx: ApiContext, source: SchemaSource) -> APIRouter:
     """The registry routes bound to one app's context and schema source."""
     router = APIRouter(
@@ -72,40 +90,44 @@ def registry_router(ctx: ApiContext, source: SchemaSource) -> APIRouter:
 
     @router.get("/schemas/ids/{schema_id}", summary="A schema by its id")
     def schema_by_id(schema_id: Annotated[int, Path(ge=0, le=_MAX_ID)]) -> JSONResponse:
-        text = source.by_id(schema_id)
-        if text is None:
-            return registry_error(404, 40403, f"Schema {schema_id} not found")
-        return _ok({"schema": text})
+        def answer() -> JSONResponse:
+            text = source.by_id(schema_id)
+            if text is None:
+                return registry_error(404, 40403, f"Schema {schema_id} not found")
+            return _ok({"schema": text})
+
+        return _guarded(answer)
 
     @router.get("/subjects", summary="Every subject")
     def subjects() -> JSONResponse:
-        return _ok(source.subjects())
+        return _guarded(lambda: _ok(source.subjects()))
 
     @router.get("/subjects/{subject}/versions", summary="The versions of a subject")
     def versions(subject: Subject) -> JSONResponse:
-        found = source.versions(subject)
-        if not found:
-            return registry_error(404, 40401, f"Subject '{subject}' not found.")
-        return _ok(found)
+        def answer() -> JSONResponse:
+            found = source.versions(subject)
+            if not found:
+                return registry_error(404, 40401, f"Subject '{subject}' not found.")
+            return _ok(found)
+
+        return _guarded(answer)
 
     @router.get("/subjects/{subject}/versions/{version}", summary="One version, or latest")
     def version(
         subject: Subject, version: Annotated[str, Path(pattern=r"^(latest|-1|\d{1,9})$")]
     ) -> JSONResponse:
-        known = source.versions(subject)
-        if not known:
-            return registry_error(404, 40401, f"Subject '{subject}' not found.")
-        number = known[-1] if version in ("latest", "-1") else int(version)
-        found = source.get(subject, number)
-        if found is None:
-            return registry_error(404, 40402, f"Version {version} not found.")
-        return _ok(
-            {
-                "subject": found.subject,
-                "version": found.version,
-                "id": found.id,
-                "schema": found.schema,
-            }
-        )
+        return _guarded(lambda: _one_version(source, subject, version))
 
     return router
+
+
+def _one_version(source: SchemaSource, subject: str, version: str) -> JSONResponse:
+    known = source.versions(subject)
+    if not known:
+        return registry_error(404, 40401, f"Subject '{subject}' not found.")
+    number = known[-1] if version in ("latest", "-1") else int(version)
+    found = source.get(subject, number)
+    if found is None:
+        return registry_error(404, 40402, f"Version {version} not found.")
+    body = {"subject": found.subject, "version": found.version, "id": found.id}
+    return _ok({**body, "schema": found.schema})

@@ -267,8 +267,9 @@ AppFactory = Callable[..., TestClient]
 def make_client(projection: Projection) -> Iterator[AppFactory]:
     clients: list[TestClient] = []
 
-    def factory(role: str | None = "reader", **api: Any) -> TestClient:
-        app = create_app(make_settings(**api), projection.store, MemorySchemas())
+    def factory(role: str | None = "reader", schemas: Any = None, **api: Any) -> TestClient:
+        source = MemorySchemas() if schemas is None else schemas
+        app = create_app(make_settings(**api), projection.store, source)
         headers = {"X-API-Key": KEYS[role]} if role else {}
         client = TestClient(app, headers=headers)
         clients.append(client)
