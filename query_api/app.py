@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import Settings
@@ -63,7 +62,7 @@ def create_app(settings: Settings, store: ReadStore, schema_source: SchemaSource
     app.include_router(sql_router(ctx))
     app.include_router(registry_router(ctx, schema_source))
     _install_error_handlers(app)
-    _install_metrics(app, metrics)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
     return app
 
@@ -104,17 +103,37 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
 
-def _install_metrics(app: FastAPI, metrics: ApiMetrics) -> None:
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+class RequestMetrics:
+    """Counts and times every request by route template (a plain ASGI middleware).
+
+    Starlette's `BaseHTTPMiddleware` (`@app.middleware("http")`) runs the app in a separate
+    task and re-streams the response through memory channels; this one only wraps `send`.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics.latency.labels(route).observe(time.perf_counter() - started)
-        metrics.requests.labels(route, request.method, str(response.status_code)).inc()
-        return response
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # The router records the matched route in the scope it was given.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(route, scope["method"], str(status)).inc()
 
 
 class BodyLimit:

@@ -89,8 +89,8 @@ class Reads:
     def rows(self, cur: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[Row]:
         """Every row of a named SQL file, as JSON-safe dicts."""
         cur.execute(self.sql(name), params)
-        columns = [d[0] for d in cur.description or ()]
-        return rows_as_dicts(columns, cur.fetchall())
+        rows = cur.fetchall()
+        return rows_as_dicts(cur.description or (), rows)
 
     def page(
         self,
@@ -104,11 +104,12 @@ class Reads:
         after = page.after or (None,) * len(key)
         bound = {**params, **{f"after_{k}": v for k, v in zip(key, after, strict=True)}}
         cur.execute(self.sql(name), {**bound, "limit": page.size + 1})
-        columns = [d[0] for d in cur.description or ()]
         raw = cur.fetchall()
+        description = cur.description or ()
+        columns = [d[0] for d in description]
         positions = [columns.index(k) for k in key]
         keys = [tuple(r[i] for i in positions) for r in raw]
-        items, cursor = page_of(name, rows_as_dicts(columns, raw), keys, page.size)
+        items, cursor = page_of(name, rows_as_dicts(description, raw), keys, page.size)
         return {"items": items, "next_cursor": cursor}
 
     def order(self, cur: duckdb.DuckDBPyConnection, order_id: int) -> Row:

@@ -44,9 +44,36 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def rows_as_dicts(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows (tuples) as JSON-safe dicts keyed by column name."""
-    return [{c: jsonable(v) for c, v in zip(columns, row, strict=True)} for row in rows]
+# DuckDB types whose Python values JSON carries as they are (no `jsonable` call per value).
+_JSON_NATIVE_TYPES = frozenset(
+    {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
+     "UINTEGER", "UBIGINT", "HUGEINT", "UHUGEINT", "VARCHAR"}
+)  # fmt: skip
+
+
+def rows_as_dicts(
+    description: Sequence[Sequence[Any]], rows: Iterable[Sequence[Any]]
+) -> list[dict[str, Any]]:
+    """Rows (tuples) as JSON-safe dicts keyed by column name.
+
+    Args:
+        description: the cursor's `description` (name and DuckDB type of each column); only
+            the values of columns whose type JSON cannot carry as is go through `jsonable`.
+        rows: the rows, as fetched.
+    """
+    names = [str(column[0]) for column in description]
+    special = [
+        (names[i], i)
+        for i, column in enumerate(description)
+        if str(column[1]) not in _JSON_NATIVE_TYPES
+    ]
+    items = []
+    for row in rows:
+        item = dict(zip(names, row, strict=True))
+        for name, i in special:
+            item[name] = jsonable(row[i])
+        items.append(item)
+    return items
 
 
 def table_as_dicts(table: pa.Table) -> list[dict[str, Any]]:
