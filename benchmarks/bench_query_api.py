@@ -1,222 +1,81 @@
 """Query API latency under load, and the offload ratio against the system of record.
 
-Builds a projection with the real projection code (mirrors of simulators/sql/shipping.sql,
-the real views, `BatchApplier`), serves it with uvicorn in this process, keeps ingesting units
-of work in a writer thread, and measures p50/p99 of each named query from 8 client threads
-(httpx). Then computes the same cold-chain answer (every leg of one voyage with readings,
-min/max temperature, excursions, compliance) by SQL directly on a SQLite copy of the system of
-record and through the API, side by side.
+    .venv/bin/python benchmarks/bench_query_api.py --quick          # 2,000 orders, 200,000 readings
+    .venv/bin/python benchmarks/bench_query_api.py --data /tmp/qa-full   # 100,000 / 10,000,000
 
-    .venv/bin/python benchmarks/bench_query_api.py --quick
-    .venv/bin/python benchmarks/bench_query_api.py --orders 100000 --readings 10000000
+Three kinds of process, as in production:
 
-The SQLite side holds the same rows in plain tables (DECIMAL as REAL, TIMESTAMP as ISO text,
-as the simulated Db2 stores them) with the same primary keys; it is the mainframe's cost
-stand-in, not the simulator's capture path.
+- the server: the projection database opened by the real projection code, locked down, the
+  app served by a real uvicorn on localhost configured as `offload serve` configures it, and
+  in the same process a writer thread applying `--rate` units of work per second (4 reefer
+  readings and 1 order update each) in batches of `projections.batch_max_ms`, through the
+  real applier and view maintenance, while the clients query;
+- `--clients` client processes, each one keep-alive HTTP connection, cycling through the
+  named queries with random ids; p50/p99 per named query;
+- this process: builds the data (or reuses `--data DIR`), then, before the ingest starts so
+  both sides hold the same rows, measures the offload ratio: the cold-chain legs of a voyage
+  computed from scratch by SQL on the SQLite system of record (benchmarks/query_api_data.py)
+  vs served by the API from the pre-joined view, interleaved, median of `--ratio-runs` runs
+  on each of three voyages, the answers compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
 import random
+import shutil
 import socket
-import sqlite3
 import statistics
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx
-import uvicorn
-
-from config.settings import ApiKey, ApiSettings, Settings
-from projections.applier import BatchApplier
-from projections.assembler import AssembledUnit, MemoryStage
-from projections.events import ChangeEvent
-from projections.mirror import MirrorColumn, MirrorSpec, spec_from_table
-from projections.store import open_database
-from projections.views import ViewSet, load_views
-from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
-from query_api.auth import hash_key
-from simulators.ddl import CreateTable, parse_statement, split_statements
-from simulators.sor import SHIPPING_DDL
+import query_api_data as data
 
 KEY = "bench-reader"
-T0 = datetime(2025, 3, 1)
-PRODUCTS = [("P001", "Bananas", "13.00", "14.50"), ("P005", "Chilled beef", "-1.50", "0.50")]
-Row = tuple[str, dict[str, Any]]
+Times = dict[str, list[float]]
 
 
-def specs() -> dict[str, MirrorSpec]:
-    tables = [parse_statement(t, "SHIPPING") for t in split_statements(SHIPPING_DDL.read_text())]
-    found = [spec_from_table(t.table) for t in tables if isinstance(t, CreateTable)]
-    products = MirrorSpec("REFERENCE", "PRODUCTS", (
-        MirrorColumn("product_id", "VARCHAR", False), MirrorColumn("product_name", "VARCHAR", True),
-        MirrorColumn("temp_min", "DECIMAL(5,2)", True),
-        MirrorColumn("temp_max", "DECIMAL(5,2)", True)), ("product_id",))  # fmt: skip
-    named = [MirrorSpec("REFERENCE", n, (MirrorColumn(k, "VARCHAR", False),
-             MirrorColumn("name", "VARCHAR", True)), (k,))
-             for n, k in (("PORTS", "unlocode"), ("VESSELS", "vessel_id"))]  # fmt: skip
-    return {s.source_name: s for s in (*found, products, *named)}
+def server_main(path: Path, args: Any) -> None:
+    """The server process: projection writer + locked-down store + uvicorn, as `offload serve`."""
+    import uvicorn
 
+    from config.settings import ApiKey, ApiSettings, Settings
+    from projections.store import open_database
+    from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
+    from query_api.auth import hash_key
 
-def dataset(orders: int, readings: int, seed: int) -> tuple[list[Row], list[Row]]:
-    """(master rows, telemetry rows): one container per 5 orders, one voyage per 500 orders."""
-    rnd = random.Random(seed)
-    containers = max(orders // 5, 1)
-    master: list[Row] = [("REFERENCE.PRODUCTS", {"product_id": p, "product_name": n,
-                          "temp_min": Decimal(lo), "temp_max": Decimal(hi)})
-                         for p, n, lo, hi in PRODUCTS]  # fmt: skip
-    for c in range(1, 101):
-        master.append(("SHIPPING.CUSTOMERS", {"CUSTOMER_ID": c, "NAME": f"Customer {c}",
-            "COUNTRY": "NL", "SEGMENT": "STANDARD", "CREDIT_LIMIT": Decimal("1000.00"),
-            "ORDER_CUTOFF": None, "CREATED_AT": T0}))  # fmt: skip
-    for v in range(max(orders // 500, 1)):
-        master.append(("SHIPPING.VOYAGES", {"VOYAGE_ID": f"V{v:07d}", "VESSEL_ID": "IMO9000001",
-            "ORIGIN_PORT": "NLRTM", "DESTINATION_PORT": "USNYC", "PLANNED_DEPARTURE": T0,
-            "PLANNED_ARRIVAL": T0 + timedelta(days=9), "DEPARTED_AT": T0, "ARRIVED_AT": None,
-            "STATUS": "AT_SEA"}))  # fmt: skip
-    for c in range(containers):
-        master.append(("SHIPPING.CONTAINERS", {"CONTAINER_ID": f"MSCU{c:07d}", "ISO_TYPE": "45R1",
-            "MAX_PAYLOAD_KG": 29000, "STATUS": "LOADED", "LAST_PORT": None}))  # fmt: skip
-    for o in range(1, orders + 1):
-        product = PRODUCTS[o % 2][0]
-        master.append(("SHIPPING.ORDERS", {"ORDER_ID": o, "CUSTOMER_ID": 1 + o % 100,
-            "PRODUCT_ID": product, "QUANTITY": 10, "AMOUNT": Decimal("100.00"), "CURRENCY": "USD",
-            "ORIGIN_PORT": "NLRTM", "DESTINATION_PORT": "USNYC", "REQUESTED_DATE": T0.date(),
-            "STATUS": "LOADED", "CREATED_AT": T0, "UPDATED_AT": T0}))  # fmt: skip
-        # Orders of one product share a container, so each leg has one range.
-        container = f"MSCU{((o - 1) // 10 * 2 + o % 2) % containers:07d}"
-        master.append(("SHIPPING.ORDER_ASSIGNMENTS", {"ORDER_ID": o, "CONTAINER_ID": container,
-            "VOYAGE_ID": f"V{((o - 1) // 500):07d}", "ASSIGNED_AT": T0, "LOADED_AT": T0,
-            "DISCHARGED_AT": None}))  # fmt: skip
-    per = max(readings // containers, 1)
-    telemetry: list[Row] = []
-    for c in range(containers):
-        base = 13.5 if c % 2 else -0.5
-        for i in range(per):
-            temp = base + (3.0 if rnd.random() < 0.002 else rnd.uniform(-0.4, 0.4))
-            telemetry.append(("SHIPPING.REEFER_TELEMETRY", {"CONTAINER_ID": f"MSCU{c:07d}",
-                "READING_TS": T0 + timedelta(minutes=15 * i),
-                "TEMPERATURE": Decimal(f"{temp:.2f}"), "HUMIDITY": None, "POWER_STATE": "ON",
-                "LATITUDE": None, "LONGITUDE": None}))  # fmt: skip
-    return master, telemetry
-
-
-class Writer:
-    """The projection writer: units of work through the real applier, then notify readers."""
-
-    def __init__(self, path: Path, store_limits: DuckDBLimits) -> None:
-        self.con = open_database(path)
-        self.specs = specs()
-        views = ViewSet(load_views(["order_tracking", "cold_chain"]))
-        self.applier = BatchApplier(self.con, MemoryStage(), views)
-        for spec in self.specs.values():
-            self.applier.ensure_mirror(spec)
-        views.ensure(self.con, {s.source_name.lower() for s in self.specs.values()})
-        lock_down(self.con, store_limits)
-        self.store = DuckDBReadStore(self.con)
-        self.lsn = 0
-        self.offset = 0
-
-    def apply(self, batches: list[list[Row]]) -> None:
-        """One DuckDB transaction holding one unit of work per inner list."""
-        units = []
-        for rows in batches:
-            self.lsn += 1
-            ms = int((T0 + timedelta(seconds=self.lsn)).replace(tzinfo=UTC).timestamp() * 1000)
-            events = []
-            for seq, (table, row) in enumerate(rows, start=1):
-                self.offset += 1
-                key = tuple(row[k] for k in self.specs[table].primary_key)
-                events.append(ChangeEvent("t", 0, self.offset, table, "c", key, row, self.lsn,
-                                          seq, f"U{self.lsn}", ms))  # fmt: skip
-            units.append(AssembledUnit(f"U{self.lsn}", self.lsn, ms, tuple(events), False,
-                                       len(events)))  # fmt: skip
-        self.applier.apply(units, {})
-        self.store.notify_committed()
-
-
-def build_sor(path: Path, master: list[Row], telemetry: list[Row]) -> sqlite3.Connection:
-    """The same rows in a SQLite file attached as SHIPPING (DECIMAL as REAL, times as text)."""
-    disk = sqlite3.connect(path)
-    for spec in specs().values():
-        if spec.schema != "SHIPPING":
-            continue
-        cols = ", ".join(c.name for c in spec.columns)
-        disk.execute(
-            f"CREATE TABLE {spec.name} ({cols}, PRIMARY KEY ({', '.join(spec.primary_key)}))"
-        )
-    for table, rows in _by_table([*master, *telemetry]).items():
-        schema, name = table.split(".")
-        if schema != "SHIPPING":
-            continue
-        names = list(rows[0])
-        marks = ", ".join("?" * len(names))
-        disk.executemany(f"INSERT INTO {name} ({', '.join(names)}) VALUES ({marks})",  # noqa: S608 - catalog names
-                         ([_sqlite(r[n]) for n in names] for r in rows))  # fmt: skip
-    disk.commit()
-    disk.close()
-    con = sqlite3.connect(":memory:")
-    con.execute("ATTACH ? AS SHIPPING", (str(path),))
-    con.execute("CREATE TABLE products (product_id, temp_min, temp_max)")
-    con.executemany("INSERT INTO products VALUES (?, ?, ?)",
-                    [(p, float(lo), float(hi)) for p, _, lo, hi in PRODUCTS])  # fmt: skip
-    return con
-
-
-def _sqlite(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
-def _by_table(rows: list[Row]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for table, row in rows:
-        grouped.setdefault(table, []).append(row)
-    return grouped
-
-
-SOR_COLD_CHAIN = """
-SELECT a.ORDER_ID, a.CONTAINER_ID, a.VOYAGE_ID, o.PRODUCT_ID, count(t.TEMPERATURE) AS readings,
-       min(t.TEMPERATURE), max(t.TEMPERATURE),
-       sum(CASE WHEN t.TEMPERATURE < p.temp_min OR t.TEMPERATURE > p.temp_max THEN 1 ELSE 0 END)
-FROM SHIPPING.ORDER_ASSIGNMENTS AS a
-JOIN SHIPPING.ORDERS AS o ON o.ORDER_ID = a.ORDER_ID
-LEFT JOIN products AS p ON p.product_id = o.PRODUCT_ID
-LEFT JOIN SHIPPING.REEFER_TELEMETRY AS t
-    ON t.CONTAINER_ID = a.CONTAINER_ID AND t.READING_TS >= a.LOADED_AT
-    AND (a.DISCHARGED_AT IS NULL OR t.READING_TS <= a.DISCHARGED_AT)
-WHERE a.VOYAGE_ID = ? AND a.LOADED_AT IS NOT NULL
-GROUP BY a.ORDER_ID, a.CONTAINER_ID, a.VOYAGE_ID, o.PRODUCT_ID
-ORDER BY a.ORDER_ID, a.CONTAINER_ID
-"""
-
-
-def serve(writer: Writer) -> tuple[uvicorn.Server, threading.Thread, str]:
+    projector = data.Projector(open_database(path), args.lsn)
     keys = {"bench": ApiKey(role="reader", sha256=hash_key(KEY))}
     settings = Settings(api=ApiSettings(keys=keys, page_size_max=1000))
-    app = create_app(settings, writer.store, _NoSchemas())
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    return server, thread, f"http://127.0.0.1:{port}"
+    api = settings.api
+    lock_down(projector.con, DuckDBLimits(api.duckdb_memory_limit, args.threads))
+    store = DuckDBReadStore(projector.con)
+    app = create_app(settings, store, _NoSchemas())
+    feeder = threading.Thread(
+        target=ingest,
+        args=(projector, store, args, settings.projections.batch_max_ms),
+        daemon=True,
+    )
+    feeder.start()
+    # As query_api/cli.py `_serve` configures it (one process, one worker, default loop/http).
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=args.port, log_config=None, timeout_graceful_shutdown=10
+    )
+    uvicorn.Server(config).run()
 
 
 class _NoSchemas:
@@ -233,142 +92,249 @@ class _NoSchemas:
         return None
 
 
-def ingest(writer: Writer, rate: int, stop: threading.Event, done: list[int]) -> None:
-    """Apply `rate` units of work per second (one reading each, every 10th an order update)."""
-    n = 0
-    tick = 0.1
-    started = time.perf_counter()
-    while not stop.is_set():
-        batch = []
-        for _ in range(max(int(rate * tick), 1)):
+def ingest(projector: data.Projector, store: Any, args: Any, batch_ms: int) -> None:
+    """Wait for the start signal, then apply `args.rate` units of work per second."""
+    orders, readings = args.orders, args.readings
+    args.start.wait()
+    if args.rate <= 0:
+        args.stop.wait()
+        args.results.put({"units": 0, "seconds": 1.0, "busy": 0.0})
+        return
+    containers = data.containers_of(orders)
+    first_step = max(readings // containers, 1)
+    per_batch = max(int(args.rate * batch_ms / 1000), 1)
+    n, busy, started = 0, 0.0, time.perf_counter()
+    while not args.stop.is_set():
+        units = []
+        for _ in range(per_batch):
+            rows: list[data.Row] = []
+            for k in range(4):
+                slot = n * 4 + k
+                reading = data.reading_row(slot % containers, first_step + slot // containers, 0.1)
+                rows.append(("SHIPPING.REEFER_TELEMETRY", reading))
+            status = "IN_TRANSIT" if n % 2 else "LOADED"
+            order = data.order_row(1 + n % orders, status, data.T0 + timedelta(seconds=n))
+            rows.append(("SHIPPING.ORDERS", order))
+            units.append(rows)
             n += 1
-            container = f"MSCU{n % 100:07d}"
-            rows: list[Row] = [("SHIPPING.REEFER_TELEMETRY", {"CONTAINER_ID": container,
-                "READING_TS": T0 + timedelta(days=400, milliseconds=n), "TEMPERATURE":
-                Decimal("0.10"), "HUMIDITY": None, "POWER_STATE": "ON", "LATITUDE": None,
-                "LONGITUDE": None})]  # fmt: skip
-            batch.append(rows)
-        writer.apply(batch)
-        done[0] = n
-        ahead = started + (n / rate) - time.perf_counter()
+        t0 = time.perf_counter()
+        projector.apply(units)
+        store.notify_committed()
+        busy += time.perf_counter() - t0
+        ahead = started + n / args.rate - time.perf_counter()
         if ahead > 0:
-            time.sleep(ahead)
+            args.stop.wait(ahead)
+    args.results.put({"units": n, "seconds": time.perf_counter() - started, "busy": busy})
 
 
-def queries(orders: int) -> dict[str, Any]:
-    containers, voyages = max(orders // 5, 1), max(orders // 500, 1)
-    r = random.randrange
+def queries(orders: int, rnd: random.Random) -> dict[str, Callable[[], str]]:
+    """The named queries with random ids (paths)."""
+    containers, voyages = data.containers_of(orders), max(orders // 500, 1)
+    r = rnd.randrange
     return {
         "order": lambda: f"/orders/{r(1, orders + 1)}",
-        "customer-orders": lambda: f"/customers/{r(1, 101)}/orders?page_size=50",
-        "voyage": lambda: f"/voyages/V{r(voyages):07d}?page_size=50",
-        "cold-chain-legs": lambda: f"/cold-chain/legs?voyage_id=V{r(voyages):07d}&compliant=false",
         "cold-chain-order": lambda: f"/cold-chain/orders/{r(1, orders + 1)}",
-        "telemetry-readings": lambda: (
-            f"/containers/MSCU{r(containers):07d}/telemetry?page_size=100"
+        "cold-chain-legs": lambda: (
+            f"/cold-chain/legs?voyage_id={data.voyage_id(r(voyages))}&compliant=false&page_size=50"
         ),
-        "telemetry-1h": lambda: f"/containers/MSCU{r(containers):07d}/telemetry?bucket=1h",
+        "customer-orders": lambda: f"/customers/{r(1, 101)}/orders?page_size=50",
+        "voyage": lambda: f"/voyages/{data.voyage_id(r(voyages))}?page_size=50",
+        "telemetry-readings": lambda: (
+            f"/containers/{data.container_id(r(containers))}/telemetry?page_size=100"
+        ),
+        "telemetry-1h": lambda: (
+            f"/containers/{data.container_id(r(containers))}/telemetry?bucket=1h&page_size=100"
+        ),
     }
 
 
-def measure(url: str, orders: int, seconds: float, clients: int) -> dict[str, list[float]]:
-    times: dict[str, list[float]] = {name: [] for name in queries(orders)}
-    lock = threading.Lock()
+def client_main(
+    port: int, orders: int, *, seed: int, begin: float, seconds: float, out: Any
+) -> None:
+    """One client process: one keep-alive connection, the named queries in turn."""
+    paths = queries(orders, random.Random(seed))
+    times: Times = {name: [] for name in paths}
+    errors: list[str] = []
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    time.sleep(max(begin - time.time(), 0))
     deadline = time.perf_counter() + seconds
-
-    def client() -> None:
-        paths = queries(orders)
-        with httpx.Client(base_url=url, headers={"X-API-Key": KEY}) as http:
-            while time.perf_counter() < deadline:
-                for name, make in paths.items():
-                    started = time.perf_counter()
-                    response = http.get(make())
-                    took = time.perf_counter() - started
-                    assert response.status_code in (200, 404), response.text
-                    with lock:
-                        times[name].append(took)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return times
+    while time.perf_counter() < deadline:
+        for name, make in paths.items():
+            path = make()
+            started = time.perf_counter()
+            conn.request("GET", path, headers={"X-API-Key": KEY})
+            response = conn.getresponse()
+            body = response.read()
+            took = time.perf_counter() - started
+            if response.status not in (200, 404):
+                errors.append(f"{path}: {response.status} {body[:200]!r}")
+            times[name].append(took)
+    conn.close()
+    out.put((times, errors))
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(int(q * len(ordered)), len(ordered) - 1)] * 1000
+def api_get(conn: http.client.HTTPConnection, path: str) -> Any:
+    conn.request("GET", path, headers={"X-API-Key": KEY})
+    response = conn.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{path}: {response.status} {body[:300]!r}")
+    return json.loads(body)
 
 
-def offload_ratio(sor: sqlite3.Connection, url: str, voyage: str, runs: int) -> None:
-    """The cold-chain legs of one voyage: SQL on the SQLite system of record vs the API."""
-    sor_s, api_s = [], []
-    sor_rows: list[Any] = []
-    api_rows: list[Any] = []
-    with httpx.Client(base_url=url, headers={"X-API-Key": KEY}) as http:
+def offload_ratio(sor_path: Path, port: int, orders: int, runs: int) -> None:
+    """Cold-chain legs of three voyages: SQL on the SQLite system of record vs the API."""
+    sor = data.open_sor(sor_path, read_only=True)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    voyages = max(orders // 500, 1)
+    picked = sorted({0, voyages // 2, voyages - 1})
+    sor_s: list[float] = []
+    api_s: list[float] = []
+    same = True
+    legs = 0
+    for v in picked:
+        voyage = data.voyage_id(v)
+        path = f"/cold-chain/legs?voyage_id={voyage}&page_size=1000"
         for _ in range(runs):
             started = time.perf_counter()
-            sor_rows = sor.execute(SOR_COLD_CHAIN, (voyage,)).fetchall()
+            sor_rows = sor.execute(data.SOR_COLD_CHAIN, (voyage,)).fetchall()
             sor_s.append(time.perf_counter() - started)
             started = time.perf_counter()
-            body = http.get(f"/cold-chain/legs?voyage_id={voyage}&page_size=1000").json()
+            items = api_get(conn, path)["items"]
             api_s.append(time.perf_counter() - started)
-            api_rows = body["items"]
-    same = [(r[0], r[1], r[4], r[7]) for r in sor_rows] == [
-        (r["order_id"], r["container_id"], r["readings"], r["excursions"]) for r in api_rows
-    ]
+        legs = len(items)
+        same = same and _same_legs(sor_rows, items)
+    conn.close()
+    sor.close()
     sor_ms, api_ms = statistics.median(sor_s) * 1000, statistics.median(api_s) * 1000
-    print(f"offload ratio, cold-chain legs of voyage {voyage} ({len(api_rows)} legs, "
-          f"same answer: {same}): SQLite system of record {sor_ms:.1f} ms, "
-          f"API {api_ms:.2f} ms (median of {runs}) -> {sor_ms / api_ms:.0f}x")  # fmt: skip
+    print(
+        f"offload ratio, cold-chain legs of a voyage ({legs} legs, voyages "
+        f"{', '.join(data.voyage_id(v) for v in picked)}, same answer: {same}): "
+        f"SQL on the SQLite system of record {sor_ms:.1f} ms, API {api_ms:.2f} ms "
+        f"(medians of {len(sor_s)}) -> {sor_ms / api_ms:.0f}x"
+    )
+
+
+def _same_legs(sor_rows: list[Any], items: list[dict[str, Any]]) -> bool:
+    def two(x: Any) -> Any:
+        return None if x is None else Decimal(str(x)).quantize(Decimal("0.01"))
+
+    left = [(r[0], r[1], r[2], r[4], two(r[5]), two(r[6]), r[8]) for r in sor_rows]
+    right = [(i["order_id"], i["container_id"], i["voyage_id"], i["readings"],
+              two(i["min_temperature"]), two(i["max_temperature"]), i["excursions"])
+             for i in items]  # fmt: skip
+    return left == right
+
+
+def prepare(args: Any, scratch: Path) -> tuple[Path, Path, int]:
+    """The built data, reused from `--data DIR` when it was built with the same sizes."""
+    directory = Path(args.data) if args.data else scratch
+    directory.mkdir(parents=True, exist_ok=True)
+    meta_path = directory / "meta.json"
+    wanted = {"orders": args.orders, "readings": args.readings}
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if {k: meta.get(k) for k in wanted} != wanted:
+        for name in ("projection.duckdb", "projection.duckdb.wal", "sor.sqlite"):
+            (directory / name).unlink(missing_ok=True)
+        started = time.perf_counter()
+        _, _, lsn = data.build(directory, args.orders, args.readings)
+        took = time.perf_counter() - started
+        meta = {**wanted, "lsn": lsn, "build_s": round(took, 1)}
+        meta_path.write_text(json.dumps(meta))
+        print(f"built projection + system of record in {took:.1f}s")
+    else:
+        print(f"reusing {directory} (built in {meta['build_s']}s)")
+    work = scratch / "serve.duckdb"
+    shutil.copyfile(directory / "projection.duckdb", work)
+    return work, directory / "sor.sqlite", int(meta["lsn"])
+
+
+def report(times: Times, errors: list[str], ingest: dict[str, float], args: Any) -> None:
+    rate = ingest["units"] / ingest["seconds"]
+    print(f"\n{args.clients} client processes for {args.seconds:.0f}s while ingesting "
+          f"{rate:,.0f} units of work/s (target {args.rate}, 5 events each; writer busy "
+          f"{100 * ingest['busy'] / ingest['seconds']:.0f}% of the time); load average before: "
+          f"{args.load:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'query':<20}{'n':>8}{'p50 ms':>10}{'p99 ms':>10}")
+    for name, values in times.items():
+        ordered = sorted(values)
+        p50 = ordered[len(ordered) // 2] * 1000
+        p99 = ordered[min(int(0.99 * len(ordered)), len(ordered) - 1)] * 1000
+        print(f"{name:<20}{len(values):>8}{p50:>10.2f}{p99:>10.2f}")
+    for error in errors[:5]:
+        print("error:", error)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--readings", type=int, default=10_000_000)
     parser.add_argument("--rate", type=int, default=1000, help="units of work/s while measuring")
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, help="measuring time (20, or 8 with --quick)")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (api default 2)")
+    parser.add_argument("--ratio-runs", type=int, default=5)
+    parser.add_argument("--data", help="directory to keep the built data in and reuse")
     parser.add_argument("--quick", action="store_true", help="2,000 orders, 200,000 readings, 8 s")
     args = parser.parse_args()
     if args.quick:
-        args.orders, args.readings, args.seconds = 2_000, 200_000, 8.0
+        args.orders, args.readings = 2_000, 200_000
+    args.seconds = args.seconds or (8.0 if args.quick else 20.0)
+    ctx = mp.get_context("spawn")
     with TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        master, telemetry = dataset(args.orders, args.readings, seed=7)
-        print(f"generated {len(master):,} master rows, {len(telemetry):,} readings "
-              f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
-        writer = Writer(Path(tmp) / "bench.duckdb", DuckDBLimits("2GB", 2))
-        started = time.perf_counter()
-        writer.apply([master])
-        chunk = 200_000
-        for i in range(0, len(telemetry), chunk):
-            writer.apply([telemetry[i : i + chunk]])
-        built = time.perf_counter() - started
-        print(f"projection built (mirrors + views, real applier) in {built:.1f}s")
-        started = time.perf_counter()
-        sor = build_sor(Path(tmp) / "sor.sqlite", master, telemetry)
-        print(f"SQLite system of record built in {time.perf_counter() - started:.1f}s")
-        del master, telemetry
-        server, thread, url = serve(writer)
-        # Before the live ingest: both sides then hold exactly the same rows.
-        offload_ratio(sor, url, "V0000000", runs=5)
-        stop, done = threading.Event(), [0]
-        feeder = threading.Thread(target=ingest, args=(writer, args.rate, stop, done))
-        feeder.start()
-        times = measure(url, args.orders, args.seconds, args.clients)
-        stop.set()
-        feeder.join()
-        print(f"\n{args.clients} clients for {args.seconds:.0f}s while ingesting "
-              f"{done[0] / args.seconds:,.0f} units of work/s (target {args.rate}):")  # fmt: skip
-        print(f"{'query':<20}{'n':>8}{'p50 ms':>10}{'p99 ms':>10}")
-        for name, values in times.items():
-            print(f"{name:<20}{len(values):>8}{pct(values, 0.5):>10.2f}{pct(values, 0.99):>10.2f}")
-        server.should_exit = True
-        thread.join()
-        writer.con.close()
+        work, sor_path, lsn = prepare(args, Path(tmp))
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        args.start, args.stop, args.results = ctx.Event(), ctx.Event(), ctx.Queue()
+        args.lsn, args.port = lsn, port
+        server = ctx.Process(target=server_main, args=(work, args))
+        server.start()
+        _wait_until_up(port, server)
+        offload_ratio(sor_path, port, args.orders, args.ratio_runs)
+        args.load = os.getloadavg()[0]
+        out = ctx.Queue()
+        begin = time.time() + 2.0
+        clients = [
+            ctx.Process(
+                target=client_main,
+                args=(port, args.orders),
+                kwargs={"seed": i, "begin": begin, "seconds": args.seconds, "out": out},
+            )
+            for i in range(args.clients)
+        ]
+        for c in clients:
+            c.start()
+        time.sleep(max(begin - time.time() - 0.5, 0))
+        args.start.set()
+        results = [out.get() for _ in clients]
+        args.stop.set()
+        ingest_result = args.results.get(timeout=120)
+        for c in clients:
+            c.join()
+        server.terminate()  # SIGTERM: uvicorn drains and stops, as under `offload run`
+        server.join(30)
+        times: Times = {name: [] for name in results[0][0]}
+        for client_times, _ in results:
+            for name, values in client_times.items():
+                times[name] += values
+        report(times, [e for _, errs in results for e in errs], ingest_result, args)
+
+
+def _wait_until_up(port: int, server: Any) -> None:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if not server.is_alive():
+            raise SystemExit("the server process died")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the server did not come up")
 
 
 if __name__ == "__main__":
