@@ -53,6 +53,7 @@ class FreshnessProbe:
         self._interval_s = interval_s
         self._stop = threading.Event()
         self.samples_ms: list[float] = []
+        self.samples: list[tuple[int, float, float]] = []
         self.failures: int = 0
         self._thread = threading.Thread(target=self._run, name="freshness-probe", daemon=True)
 
@@ -66,7 +67,7 @@ class FreshnessProbe:
         self._thread.join(timeout=15)
 
     def _run(self) -> None:
-        last = 0
+        last, _ = self._clock.latest()  # units committed before the probe started are not timed
         while not self._stop.wait(self._interval_s):
             lsn, committed_at = self._clock.latest()
             if lsn <= last:
@@ -81,6 +82,7 @@ class FreshnessProbe:
                 continue
             if answer.status_code == 200:
                 self.samples_ms.append((time.monotonic() - committed_at) * 1000)
+                self.samples.append((lsn, committed_at, time.monotonic()))
             else:
                 self.failures += 1
 

@@ -184,72 +184,97 @@ def serve_cmd(
     from offload.cli import settings_of
 
     settings = settings_of(ctx)
-    connection, writer = _open_database(settings, with_projection=not no_projection)
-    try:
-        _serve(settings, connection, writer)
-    finally:
-        if writer is not None:
-            writer.stop()
-        connection.close()
-        log.info("query API stopped; projection database %s closed", settings.projections_path)
+    if no_projection:
+        from query_api.store import DuckDBReadStore, open_read_only
+
+        connection = open_read_only(settings.projections_path)
+        try:
+            _lock(settings, connection)
+            _serve(settings, DuckDBReadStore(connection), None)
+        finally:
+            connection.close()
+        return
+    _serve_with_projection(settings)
 
 
-class _ProjectionLoop(Protocol):
-    """The projection writer running beside the API (projections/consumer.py)."""
+def _lock(settings: Settings, connection: duckdb.DuckDBPyConnection) -> None:
+    from query_api.store import DuckDBLimits, lock_down
 
-    def stop(self) -> None:
-        """Stop consuming, finish or roll back the open batch; re-raise a loop failure."""
-        ...
-
-
-def _open_database(
-    settings: Settings, with_projection: bool
-) -> tuple[duckdb.DuckDBPyConnection, _ProjectionLoop | None]:
-    """The projection database, with its writer started unless read-only, then locked down."""
-    from query_api.store import DuckDBLimits, lock_down, open_read_only
-
-    path = settings.projections_path
-    if not with_projection:
-        connection = open_read_only(path)
-        writer = None
-    else:
-        from projections.store import open_database
-
-        connection = open_database(path)
-        writer = _start_projection(settings, connection)
     api = settings.api
     # Database-wide and final (lock_configuration): the writer's own SETs come before it.
     lock_down(connection, DuckDBLimits(api.duckdb_memory_limit, api.duckdb_threads))
-    return connection, writer
 
 
-def _start_projection(
-    settings: Settings, connection: duckdb.DuckDBPyConnection
-) -> _ProjectionLoop | None:
-    """Start the projection loop in a background thread, if projections provides one."""
-    import importlib.util
+class _ProjectionThread:
+    """The projection's Kafka loop in a background thread of the serving process.
 
-    # The projection loop (projections/consumer.py) is being written; until it is wired in
-    # here, serve answers from the database as the last writer left it.
-    present = importlib.util.find_spec("projections.consumer") is not None
-    log.warning(
-        "serving %s without a projection loop (projections.consumer %s)",
-        settings.projections_path,
-        "is not wired into `offload serve` yet" if present else "does not exist yet",
-    )
-    return None
+    A failure of the loop stops the HTTP server (so a supervisor restarts the whole part
+    rather than serving answers that silently stop getting fresher) and is re-raised by
+    `stop()`.
+    """
+
+    def __init__(self, consumer: Any, on_failure: Any) -> None:
+        import threading
+
+        self._consumer = consumer
+        self._on_failure = on_failure
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="projection", daemon=True)
+
+    def start(self) -> None:
+        """Start consuming."""
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._consumer.run(self._stop)
+        except BaseException as exc:  # re-raised in the serving thread by stop()
+            log.error("the projection loop failed: %s", exc)
+            self._error = exc
+            self._on_failure()
+
+    def stop(self) -> None:
+        """Stop consuming (the open batch finishes or rolls back); re-raise a loop failure."""
+        self._stop.set()
+        self._thread.join(timeout=60)
+        if self._error is not None:
+            raise self._error
 
 
-def _serve(
-    settings: Settings, connection: duckdb.DuckDBPyConnection, writer: _ProjectionLoop | None
-) -> None:
+def _serve_with_projection(settings: Settings) -> None:
+    """Host the projection writer and the API on one DuckDB database (see the README's
+    design decisions): the loop applies batches on the writer's connection, each request
+    reads a snapshot through its own cursor."""
+    from projections.runtime import open_projection
+    from query_api.store import Watermark
+
+    with open_projection(settings) as projection:
+        consumer = projection.consumer()
+        _lock(settings, projection.con)
+        store = projection.read_store(Watermark)
+        holder: dict[str, Any] = {}
+        loop = _ProjectionThread(consumer, lambda: _stop_server(holder))
+        loop.start()
+        try:
+            _serve(settings, store, holder)
+        finally:
+            loop.stop()
+            log.info("query API stopped; projection database %s closed", settings.projections_path)
+
+
+def _stop_server(holder: dict[str, Any]) -> None:
+    server = holder.get("server")
+    if server is not None:
+        server.should_exit = True
+
+
+def _serve(settings: Settings, store: Any, holder: dict[str, Any] | None) -> None:
     import uvicorn
 
     from cdc_ingest.schema_stores import store_from_settings
     from query_api.app import create_app
-    from query_api.store import DuckDBReadStore
 
-    store = DuckDBReadStore(connection)
     app = create_app(settings, store, RegistrySchemas(store_from_settings(settings)))
     config = uvicorn.Config(
         app,
@@ -260,9 +285,13 @@ def _serve(
     )
     err.print(
         f"query API on http://{settings.api.host}:{settings.api.port} over "
-        f"{settings.projections_path}" + ("" if writer else " (no projection loop)")
+        f"{settings.projections_path}"
+        + ("" if holder is not None else " (read-only, no projection loop)")
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    if holder is not None:
+        holder["server"] = server
+    server.run()
 
 
 class _SchemaStore(Protocol):
