@@ -32,13 +32,14 @@ class DuckDBStage:
     """A `Stage` in the table `_offload.stage` (see the module docstring).
 
     Args:
-        con: the writer's connection (bookkeeping tables already created).
+        con: the writer's connection (bookkeeping tables already created); the stage works
+            on a cursor of its own, so it never meets a result the writer left open.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
-        self._con = con
+        self._con = con.cursor()
         self._sizes: dict[str, int] = {}
-        con.execute("DELETE FROM _offload.stage")
+        self._con.execute("DELETE FROM _offload.stage").fetchall()
 
     def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
         """Append events of a unit of work."""
@@ -53,7 +54,7 @@ class DuckDBStage:
         )
         self._con.register("_stage_in", table)
         try:
-            self._con.execute(_PUT)
+            self._con.execute(_PUT).fetchall()
         finally:
             self._con.unregister("_stage_in")
         self._sizes[uow_id] = start + len(payloads)
@@ -69,7 +70,7 @@ class DuckDBStage:
     def drop(self, uow_id: str) -> None:
         """Forget the unit's staged events."""
         if self._sizes.pop(uow_id, None) is not None:
-            self._con.execute(_DROP, {"uow": uow_id})
+            self._con.execute(_DROP, {"uow": uow_id}).fetchall()
 
     @property
     def staged_units(self) -> int:

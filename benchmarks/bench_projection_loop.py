@@ -1,0 +1,87 @@
+"""Benchmark: the real projection loop (Kafka → DuckDB) and the view rebuild, with peak RSS.
+
+Runs the real pipeline against a running broker (default the test broker on 19192): `sor
+init`, `simulate --transactions N`, `cdc run --until-idle`, the reference loads, then times
+`project run --until-idle` (events applied per second, mirrors plus both views, from a fresh
+database) and `project rebuild --all` (source rows read per second), and samples the peak RSS
+(VmHWM) of each. A fresh topic prefix and data directory each run.
+
+    .venv/bin/python benchmarks/bench_projection_loop.py [--transactions 20000] \
+        [--bootstrap 127.0.0.1:19192]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(env: dict[str, str], *args: str) -> tuple[str, float, int]:
+    """Run `offload ARGS`; return its stdout, wall seconds and peak RSS in KiB."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "offload", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            found = re.search(r"VmHWM:\s+(\d+)", status.read_text())
+            peak = max(peak, int(found.group(1)) if found else 0)
+        except OSError:
+            pass
+        time.sleep(0.05)
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    if proc.returncode:
+        raise SystemExit(f"offload {' '.join(args)} failed ({proc.returncode}): {err[-3000:]}")
+    return out, time.perf_counter() - started, peak
+
+
+def main() -> None:
+    """Print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--transactions", type=int, default=20000)
+    parser.add_argument("--bootstrap", default="127.0.0.1:19192")
+    args = parser.parse_args()
+    data = Path(tempfile.mkdtemp(prefix="bench-projection-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OFFLOAD")}
+    env |= {
+        "OFFLOAD__RUNTIME__DATA_DIR": str(data),
+        "OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": args.bootstrap,
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "OFFLOAD__RUNTIME__LOG_LEVEL": "WARNING",
+    }
+    run(env, "sor", "init")
+    run(env, "simulate", "--transactions", str(args.transactions), "--seed", "1")
+    run(env, "cdc", "run", "--until-idle")
+    run(env, "reference", "load")
+    out, seconds, peak = run(env, "project", "run", "--until-idle")
+    events = int(re.search(r"([\d,]+) events in", out).group(1).replace(",", ""))  # type: ignore[union-attr]
+    print(out.strip())
+    print(
+        f"project run --until-idle: {events} events in {seconds:.1f} s wall "
+        f"(process start and view builds included) = {events / seconds:,.0f} events/s; "
+        f"peak RSS {peak / 1024:.0f} MiB"
+    )
+    out, seconds, peak = run(env, "project", "rebuild", "--all")
+    print(out.strip())
+    print(f"project rebuild --all: {seconds:.1f} s wall; peak RSS {peak / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
