@@ -282,9 +282,7 @@ class ReferenceSettings(_Section):
 
     @field_validator("jobs")
     @classmethod
-    def _job_names(
-        cls, value: dict[str, ReferenceJobSettings]
-    ) -> dict[str, ReferenceJobSettings]:
+    def _job_names(cls, value: dict[str, ReferenceJobSettings]) -> dict[str, ReferenceJobSettings]:
         for name in value:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
                 raise ValueError(f"job name '{name}' must match [a-z][a-z0-9_]*")
