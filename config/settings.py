@@ -398,6 +398,20 @@ def _known_env_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> se
     return found
 
 
+def _mapping_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    """Key paths of mapping-typed fields (e.g. reference.jobs): their entries are user-named,
+    so a variable may go below them (OFFLOAD__REFERENCE__JOBS__PRODUCTS__SOURCE)."""
+    found: set[tuple[str, ...]] = set()
+    for name, field in model.model_fields.items():
+        path = (*prefix, field.alias or name)
+        ann = field.annotation
+        if getattr(ann, "__origin__", None) is dict:
+            found.add(path)
+        elif isinstance(ann, type) and issubclass(ann, BaseModel):
+            found |= _mapping_paths(ann, path)
+    return found
+
+
 def _dig(data: dict[str, Any], path: tuple[str, ...]) -> bool:
     node: Any = data
     for part in path:
@@ -465,10 +479,12 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None) -
             )
 
     known = _known_env_paths(Settings)
+    mappings = _mapping_paths(Settings)
     for name in sorted(env):
         if name.upper().startswith(ENV_PREFIX):
             parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split("__"))
-            if parts not in known:
+            below_mapping = any(parts[:i] in mappings for i in range(1, len(parts)))
+            if parts not in known and not below_mapping:
                 raise ConfigError(
                     f"environment variable {name}: unknown key '{'.'.join(parts)}' "
                     f"(expected {ENV_PREFIX}<SECTION>__<KEY>, e.g. OFFLOAD__KAFKA__TOPIC_PREFIX)"

@@ -179,3 +179,11 @@ def test_cli_exits_2_with_one_clear_message(
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("offload: config error: ")
+
+
+def test_environment_may_set_one_key_of_a_named_entry(tmp_path: Path) -> None:
+    env = {"OFFLOAD__REFERENCE__JOBS__PRODUCTS__SOURCE": str(tmp_path / "products.dat")}
+    settings = load_settings(DEFAULT_TOML, env=env)
+    job = settings.reference.jobs["products"]
+    assert job.source == tmp_path / "products.dat"
+    assert job.format == "copybook"  # the rest of the entry still comes from the file
