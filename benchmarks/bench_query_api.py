@@ -149,10 +149,19 @@ def queries(orders: int, rnd: random.Random) -> dict[str, Callable[[], str]]:
 
 
 def client_main(
-    port: int, orders: int, *, seed: int, begin: float, seconds: float, out: Any
+    port: int,
+    orders: int,
+    *,
+    seed: int,
+    begin: float,
+    seconds: float,
+    out: Any,
+    only: list[str],
 ) -> None:
     """One client process: one keep-alive connection, the named queries in turn."""
     paths = queries(orders, random.Random(seed))
+    if only:
+        paths = {name: make for name, make in paths.items() if name in only}
     times: Times = {name: [] for name in paths}
     errors: list[str] = []
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -275,6 +284,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (api default 2)")
     parser.add_argument("--ratio-runs", type=int, default=5)
     parser.add_argument("--data", help="directory to keep the built data in and reuse")
+    parser.add_argument("--only", help="comma-separated named queries to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="2,000 orders, 200,000 readings, 8 s")
     args = parser.parse_args()
     if args.quick:
@@ -299,7 +309,13 @@ def main() -> None:
             ctx.Process(
                 target=client_main,
                 args=(port, args.orders),
-                kwargs={"seed": i, "begin": begin, "seconds": args.seconds, "out": out},
+                kwargs={
+                    "seed": i,
+                    "begin": begin,
+                    "seconds": args.seconds,
+                    "out": out,
+                    "only": args.only.split(",") if args.only else [],
+                },
             )
             for i in range(args.clients)
         ]
