@@ -16,17 +16,16 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 RecordWriter = Callable[[Mapping[str, Any]], bytes]
 
-_SMALL_MIN, _SMALL_MAX = -8192, 8192
+_SMALL_MIN, _SMALL_MAX = -32768, 32768  # dates up to 2059 in days since the epoch
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH = datetime(1970, 1, 1)
 _MICROSECOND = timedelta(microseconds=1)
 _MAX_DEPTH = 32
-_EXACT = Context(prec=100)  # wide enough that scaling a DECIMAL(38,s) never rounds
 _PRIMITIVES = {"null", "boolean", "int", "long", "float", "double", "string", "bytes"}
 
 
@@ -34,7 +33,7 @@ class _Unsupported(Exception):
     """The schema uses something the compiler does not handle."""
 
 
-def _varint(n: int) -> bytes:
+def _varint_slow(n: int) -> bytes:
     zigzag = (n << 1) ^ (n >> 63)
     out = bytearray()
     while zigzag & ~0x7F:
@@ -44,7 +43,24 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-_SMALL = [_varint(i) for i in range(_SMALL_MIN, _SMALL_MAX)]
+# 14 bits at a time: two varint bytes with their continuation bits set, and the last group.
+_PAIRS = [bytes(((i & 0x7F) | 0x80, (i >> 7) | 0x80)) for i in range(1 << 14)]
+_TAILS = [_varint_slow(i >> 1 if i % 2 == 0 else -((i + 1) >> 1)) for i in range(1 << 14)]
+
+
+def _varint(n: int) -> bytes:
+    zigzag = (n << 1) ^ (n >> 63)
+    if zigzag < 0x4000:
+        return _TAILS[zigzag]
+    parts = []
+    while zigzag >= 0x4000:
+        parts.append(_PAIRS[zigzag & 0x3FFF])
+        zigzag >>= 14
+    parts.append(_TAILS[zigzag])
+    return b"".join(parts)
+
+
+_SMALL = [_varint_slow(i) for i in range(_SMALL_MIN, _SMALL_MAX)]
 
 
 def _long(n: int) -> bytes:
@@ -79,16 +95,18 @@ def _bytes(value: bytes) -> bytes:
 def _decimal(value: Decimal, precision: int, scale: int) -> bytes:
     if not isinstance(value, Decimal):
         raise TypeError(f"expected a Decimal, got {type(value).__name__}")
-    _, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int):
-        raise ValueError(f"{value} is not a finite number")
-    if len(digits) > precision:
-        raise ValueError(f"{value} has more than {precision} digits")
-    if exponent + scale < 0:
+    # Exact integer arithmetic (as_integer_ratio raises on NaN and infinities).
+    numerator, denominator = value.as_integer_ratio()
+    unscaled, rest = divmod(numerator * _POW10[scale], denominator)
+    if rest:
         raise ValueError(f"{value} has more than {scale} digits after the point")
-    unscaled = int(value.scaleb(scale, _EXACT))
+    if not -_POW10[precision] < unscaled < _POW10[precision]:
+        raise ValueError(f"{value} has more than {precision} digits")
     size = (abs(unscaled).bit_length() + 8) // 8
     return _long(size) + unscaled.to_bytes(size, "big", signed=True)
+
+
+_POW10 = [10**i for i in range(100)]
 
 
 def _date(value: date) -> bytes:
@@ -108,10 +126,22 @@ def _local_timestamp_micros(value: datetime) -> bytes:
     return _long((value - _EPOCH) // _MICROSECOND)
 
 
+write_long = _long
+"""An Avro int or long in binary (zig-zag varint)."""
+write_string = _string
+"""An Avro string in binary (length, then UTF-8)."""
+
 _BOOLEAN = {True: b"\x01", False: b"\x00"}
 _FLOAT = struct.Struct("<f").pack
 _DOUBLE = struct.Struct("<d").pack
+
+
+def _rstrip(value: object) -> object:
+    return value.rstrip(" ") if isinstance(value, str) else value
+
+
 _HELPERS: dict[str, Any] = {
+    "_rstrip": _rstrip,
     "_long": _long,
     "_string": _string,
     "_bytes": _bytes,
@@ -140,7 +170,10 @@ _LOGICAL = {
 
 
 def compile_writer(
-    schema: Any, names: Mapping[str, Any], prefix: bytes = b""
+    schema: Any,
+    names: Mapping[str, Any],
+    prefix: bytes = b"",
+    strip: frozenset[str] = frozenset(),
 ) -> RecordWriter | None:
     """A function writing `prefix` then a record of `schema` in Avro binary, or None.
 
@@ -149,8 +182,10 @@ def compile_writer(
         names: the named types it refers to, full name → definition (parse_schema's
             `named_schemas`).
         prefix: bytes written before every record (the wire-format header).
+        strip: string fields of the top-level record written without trailing blanks
+            (Db2 CHAR columns).
     """
-    gen = _Generator(names)
+    gen = _Generator(names, strip)
     try:
         gen.write(schema, "record", 1, 0)
     except _Unsupported:
@@ -165,8 +200,9 @@ def compile_writer(
 
 
 class _Generator:
-    def __init__(self, names: Mapping[str, Any]) -> None:
+    def __init__(self, names: Mapping[str, Any], strip: frozenset[str] = frozenset()) -> None:
         self.names = names
+        self.strip = strip
         self.lines: list[str] = []
         self.count = 0
 
@@ -202,6 +238,8 @@ class _Generator:
                 nullable = isinstance(field["type"], list) and "null" in field["type"]
                 access = f"{value}.get({field['name']!r})" if nullable else None
                 access = access or f"{value}[{field['name']!r}]"
+                if depth == 0 and field["name"] in self.strip:
+                    access = f"_rstrip({access})"
                 self.write(field["type"], access, indent, depth + 1)
         elif kind == "array":
             items = self.bind(expr, indent)

@@ -156,6 +156,7 @@ def cdc_snapshot(
     """Ask for a snapshot of tables: the running (or next) `cdc run` publishes their rows."""
     import time
 
+    from cdc_ingest.capture_topics import ensure_control_topics
     from cdc_ingest.offsets_log import write_record
     from cdc_ingest.positions import SNAPSHOT_KEY, record_key
     from cdc_ingest.source import open_source
@@ -170,6 +171,7 @@ def cdc_snapshot(
     if missing:
         raise UsageError(f"table {missing[0]} is not captured (see `offload sor tables`)")
     group = settings.capture.group
+    ensure_control_topics(settings.kafka)  # asked for before the first `cdc run`
     for name in names:
         value = json.dumps({"table": name, "requested_ms": time.time_ns() // 1_000_000})
         write_record(settings.kafka, record_key(SNAPSHOT_KEY, group, name), value.encode())

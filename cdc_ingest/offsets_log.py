@@ -43,12 +43,32 @@ class OffsetsLog:
         snapshot_requests: `cdc snapshot` requests by table: request time, ms since the epoch.
         history: (published_ms, events) of every position record still in the topic, oldest
             first (compaction drops old ones), for events/s in `cdc status`.
+        next_offset: the offset after the last record read (where `OperatorFeed` goes on).
     """
 
     position: CapturePosition | None = None
     decisions: dict[str, Decision] = field(default_factory=dict)
     snapshot_requests: dict[str, int] = field(default_factory=dict)
     history: list[tuple[int, int]] = field(default_factory=list)
+    next_offset: int = 0
+
+    def take(self, group: str, key: bytes | None, value: bytes | None) -> None:
+        """Take in one record of the topic (records of other groups are ignored).
+
+        Raises:
+            ValueError, KeyError, TypeError: the record's value is not readable.
+        """
+        if key is None or value is None:
+            return
+        if key == record_key(POSITION_KEY, group):
+            self.position = CapturePosition.from_json(value)
+            self.history.append((self.position.published_ms, self.position.events))
+        elif key.startswith(record_key(DECISION_KEY, group) + b":"):
+            decision = Decision.from_json(value)
+            self.decisions[decision.table] = decision
+        elif key.startswith(record_key(SNAPSHOT_KEY, group) + b":"):
+            request = json.loads(value)
+            self.snapshot_requests[str(request["table"])] = int(request["requested_ms"])
 
 
 def offsets_topic(kafka: KafkaSettings) -> str:
@@ -64,24 +84,48 @@ def read_log(kafka: KafkaSettings, group: str, timeout_s: float = 30.0) -> Offse
     """
     topic = offsets_topic(kafka)
     log = OffsetsLog()
-    prefixes = {kind: record_key(kind, group).decode() for kind in (DECISION_KEY, SNAPSHOT_KEY)}
-    position_key = record_key(POSITION_KEY, group)
-    for key, value in _read_committed(kafka, topic, timeout_s):
-        if key is None or value is None:
-            continue
+    records, log.next_offset = _read_committed(kafka, topic, timeout_s)
+    for key, value in records:
         try:
-            if key == position_key:
-                log.position = CapturePosition.from_json(value)
-                log.history.append((log.position.published_ms, log.position.events))
-            elif key.decode().startswith(prefixes[DECISION_KEY] + ":"):
-                decision = Decision.from_json(value)
-                log.decisions[decision.table] = decision
-            elif key.decode().startswith(prefixes[SNAPSHOT_KEY] + ":"):
-                request = json.loads(value)
-                log.snapshot_requests[str(request["table"])] = int(request["requested_ms"])
+            log.take(group, key, value)
         except (ValueError, KeyError, TypeError) as exc:
             logger.warning("topic %s: skipping unreadable record %r: %s", topic, key, exc)
     return log
+
+
+class OperatorFeed:
+    """Follows the topic after `read_log` for the operator's records, without waiting.
+
+    A running capture keeps one consumer (read_committed) positioned after what `read_log`
+    read, and takes in decisions and snapshot requests as they arrive; its own position
+    records are skipped. Close it when done.
+    """
+
+    def __init__(self, kafka: KafkaSettings, group: str, log: OffsetsLog) -> None:
+        self.group = group
+        self.log = log
+        self.topic = offsets_topic(kafka)
+        self._own = record_key(POSITION_KEY, group)
+        self._consumer = _consumer(kafka)
+        self._consumer.assign([TopicPartition(self.topic, 0, log.next_offset)])
+
+    def poll(self) -> OffsetsLog:
+        """Take in the records that arrived since the last poll; returns the updated log."""
+        for message in self._consumer.consume(500, timeout=0):
+            if message.error() is not None:
+                logger.debug("topic %s: %s", self.topic, message.error())
+                continue
+            if message.key() == self._own:
+                continue
+            try:
+                self.log.take(self.group, message.key(), message.value())
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning("topic %s: skipping unreadable record: %s", self.topic, exc)
+        return self.log
+
+    def close(self) -> None:
+        """Close the consumer."""
+        self._consumer.close()
 
 
 def write_record(kafka: KafkaSettings, key: bytes, value: bytes, timeout_s: float = 30.0) -> None:
@@ -106,10 +150,8 @@ def write_record(kafka: KafkaSettings, key: bytes, value: bytes, timeout_s: floa
         raise KafkaUnavailable(topic, failures[0] if failures else "not acknowledged in time")
 
 
-def _read_committed(
-    kafka: KafkaSettings, topic: str, timeout_s: float
-) -> list[tuple[bytes | None, bytes | None]]:
-    consumer = Consumer(
+def _consumer(kafka: KafkaSettings) -> Consumer:
+    return Consumer(
         {
             **kafka.client_config(),
             "group.id": f"offload-cdc-offsets-{uuid.uuid4().hex}",
@@ -118,6 +160,12 @@ def _read_committed(
             "enable.auto.commit": False,
         }
     )
+
+
+def _read_committed(
+    kafka: KafkaSettings, topic: str, timeout_s: float
+) -> tuple[list[tuple[bytes | None, bytes | None]], int]:
+    consumer = _consumer(kafka)
     try:
         partition = TopicPartition(topic, 0, OFFSET_BEGINNING)
         try:
@@ -125,7 +173,7 @@ def _read_committed(
         except KafkaException as exc:
             raise KafkaUnavailable(topic, str(exc.args[0])) from exc
         if high <= low:
-            return []
+            return [], high
         consumer.assign([partition])
         records: list[tuple[bytes | None, bytes | None]] = []
         deadline = time.monotonic() + timeout_s
@@ -137,13 +185,13 @@ def _read_committed(
             if error is None:
                 records.append((message.key(), message.value()))
                 if (message.offset() or 0) >= high - 1:
-                    return records
+                    return records, high
             elif error.code() != KafkaError._PARTITION_EOF:
                 raise KafkaUnavailable(topic, str(error))
             elif (message.offset() or 0) >= high:
                 # read_committed stops at the last stable offset: short of `high`, a
                 # transaction's markers are still being written; wait for them.
-                return records
+                return records, high
         raise KafkaUnavailable(topic, f"did not reach offset {high} in {timeout_s:g} s")
     finally:
         consumer.close()

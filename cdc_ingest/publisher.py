@@ -35,7 +35,7 @@ from cdc_ingest.capture_topics import ensure_change_topics, ensure_control_topic
 from cdc_ingest.crash import CrashHook, no_crash
 from cdc_ingest.envelope import SourceInfo
 from cdc_ingest.errors import CaptureFatal, CaptureFenced, CdcError
-from cdc_ingest.offsets_log import OffsetsLog, offsets_topic, read_log
+from cdc_ingest.offsets_log import OffsetsLog, OperatorFeed, offsets_topic, read_log
 from cdc_ingest.positions import (
     POSITION_KEY,
     CapturePosition,
@@ -108,6 +108,8 @@ class Publisher:
         self._codecs: TableCodecs | None = None
         self._chunk: steps.Chunk | None = None
         self._operator = OffsetsLog()
+        self._feed: OperatorFeed | None = None
+        self._fatal: KafkaError | None = None
         self._operator_read = 0.0
         self._last_commit = 0.0
         self._backoff = 0.2
@@ -166,6 +168,8 @@ class Publisher:
             self._backoff = min(self._backoff * 2, _MAX_BACKOFF_S)
 
     def _on_kafka_error(self, error: KafkaError) -> None:
+        if error.code() == KafkaError._FATAL and self._fatal is not None:
+            error = self._fatal  # produce() only says "fatal error"; error_cb said which
         if error.code() in _FENCED or error.name() in _FENCED_NAMES:
             self._drop_producer()
             raise CaptureFenced(self.tid, error.str())
@@ -190,13 +194,16 @@ class Publisher:
         kafka = self.settings.kafka
         if self._producer is None:
             ensure_control_topics(kafka)
-            producer = Producer(producer_config(self.settings))
+            self._fatal = None
+            producer = Producer({**producer_config(self.settings), "error_cb": self._client_error})
             self._producer = producer
             producer.init_transactions(30)  # fences a previous instance FIRST
         log = read_log(kafka, self.settings.capture.group)
         self.state = self.committed = log.position or CapturePosition()
         self._operator = log
         self._operator_read = time.monotonic()
+        self._close_feed()
+        self._feed = OperatorFeed(kafka, self.settings.capture.group, log)
         store = store_from_settings(self.settings, self._producer)
         if isinstance(store, TopicSchemaStore):
             store.load()
@@ -210,8 +217,15 @@ class Publisher:
             self.tid, self.state.lsn, self.state.seq, self.state.events,
         )  # fmt: skip
 
+    def _client_error(self, error: KafkaError) -> None:
+        """librdkafka's error callback: remember a fatal error (it names the cause)."""
+        if error.fatal():
+            self._fatal = error
+        logger.debug("Kafka client error: %s", error.str())
+
     def _reconnect(self) -> None:
         self._drop_producer()
+        self._close_feed()
         if self._source is not None:
             try:
                 self._source.close()
@@ -237,6 +251,7 @@ class Publisher:
             self._codecs.reset()
 
     def _close(self) -> None:
+        self._close_feed()
         if self._source is not None:
             self._source.close()
             self._source = None
@@ -319,17 +334,22 @@ class Publisher:
             return
 
     def _start_tables(self, state: CapturePosition, tables: Any) -> CapturePosition:
-        """Snapshot new tables holding rows, and tables with a new `cdc snapshot` request."""
+        """Snapshot new tables whose capture history does not give their rows (they held rows
+        when registered, or their CD table was pruned), and tables with a new `cdc snapshot`
+        request."""
         assert self._source is not None
         snapshots = dict(state.snapshots)
         result = state
+        new = [name for name in tables if name not in state.tables]
+        needs = {r.table for r in self._source.registrations() if r.needs_snapshot} if new else ()
         for name in tables:
             known = state.tables.get(name)
             requested = self._operator.snapshot_requests.get(name, 0)
             if known is None:
-                if self._source.read_chunk(name, None, 1).rows:
+                wanted = name in needs or requested > 0
+                if wanted and self._source.read_chunk(name, None, 1).rows:
                     snapshots[name] = SnapshotProgress()
-                    logger.info("table %s holds rows: snapshot it", name)
+                    logger.info("table %s: snapshot it (held rows when registered, or asked)", name)
                 result = result.with_table(name, TableState(snapshot_ms=requested))
             elif requested > known.snapshot_ms:
                 snapshots[name] = SnapshotProgress()
@@ -343,9 +363,14 @@ class Publisher:
     def _refresh_operator(self) -> None:
         if time.monotonic() - self._operator_read < self.settings.capture.operator_poll_s:
             return
-        log = read_log(self.settings.kafka, self.settings.capture.group)
-        self._operator = log
+        if self._feed is not None:
+            self._operator = self._feed.poll()
         self._operator_read = time.monotonic()
+
+    def _close_feed(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
 
     # --- transactions --------------------------------------------------------------------
 

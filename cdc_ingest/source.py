@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +34,7 @@ from cdc_ingest.connection import (
     parse_dsn,
     read_sql_file,
 )
-from cdc_ingest.dialect import SQLITE, Dialect, db2_dialect, quote, type_of_coltype
+from cdc_ingest.dialect import SQLITE, Dialect, RowReader, db2_dialect, quote, type_of_coltype
 from config import Settings
 
 __all__ = [
@@ -57,8 +57,10 @@ logger = logging.getLogger(__name__)
 SQL_DIR = Path(__file__).with_name("sql")
 UOW_END = 2**62
 """An IBMSNAP_INTENTSEQ beyond any real one: Position(lsn, UOW_END) is after all of unit lsn."""
-_Picked = tuple[int, int, str, Callable[[], RowChange]]
-"""A CD row before conversion: (LSN, IBMSNAP_INTENTSEQ, SCHEMA.TABLE, build the RowChange)."""
+_Picked = tuple[Any, Any, int, Sequence[Any]]
+"""A CD row before conversion: (LSN, IBMSNAP_INTENTSEQ as the driver returns them, index of
+its registration, the raw row)."""
+_FETCH_ROWS = 500
 _COMMIT_TIME = Column("IBMSNAP_LOGMARKER", Db2Type.TIMESTAMP)
 
 
@@ -76,11 +78,21 @@ class Position(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """A captured table (a row of IBMSNAP_REGISTER): the source table and its CD table."""
+    """A captured table (a row of IBMSNAP_REGISTER): the source table and its CD table.
+
+    Attributes:
+        table: SCHEMA.TABLE.
+        cd_table: its CD table, quoted and qualified.
+        before_prefix: prefix of the before-image columns, or None.
+        needs_snapshot: its capture history does not reproduce its rows: it held rows when
+            it was registered, or its CD table was pruned past the registration (ASN's
+            CD_OLD_SYNCHPOINT beyond SYNCHPOINT). Capture then starts it with a snapshot.
+    """
 
     table: str
     cd_table: str
     before_prefix: str | None
+    needs_snapshot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +167,7 @@ class Source:
         self.conn = conn
         self.dialect = dialect
         self.schema = schema
+        self._readers: dict[tuple[Column, ...], RowReader] = {}
         queries = read_sql_file(SQL_DIR / "source.sql")
         self._sql = {
             name: text.replace("{catalog}", dialect.catalog(schema)).replace(
@@ -236,13 +249,15 @@ class Source:
 
     def registrations(self) -> list[Registration]:
         """The captured tables of this schema (active rows of IBMSNAP_REGISTER)."""
+        lsn = self.dialect.lsn_from_db
         return [
             Registration(
                 table=f"{owner.strip()}.{name.strip()}",
                 cd_table=f"{quote(cd_owner.strip())}.{quote(cd_name.strip())}",
                 before_prefix=prefix.strip() if prefix else None,
+                needs_snapshot=bool(rows) or lsn(old) > lsn(synch),
             )
-            for owner, name, cd_owner, cd_name, prefix in self._rows(
+            for owner, name, cd_owner, cd_name, prefix, synch, old, rows in self._rows(
                 self._sql["registered"], (self.schema,)
             )
         ]
@@ -287,13 +302,28 @@ class Source:
             regs = self._wanted(tables)
             newest = self.newest_lsn()
             catalog = {reg.table: self.table(reg.table) for reg in regs}
-            streams = [
-                self._cd_rows(reg, catalog[reg.table], after, newest, max_rows + 1) for reg in regs
+            cursors = [
+                self._cd_cursor(reg, catalog[reg.table], after, newest, max_rows + 1)
+                for reg in regs
             ]
-            picked = list(heapq.merge(*streams, key=lambda row: (row[0], row[1])))[: max_rows + 1]
+            try:
+                # Each CD table is read in (LSN, INTENTSEQ) order and lazily: the merge pulls
+                # only the rows it needs (max_rows + 1 of all tables), converting none yet.
+                streams = [_tagged(i, cursor) for i, cursor in enumerate(cursors)]
+                picked = list(itertools.islice(heapq.merge(*streams), max_rows + 1))
+            finally:
+                for cursor in cursors:
+                    cursor.close()
             headers = self._headers(picked)
+        convert = _ChangeBuilder(self.dialect, regs, catalog, self._readers)
         return _batch(
-            picked, headers=headers, after=after, newest=newest, max_rows=max_rows, catalog=catalog
+            picked,
+            convert,
+            headers=headers,
+            after=after,
+            newest=newest,
+            max_rows=max_rows,
+            catalog=catalog,
         )
 
     def _wanted(self, tables: Sequence[str] | None) -> list[Registration]:
@@ -306,9 +336,9 @@ class Source:
             raise SourceError(f"table {missing[0].upper()} is not captured (not registered)")
         return [by_name[t.upper()] for t in tables]
 
-    def _cd_rows(
+    def _cd_cursor(
         self, reg: Registration, table: Table, after: Position, newest: int, limit: int
-    ) -> list[_Picked]:
+    ) -> Any:
         names = [quote(c.name) for c in table.columns]
         if reg.before_prefix:
             names += [quote(reg.before_prefix + c.name) for c in table.columns]
@@ -320,18 +350,18 @@ class Source:
         )
         d = self.dialect
         lsn, seq = d.lsn_to_db(after.lsn), d.lsn_to_db(after.seq)
-        rows = self._rows(sql, (lsn, lsn, seq, d.lsn_to_db(newest)))
-        return [
-            (d.lsn_from_db(r[0]), d.lsn_from_db(r[1]), reg.table, _row_builder(d, table, reg, r))
-            for r in rows
-        ]
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, (lsn, lsn, seq, d.lsn_to_db(newest)))
+        except Exception as exc:
+            cur.close()
+            raise SourceError(f"query on {self.schema} failed: {exc}\n  {sql}") from exc
+        return cur
 
-    def _headers(
-        self, picked: Sequence[tuple[int, int, str, object]]
-    ) -> dict[int, tuple[str, Any]]:
+    def _headers(self, picked: Sequence[_Picked]) -> dict[int, tuple[str, Any]]:
         if not picked:
             return {}
-        first, last = self.dialect.lsn_to_db(picked[0][0]), self.dialect.lsn_to_db(picked[-1][0])
+        first, last = picked[0][0], picked[-1][0]
         return {
             self.dialect.lsn_from_db(lsn): (
                 _uow_id(uow_id),
@@ -363,20 +393,67 @@ class Source:
                 .replace("{limit}", self.dialect.limit(max_rows))
             )
             raw = self._rows(sql, params)
-        readers = [(c.name, c) for c in table.columns]
-        rows = tuple(
-            {
-                name: self.dialect.value_from_db(col, v)
-                for (name, col), v in zip(readers, r, strict=True)
-            }
-            for r in raw
-        )
+        read = self._readers.get(table.columns)
+        if read is None:
+            read = self._readers[table.columns] = self.dialect.row_reader(table.columns)
+        rows = tuple(read(r, 0) for r in raw)
         last = tuple(rows[-1][k] for k in table.primary_key) if rows else None
         return TableChunk(table, rows, lsn, last, done=len(rows) < max_rows)
 
 
+def _tagged(index: int, cursor: Any) -> Iterator[_Picked]:
+    """The rows of one CD table's cursor as merge items, ordered by (LSN, INTENTSEQ)."""
+    while rows := cursor.fetchmany(_FETCH_ROWS):
+        for row in rows:
+            yield (row[0], row[1], index, row)
+
+
+class _ChangeBuilder:
+    """Converts picked CD rows into `RowChange`s, with one compiled row reader per catalog."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        regs: Sequence[Registration],
+        catalog: Mapping[str, Table],
+        readers: dict[tuple[Column, ...], RowReader],
+    ) -> None:
+        self.dialect = dialect
+        self.plans = []
+        for reg in regs:
+            columns = catalog[reg.table].columns
+            reader = readers.get(columns)
+            if reader is None:
+                reader = readers[columns] = dialect.row_reader(columns)
+            before_at = 3 + len(columns) if reg.before_prefix else None
+            self.plans.append((reg.table, reader, before_at))
+
+    def lsn(self, raw: object) -> int:
+        """An LSN (or INTENTSEQ) as the driver returned it, as an int."""
+        return raw if raw.__class__ is int else self.dialect.lsn_from_db(raw)
+
+    def __call__(self, picked: _Picked) -> RowChange:
+        table, read, before_at = self.plans[picked[2]]
+        raw = picked[3]
+        op = _OPS.get(raw[2]) or Op(str(raw[2]).strip())
+        lsn, seq = self.lsn(picked[0]), self.lsn(picked[1])
+        if op is Op.INSERT:
+            return RowChange(table, op, lsn, seq, None, read(raw, 3))
+        image = read(raw, 3)
+        if op is Op.DELETE:
+            # ASN writes a deleted row's values in the after-image columns too.
+            before = image if before_at is None else read(raw, before_at)
+            return RowChange(table, op, lsn, seq, before, None)
+        prior = None if before_at is None else read(raw, before_at)
+        return RowChange(table, op, lsn, seq, prior, image)
+
+
+_OPS = {op.value: op for op in Op}
+
+
 def _batch(
     picked: Sequence[_Picked],
+    convert: _ChangeBuilder,
     *,
     headers: Mapping[int, tuple[str, Any]],
     after: Position,
@@ -388,13 +465,14 @@ def _batch(
     full = len(picked) > max_rows
     rows = picked[:max_rows]
     units = []
-    for lsn, group in itertools.groupby(rows, key=lambda row: row[0]):
+    for raw_lsn, group in itertools.groupby(rows, key=lambda row: row[0]):
+        lsn = convert.lsn(raw_lsn)
         if lsn not in headers:
             raise SourceError(f"capture rows at LSN {lsn} have no IBMSNAP_UOW row")
         uow_id, commit_time = headers[lsn]
-        units.append(UnitOfWork(lsn, uow_id, commit_time, tuple(row[3]() for row in group)))
+        units.append(UnitOfWork(lsn, uow_id, commit_time, tuple(map(convert, group))))
     if full:
-        position = Position(rows[-1][0], rows[-1][1])
+        position = Position(convert.lsn(rows[-1][0]), convert.lsn(rows[-1][1]))
         last_complete = picked[max_rows][0] != rows[-1][0]
     else:
         # Everything committed up to `newest` was read in this transaction.
@@ -426,43 +504,3 @@ def _after_key_predicate(
         terms.append("(" + " AND ".join([*equal, f"{names[i]} > ?"]) + ")")
         params += [*values[:i], values[i]]
     return f"WHERE {names[0]} >= ? AND ({' OR '.join(terms)})", [values[0], *params]
-
-
-def _row_builder(
-    dialect: Dialect, table: Table, reg: Registration, raw: Sequence[object]
-) -> Callable[[], RowChange]:
-    """Defer value conversion until the row is known to be in the batch."""
-
-    def build() -> RowChange:
-        width = len(table.columns)
-        op = Op(str(raw[2]).strip())
-        image = {
-            c.name: dialect.value_from_db(c, v)
-            for c, v in zip(table.columns, raw[3 : 3 + width], strict=True)
-        }
-        before: dict[str, object] | None = None
-        if reg.before_prefix:
-            tail = raw[3 + width : 3 + 2 * width]
-            before = {
-                c.name: dialect.value_from_db(c, v)
-                for c, v in zip(table.columns, tail, strict=True)
-            }
-        if op is Op.INSERT:
-            return RowChange(
-                reg.table, op, dialect.lsn_from_db(raw[0]), dialect.lsn_from_db(raw[1]), None, image
-            )
-        if op is Op.DELETE:
-            # ASN writes a deleted row's values in the after-image columns too.
-            return RowChange(
-                reg.table,
-                op,
-                dialect.lsn_from_db(raw[0]),
-                dialect.lsn_from_db(raw[1]),
-                before or image,
-                None,
-            )
-        return RowChange(
-            reg.table, op, dialect.lsn_from_db(raw[0]), dialect.lsn_from_db(raw[1]), before, image
-        )
-
-    return build

@@ -21,9 +21,10 @@ from cdc_ingest.avro_types import (
     transaction_value_schema,
 )
 from cdc_ingest.catalog import Table
-from cdc_ingest.codec import Codec
+from cdc_ingest.codec import Codec, Encoder
 from cdc_ingest.envelope import TableLayout
 from cdc_ingest.errors import SchemaIncompatibleError
+from cdc_ingest.event_writer import EventWriter
 from cdc_ingest.registry import SchemaStore, schema_id
 from config import KafkaSettings
 
@@ -43,6 +44,7 @@ class TableCodec:
     encode_key: Encode
     encode_value: Encode
     value_schema_id: int
+    events: EventWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,21 +109,24 @@ class TableCodecs:
         prefix = self.kafka.topic_prefix
         topic = self.kafka.topic(table.schema, table.name)
         schemas = {"key": key_schema(table, prefix), "value": envelope_schema(table, prefix)}
-        encoders: dict[str, Encode] = {}
+        encoders: dict[str, Encoder] = {}
         for part, schema in schemas.items():
             subject = f"{topic}-{part}"
             accept = accept_schema_id == schema_id(schema)
             try:
-                encoders[part] = self._encoder(subject, schema, accept)
+                encoders[part] = self._registered(subject, schema, accept)
             except SchemaIncompatibleError as exc:
                 return Refusal(name, schema_id(schema), _refusal_message(name, part, exc))
+        key, value = encoders["key"], encoders["value"]
+        layout = TableLayout(table)
         codec = TableCodec(
             table,
-            TableLayout(table),
+            layout,
             topic,
-            encoders["key"],
-            encoders["value"],
-            schema_id(schemas["value"]),
+            key.encode,
+            value.encode,
+            value.schema_id,
+            EventWriter(layout, (key.schema_id, key.schema), (value.schema_id, value.schema)),
         )
         self._tables[name] = codec
         return codec
@@ -132,9 +137,12 @@ class TableCodecs:
         latest = self.store.latest(f"{topic}-value")
         return None if latest is None else latest.version
 
-    def _encoder(self, subject: str, schema: dict[str, Any], accept: bool = False) -> Encode:
+    def _encoder(self, subject: str, schema: dict[str, Any]) -> Encode:
+        return self._registered(subject, schema).encode
+
+    def _registered(self, subject: str, schema: dict[str, Any], accept: bool = False) -> Encoder:
         registered = self.store.register(subject, schema, accept_incompatible=accept)
-        return self._codec.encoder(registered, schema).encode
+        return self._codec.encoder(registered, schema)
 
 
 def _refusal_message(table: str, part: str, exc: SchemaIncompatibleError) -> str:

@@ -22,9 +22,7 @@ from cdc_ingest.envelope import (
     SourceInfo,
     TxInfo,
     begin_marker,
-    change_envelope,
     end_marker,
-    key_record,
     split_key_change,
     transaction_key,
 )
@@ -89,20 +87,15 @@ class UnitWriter:
             codec = get(name)
             if codec is None:
                 raise KeyError(f"table {name} has no resolved codec")
-            layout = codec.layout
+            layout, encode, topic_of = codec.layout, codec.events.encode, codec.topic
             event_tx = TxInfo(tx.id, tx.lsn, tx.ts_ms, "last") if original is last else tx
             for change in split_key_change(original, layout):
                 total += 1
                 counts[name] = count = counts.get(name, 0) + 1
-                value = change_envelope(
-                    change, layout, event_tx, source, order=(total, count), ts_ms=now_ms
-                )
-                row = change.before if change.after is None else change.after
-                assert row is not None  # a RowChange always has an image
-                key = codec.encode_key(key_record(layout, row))
-                emit(codec.topic, key, codec.encode_value(value))
+                key, value = encode(change, event_tx, source, (total, count), now_ms)
+                emit(topic_of, key, value)
                 if change.op is Op.DELETE:
-                    emit(codec.topic, key, None)
+                    emit(topic_of, key, None)
         if piece.ends:
             self.emit(topic, marker_key, encode_marker(end_marker(tx, counts)))
         return counts

@@ -143,7 +143,16 @@ class SystemOfRecord:
         """Open (creating if needed) the file and its control tables."""
         sor = cls(connect_sqlite(path, schema, busy_timeout_ms, create=True), schema)
         sor.conn.executescript(sor._sql["control"])
+        sor._upgrade_register()
         return sor
+
+    def _upgrade_register(self) -> None:
+        """Give an IBMSNAP_REGISTER made before the registration columns existed those columns."""
+        have = {row[0] for row in self.conn.execute(self._sql["register_columns"], (self.schema,))}
+        table = f"{quote(self.schema)}.IBMSNAP_REGISTER"
+        for column, decl in _REGISTER_COLUMNS.items():
+            if column not in have:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
 
     def close(self) -> None:
         """Close the connection."""
@@ -279,10 +288,14 @@ class SystemOfRecord:
             return False
         if not table.primary_key:
             raise DdlError(table.qualified_name, None, "needs a PRIMARY KEY to be captured")
+        target = f"{quote(self.schema)}.{quote(table.name)}"
+        rows = self.conn.execute(self._sql["count_rows"].replace("{table}", target)).fetchone()[0]
         self.conn.execute(storage.cd_table_sql(table))
         self._replace_triggers(table)
         cd = storage.cd_table_name(table.name)
-        self.conn.execute(self._sql["register"], (self.schema, table.name, self.schema, cd))
+        # The registering unit's LSN, and whether the table already held rows: then its
+        # capture history does not reproduce it, and capture starts with a snapshot.
+        self.conn.execute(self._sql["register"], (self.schema, table.name, self.schema, cd, rows))
         return True
 
     def run_script(self, unit: Unit, text: str) -> list[sqlite3.Cursor]:
@@ -295,6 +308,13 @@ class SystemOfRecord:
         sql = sql.replace("{table}", f"{quote(self.schema)}.{quote(table.upper())}")
         return self.conn.execute(sql).fetchone()[0]
 
+
+_REGISTER_COLUMNS = {
+    "SYNCHPOINT": "INTEGER",
+    "CD_OLD_SYNCHPOINT": "INTEGER",
+    "REGISTERED_ROWS": "INTEGER NOT NULL DEFAULT 0",
+}
+"""Columns of IBMSNAP_REGISTER added after its first version (see sql/control.sql)."""
 
 _FIXED_LENGTHS = {
     Db2Type.SMALLINT: 2,

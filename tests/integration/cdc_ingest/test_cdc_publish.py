@@ -152,7 +152,9 @@ def test_snapshot_resumes_after_kill_mid_snapshot(
     settings = settings_factory({"capture.snapshot_chunk_rows": 40})
     _ok(run_offload(settings, "sor", "init"))
     _ok(run_offload(settings, "simulate", "--transactions", "150", "--seed", "2"))
-    # Capture starts after the tables hold rows: each gets a snapshot, killed twice midway.
+    # Capture starts after the tables hold rows, with a snapshot of each asked for; it is
+    # killed twice midway.
+    _ok(run_offload(settings, "cdc", "snapshot", *TABLES))
     for n in (2, 3):
         proc = _spawn(settings, "cdc", "run", "--until-idle", crash=f"cdc.mid_snapshot:{n}")
         assert proc.wait(timeout=120) == -signal.SIGKILL, proc.output[-3000:]
