@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -257,7 +258,7 @@ def _serve_with_projection(settings: Settings) -> None:
         loop = _ProjectionThread(consumer, lambda: _stop_server(holder))
         loop.start()
         try:
-            _serve(settings, store, holder)
+            _serve(settings, store, holder, (projection.metrics.registry,))
         finally:
             loop.stop()
             log.info("query API stopped; projection database %s closed", settings.projections_path)
@@ -269,13 +270,15 @@ def _stop_server(holder: dict[str, Any]) -> None:
         server.should_exit = True
 
 
-def _serve(settings: Settings, store: Any, holder: dict[str, Any] | None) -> None:
+def _serve(
+    settings: Settings, store: Any, holder: dict[str, Any] | None, registries: tuple[Any, ...] = ()
+) -> None:
     import uvicorn
 
     from cdc_ingest.schema_stores import store_from_settings
     from query_api.app import create_app
 
-    app = create_app(settings, store, RegistrySchemas(store_from_settings(settings)))
+    app = create_app(settings, store, RegistrySchemas(store_from_settings(settings)), registries)
     config = uvicorn.Config(
         app,
         host=settings.api.host,
@@ -291,6 +294,10 @@ def _serve(settings: Settings, store: Any, holder: dict[str, Any] | None) -> Non
     server = uvicorn.Server(config)
     if holder is not None:
         holder["server"] = server
+    # uvicorn re-raises the stop signal once it has drained; a no-op handler underneath lets
+    # this process then stop the projection loop, close the database and exit 0.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda _signum, _frame: None)
     server.run()
 
 

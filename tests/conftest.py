@@ -11,6 +11,8 @@ Fixtures:
         dir, pointing at the test broker, with optional overrides by dotted key.
     kafka_settings: function; `settings_factory()` once the broker is up: the common case.
     run_offload: function; runs the `offload` CLI in a subprocess with given settings.
+    start_offload: function; starts a long-running `offload` command in the background with
+        given settings; every process still running at teardown gets SIGTERM.
 """
 
 from __future__ import annotations
@@ -130,6 +132,51 @@ def kafka_settings(kafka_broker: Settings, settings_factory: SettingsFactory) ->
     return settings_factory()
 
 
+def offload_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of an `offload` child: the caller's (PATH, HOME, JAVA_HOME) minus any
+    OFFLOAD setting of its own, plus exactly `settings` and `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("OFFLOAD")}
+    env["OFFLOAD_CONFIG"] = str(CONFIG_FILE)
+    env |= settings_env(settings)
+    env |= dict(extra or {})
+    return env
+
+
+@pytest.fixture
+def start_offload(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start `python -m offload ARGS` in the background; output goes to a log file in tmp_path.
+
+    Call it as `start_offload(settings, "serve")`; the process is stopped (SIGTERM, then
+    SIGKILL after 30 s) at teardown if it still runs.
+    """
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        settings: Settings, *args: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"{'-'.join(args)}-{len(started)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "offload", *args],
+            cwd=REPO,
+            env=offload_env(settings, env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 @pytest.fixture
 def run_offload() -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run `python -m offload ARGS` with exactly the given settings (and extra env vars).
@@ -140,15 +187,10 @@ def run_offload() -> Callable[..., subprocess.CompletedProcess[str]]:
     def run(
         settings: Settings, *args: str, env: Mapping[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
-        # The caller's environment (PATH, HOME, JAVA_HOME) minus any OFFLOAD setting of its own.
-        full_env = {k: v for k, v in os.environ.items() if not k.upper().startswith("OFFLOAD")}
-        full_env["OFFLOAD_CONFIG"] = str(CONFIG_FILE)
-        full_env |= settings_env(settings)
-        full_env |= dict(env or {})
         return subprocess.run(
             [sys.executable, "-m", "offload", *args],
             cwd=REPO,
-            env=full_env,
+            env=offload_env(settings, env),
             capture_output=True,
             text=True,
             timeout=300,
