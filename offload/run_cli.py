@@ -83,11 +83,62 @@ def run_cmd(ctx: typer.Context) -> None:
     supervisor.run(on_change=_show)
 
 
+def _lag_figures(settings: Settings) -> dict[str, object]:
+    """Each part's progress and lag, from where that part publishes it; a figure that cannot
+    be read says why instead of failing the whole status."""
+    figures: dict[str, object] = {}
+    try:
+        from cdc_ingest.capture_status import capture_status
+
+        cdc = capture_status(settings, int(time.time() * 1000))
+        figures["cdc"] = {
+            "last_published_lsn": cdc.last_published_lsn,
+            "source_newest_lsn": cdc.source_newest_lsn,
+            "lag_lsn": cdc.lag_lsn,
+            "lag_seconds": cdc.lag_seconds,
+            "events_per_second": cdc.events_per_second,
+        }
+    except Exception as exc:  # a status must show what it can; the reason is shown instead
+        figures["cdc"] = {"unavailable": str(exc).splitlines()[0]}
+    from projections.status import STATUS_FILE, read_file
+
+    projection = read_file(settings.projections_path.parent / STATUS_FILE)
+    if projection is None:
+        figures["serve"] = {"unavailable": "no projection status written yet"}
+    else:
+        watermark = projection.get("watermark")
+        figures["serve"] = {
+            "watermark_lsn": watermark.get("lsn") if isinstance(watermark, dict) else None,
+            "lag_lsn": projection.get("lag_lsn"),
+            "lag_seconds": projection.get("lag_seconds"),
+            "events_per_second": projection.get("events_per_s"),
+            "errors_open": projection.get("errors_open"),
+            "written_at": projection.get("written_at"),
+        }
+    return figures
+
+
+def _lag_text(info: object) -> str:
+    if not isinstance(info, dict):
+        return "-"
+    if "unavailable" in info:
+        return f"unavailable: {info['unavailable']}"
+    lsn, seconds = info.get("lag_lsn"), info.get("lag_seconds")
+    rate = info.get("events_per_second")
+    text = f"{lsn if lsn is not None else '?'} LSNs"
+    if isinstance(seconds, int | float):
+        text += f", {seconds:.1f} s"
+    if isinstance(rate, int | float):
+        text += f", {rate:,.0f} events/s"
+    return text
+
+
 def status_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Show each part of `offload run`: state, pid, restarts and last exit code.
+    """Show each part of `offload run`: state, pid, restarts, last exit code and lag
+    (CDC: behind the system of record; serve: the projection behind what CDC published).
 
     Exits 0 when a supervisor is running and every part is running, 1 otherwise.
     """
@@ -102,18 +153,15 @@ def status_cmd(
         if not alive or (isinstance(pid, int) and not pid_alive(pid)):
             info["state"] = "stopped" if not alive else "gone"
     healthy = alive and bool(parts) and all(p.get("state") == "running" for p in parts.values())
+    lag = _lag_figures(settings) if alive else {}
     if as_json:
-        typer.echo(
-            json.dumps(
-                {"supervisor_running": alive, "supervisor_pid": supervisor_pid, "parts": parts},
-                indent=2,
-            )
-        )
+        doc = {"supervisor_running": alive, "supervisor_pid": supervisor_pid, "parts": parts}
+        typer.echo(json.dumps({**doc, "lag": lag}, indent=2, default=str))
     elif not parts:
         console.print(f"no `offload run` has run for data dir {settings.data_dir}")
     else:
         table = Table(title=f"offload run ({'running' if alive else 'not running'})")
-        for column in ("part", "state", "pid", "restarts", "last exit", "log"):
+        for column in ("part", "state", "pid", "restarts", "last exit", "lag", "log"):
             table.add_column(column)
         for name, info in parts.items():
             table.add_row(
@@ -122,6 +170,7 @@ def status_cmd(
                 str(info.get("pid") or "-"),
                 str(info.get("restarts")),
                 str(info.get("last_exit_code") if info.get("last_exit_code") is not None else "-"),
+                _lag_text(lag.get(name)),
                 str(info.get("log_file")),
             )
         console.print(table)
