@@ -6,9 +6,11 @@ publishes it `--runs` times into fresh topic prefixes with the capture publisher
 and, in the same run, produces as many messages of the same mean key and value size with a
 plain idempotent producer (same topic config, same librdkafka settings): without
 transactions, and with one transaction per `capture.max_events_per_transaction` messages.
-Prints a Markdown table of the medians and their ratios; `--out FILE` writes them as JSON.
+Prints a Markdown table of the medians and their ratios; `--json-out FILE` writes them as
+JSON (`offload bench` runs it so). The raw producers connect and fetch metadata before their
+clock starts, as the capture publisher's `init_transactions` does before its own.
 
-    .venv/bin/python benchmarks/bench_cdc_publish.py [--transactions 4000] [--out r.json]
+    .venv/bin/python benchmarks/bench_cdc_publish.py [--transactions 4000] [--json-out r.json]
 
 Needs a broker: by default the test broker (127.0.0.1:19192, `offload kafka up` with the test
 ports or a pytest run leaves one); `--bootstrap` names another.
@@ -66,9 +68,9 @@ def prepare(data_dir: Path, bootstrap: str, transactions: int, seed: int) -> Non
     _offload(env, "simulate", "--transactions", str(transactions), "--seed", str(seed))
 
 
-def publish(data_dir: Path, bootstrap: str) -> tuple[float, int, Settings]:
+def publish(data_dir: Path, bootstrap: str, prefix: str) -> tuple[float, int, Settings]:
     """Publish the whole file into a fresh prefix; (seconds, events, settings)."""
-    settings = _settings(data_dir, bootstrap, f"bench-cdc-{uuid.uuid4().hex[:8]}")
+    settings = _settings(data_dir, bootstrap, f"{prefix}-cdc-{uuid.uuid4().hex[:8]}")
     publisher = Publisher(settings)
     start = time.perf_counter()
     publisher.run(until_idle=True)
@@ -92,7 +94,10 @@ def message_sizes(settings: Settings, table: str, sample: int = 20_000) -> tuple
         keys = values = count = 0
         deadline = time.monotonic() + 60
         while count < sample and time.monotonic() < deadline:
-            for m in consumer.consume(1000, timeout=1.0):
+            batch = consumer.consume(1000, timeout=1.0)
+            if not batch and count:  # the end of a topic holding fewer than `sample` messages
+                break
+            for m in batch:
                 if m.error() is None and m.value() is not None:
                     keys += len(m.key() or b"")
                     values += len(m.value() or b"")
@@ -119,6 +124,9 @@ def raw_rate(
     value = rng.randbytes(value_size)
     if per_txn:
         producer.init_transactions(30)
+    else:  # connect, fetch metadata and the producer id before the clock starts
+        producer.produce(topic, value, keys[0])
+        producer.flush(30)
     start = time.perf_counter()
     for i in range(count):
         if per_txn and i % per_txn == 0:
@@ -144,12 +152,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bootstrap", default="127.0.0.1:19192")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--topic-prefix", default="bench", help="prefix of every topic written")
+    parser.add_argument("--json-out", "--out", dest="out", type=Path, help="write JSON here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-cdc-") as tmp:
         data_dir = Path(tmp)
         prepare(data_dir, args.bootstrap, args.transactions, args.seed)
-        runs = [publish(data_dir, args.bootstrap) for _ in range(args.runs)]
+        runs = [publish(data_dir, args.bootstrap, args.topic_prefix) for _ in range(args.runs)]
     events = runs[0][1]
     settings = runs[0][2]
     key_size, value_size = message_sizes(settings, "SHIPPING.ORDERS")

@@ -17,6 +17,9 @@ Three kinds of process, as in production:
   computed from scratch by SQL on the SQLite system of record (benchmarks/query_api_data.py)
   vs served by the API from the pre-joined view, interleaved, median of `--ratio-runs` runs
   on each of three voyages, the answers compared.
+
+`--json-out FILE` also writes the figures as JSON (per query n/p50/p99 ms, the offload ratio,
+the ingest rate reached, the server's peak RSS); `offload bench` runs it so.
 """
 
 from __future__ import annotations
@@ -191,7 +194,7 @@ def api_get(conn: http.client.HTTPConnection, path: str) -> Any:
     return json.loads(body)
 
 
-def offload_ratio(sor_path: Path, port: int, orders: int, runs: int) -> None:
+def offload_ratio(sor_path: Path, port: int, orders: int, runs: int) -> dict[str, Any]:
     """Cold-chain legs of three voyages: SQL on the SQLite system of record vs the API."""
     sor = data.open_sor(sor_path, read_only=True)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -222,6 +225,14 @@ def offload_ratio(sor_path: Path, port: int, orders: int, runs: int) -> None:
         f"SQL on the SQLite system of record {sor_ms:.1f} ms, API {api_ms:.2f} ms "
         f"(medians of {len(sor_s)}) -> {sor_ms / api_ms:.0f}x"
     )
+    return {
+        "legs": legs,
+        "same_answer": same,
+        "sor_sql_ms": round(sor_ms, 3),
+        "api_ms": round(api_ms, 3),
+        "ratio": round(sor_ms / api_ms, 1),
+        "samples": len(sor_s),
+    }
 
 
 def _same_legs(sor_rows: list[Any], items: list[dict[str, Any]]) -> bool:
@@ -258,8 +269,21 @@ def prepare(args: Any, scratch: Path) -> tuple[Path, Path, int]:
     return work, directory / "sor.sqlite", int(meta["lsn"])
 
 
-def report(times: Times, errors: list[str], ingest: dict[str, float], args: Any) -> None:
+def report(times: Times, errors: list[str], ingest: dict[str, float], args: Any) -> dict[str, Any]:
+    """Print the latency table; return the figures."""
     rate = ingest["units"] / ingest["seconds"]
+    figures: dict[str, Any] = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "orders": args.orders,
+        "readings": args.readings,
+        "ingest_target_uow_per_s": args.rate,
+        "ingest_uow_per_s": round(rate, 1),
+        "writer_busy_pct": round(100 * ingest["busy"] / ingest["seconds"], 1),
+        "load_average_before": round(args.load, 2),
+        "errors": len(errors),
+        "queries": {},
+    }
     print(f"\n{args.clients} client processes for {args.seconds:.0f}s while ingesting "
           f"{rate:,.0f} units of work/s (target {args.rate}, 5 events each; writer busy "
           f"{100 * ingest['busy'] / ingest['seconds']:.0f}% of the time); load average before: "
@@ -270,8 +294,14 @@ def report(times: Times, errors: list[str], ingest: dict[str, float], args: Any)
         p50 = ordered[len(ordered) // 2] * 1000
         p99 = ordered[min(int(0.99 * len(ordered)), len(ordered) - 1)] * 1000
         print(f"{name:<20}{len(values):>8}{p50:>10.2f}{p99:>10.2f}")
+        figures["queries"][name] = {
+            "n": len(values),
+            "p50_ms": round(p50, 3),
+            "p99_ms": round(p99, 3),
+        }
     for error in errors[:5]:
         print("error:", error)
+    return figures
 
 
 def main() -> None:
@@ -286,6 +316,7 @@ def main() -> None:
     parser.add_argument("--data", help="directory to keep the built data in and reuse")
     parser.add_argument("--only", help="comma-separated named queries to run (default: all)")
     parser.add_argument("--quick", action="store_true", help="2,000 orders, 200,000 readings, 8 s")
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     if args.quick:
         args.orders, args.readings = 2_000, 200_000
@@ -301,7 +332,7 @@ def main() -> None:
         server = ctx.Process(target=server_main, args=(work, args))
         server.start()
         _wait_until_up(port, server)
-        offload_ratio(sor_path, port, args.orders, args.ratio_runs)
+        ratio = offload_ratio(sor_path, port, args.orders, args.ratio_runs)
         args.load = os.getloadavg()[0]
         out = ctx.Queue()
         begin = time.time() + 2.0
@@ -328,13 +359,28 @@ def main() -> None:
         ingest_result = args.results.get(timeout=120)
         for c in clients:
             c.join()
+        server_rss_mib = _peak_rss_mib(server.pid)
         server.terminate()  # SIGTERM: uvicorn drains and stops, as under `offload run`
         server.join(30)
         times: Times = {name: [] for name in results[0][0]}
         for client_times, _ in results:
             for name, values in client_times.items():
                 times[name] += values
-        report(times, [e for _, errs in results for e in errs], ingest_result, args)
+        figures = report(times, [e for _, errs in results for e in errs], ingest_result, args)
+    if args.json_out:
+        figures |= {"offload_ratio": ratio, "server_peak_rss_mib": server_rss_mib}
+        args.json_out.write_text(json.dumps(figures, indent=2))
+
+
+def _peak_rss_mib(pid: int | None) -> float | None:
+    """VmHWM of a live process in MiB (Linux), else None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _wait_until_up(port: int, server: Any) -> None:

@@ -11,11 +11,12 @@ keys, packed temperatures and price) and reports:
   messages of the same sizes (no decode, no Avro);
 - peak RSS of the process (getrusage), after the loads and after everything.
 
-Each figure is the median of `--runs` runs (default 3; each load run uses a new topic prefix).
+Each figure is the median of `--runs` runs (default 3; each load run uses a new topic prefix,
+`<--topic-prefix>-<random>`); `--json-out FILE` also writes the figures as JSON.
 Needs a broker: default the test broker of tests/conftest.py (127.0.0.1:19192); start one with
 `OFFLOAD__KAFKA__LOCAL__PORT=19192 ... offload kafka up` or run the integration tests first.
 
-Run: `.venv/bin/python benchmarks/bench_reference_load.py [--records N] [--runs R]`
+Run: `.venv/bin/python benchmarks/bench_reference_load.py [--records N] [--runs R] [--json-out F]`
 """
 
 from __future__ import annotations
@@ -88,7 +89,9 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def job_settings(base: Settings, extract: Path, copybook: Path, data_dir: Path) -> Settings:
+def job_settings(
+    base: Settings, extract: Path, copybook: Path, data_dir: Path, prefix: str
+) -> Settings:
     job = {
         "format": "copybook",
         "source": str(extract),
@@ -97,7 +100,7 @@ def job_settings(base: Settings, extract: Path, copybook: Path, data_dir: Path) 
     }
     env = {
         "OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": base.kafka.bootstrap_servers,
-        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"{prefix}-{uuid.uuid4().hex[:8]}",
         "OFFLOAD__RUNTIME__DATA_DIR": str(data_dir),
         "OFFLOAD__REFERENCE__JOBS": json.dumps({"bench": job}),
     }
@@ -141,6 +144,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--bootstrap", default="127.0.0.1:19192")
+    parser.add_argument("--topic-prefix", default="bench", help="prefix of every topic written")
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     base = load_settings(
         ROOT / "config" / "offload.toml", env={"OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": args.bootstrap}
@@ -155,7 +160,9 @@ def main() -> None:
         fmt = copybook_format(copybook)
         loads, reloads = [], []
         for run in range(args.runs):
-            settings = job_settings(base, extract, copybook, work / f"data-{run}")
+            settings = job_settings(
+                base, extract, copybook, work / f"data-{run}", args.topic_prefix
+            )
             job = jobs_of(settings)["bench"]
             loads.append(timed(partial(run_job, settings, job)))
             reloads.append(timed(partial(run_job, settings, job)))
@@ -168,10 +175,11 @@ def main() -> None:
             timed(lambda: sum(1 for _ in read_extract(extract, fmt))) for _ in range(args.runs)
         ]
         produce = [
-            timed(lambda: raw_produce(base_for_raw(base), (13, 70), n)) for _ in range(args.runs)
+            timed(lambda: raw_produce(base_for_raw(base, args.topic_prefix), (13, 70), n))
+            for _ in range(args.runs)
         ]
     rss_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    report(
+    figures = report(
         n,
         runs=args.runs,
         loads=loads,
@@ -181,12 +189,14 @@ def main() -> None:
         rss_loads=rss_loads,
         rss_all=rss_all,
     )
+    if args.json_out:
+        args.json_out.write_text(json.dumps(figures, indent=2))
 
 
-def base_for_raw(base: Settings) -> Settings:
+def base_for_raw(base: Settings, prefix: str) -> Settings:
     env = {
         "OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": base.kafka.bootstrap_servers,
-        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"{prefix}-{uuid.uuid4().hex[:8]}",
     }
     return load_settings(ROOT / "config" / "offload.toml", env=env)
 
@@ -201,7 +211,9 @@ def report(
     produce: list[float],
     rss_loads: float,
     rss_all: float,
-) -> None:
+) -> dict[str, object]:
+    """Print the figures; return them (records/s medians, ratios, peak RSS MiB)."""
+
     def rate(times: list[float]) -> float:
         return n / statistics.median(times)
 
@@ -218,6 +230,20 @@ def report(
         f"load / raw produce: {load / rate(produce):.2f}"
     )
     print(f"peak RSS: {rss_loads:,.0f} MiB after the loads, {rss_all:,.0f} MiB at the end")
+    return {
+        "records": n,
+        "runs": runs,
+        "record_bytes": 64,
+        "load_per_s": round(load),
+        "reload_per_s": round(rate(reloads)),
+        "decode_per_s": round(rate(decode)),
+        "raw_produce_per_s": round(rate(produce)),
+        "ratio_decode": round(load / rate(decode), 3),
+        "ratio_raw_produce": round(load / rate(produce), 3),
+        "load_s": [round(t, 3) for t in loads],
+        "peak_rss_mib_loads": round(rss_loads, 1),
+        "peak_rss_mib": round(rss_all, 1),
+    }
 
 
 if __name__ == "__main__":

@@ -99,6 +99,9 @@ def _register_parts() -> None:
     from offload.demo import demo_cmd
 
     app.command("demo")(demo_cmd)
+    from offload.bench import bench_cmd
+
+    app.command("bench")(bench_cmd)
     app.command("status")(status_cmd)
     from cdc_ingest.cli import schemas_app
 

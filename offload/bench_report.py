@@ -1,0 +1,251 @@
+"""The benchmark suite's figures and its Markdown summary, from each benchmark's own JSON.
+
+Pure functions: each benchmark script writes its raw figures as JSON; `figures_of` turns them
+into uniform rows (value, unit, and where one exists the ceiling measured in the same run and
+the ratio value / ceiling), and `markdown` renders the summary a person reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Figure = dict[str, Any]
+
+
+def figure(
+    key: str,
+    label: str,
+    value: float | None,
+    unit: str,
+    *,
+    ceiling: tuple[str, float | None, str] | None = None,
+    ratio: float | None = None,
+) -> Figure:
+    """One row: `ceiling` is (what, value, unit); `ratio` defaults to value / ceiling."""
+    row: Figure = {"key": key, "label": label, "value": value, "unit": unit}
+    if ceiling is not None:
+        what, top, top_unit = ceiling
+        row["ceiling"] = {"label": what, "value": top, "unit": top_unit}
+        if ratio is None and value is not None and top:
+            ratio = value / top
+        row["ratio"] = None if ratio is None else round(ratio, 3)
+    return row
+
+
+def cdc_figures(r: dict[str, Any]) -> list[Figure]:
+    """CDC publish against librdkafka's raw produce of messages of the same sizes."""
+    sizes = f"{r['key_bytes']} B keys, {r['value_bytes']} B values"
+    per_txn = r["events_per_transaction"]
+    label = f"CDC publish ({r['events']:,} events, transactional)"
+    raw = f"librdkafka raw idempotent produce, {sizes}"
+    raw_txn = f"librdkafka raw produce, 1 transaction per {per_txn:,}, {sizes}"
+    return [
+        figure("cdc_publish.events_per_s", label, r["cdc_median"], "events/s",
+               ceiling=(raw, r["raw_median"], "msg/s")),
+        figure("cdc_publish.events_per_s_vs_txn", "CDC publish vs raw transactional produce",
+               r["cdc_median"], "events/s", ceiling=(raw_txn, r["raw_txn_median"], "msg/s")),
+    ]  # fmt: skip
+
+
+def apply_figures(r: dict[str, Any]) -> list[Figure]:
+    """Projection apply against DuckDB's raw Arrow insert of the same final rows."""
+    label = f"projection apply, mirrors + views ({r['events']:,} events)"
+    raw = f"DuckDB raw Arrow insert of the same {r['rows']:,} final rows, as events/s"
+    return [
+        figure("projection_apply.events_per_s", label, r["apply_events_per_s"], "events/s",
+               ceiling=(raw, r["raw_events_per_s"], "events/s")),
+    ]  # fmt: skip
+
+
+def loop_figures(r: dict[str, Any]) -> list[Figure]:
+    """The real Kafka → DuckDB loop and the view rebuild."""
+    loop = (
+        f"projection loop from Kafka, `project run --until-idle` ({r['events']:,} events, "
+        "wall time incl. process start)"
+    )
+    rebuild = (
+        f"view rebuild, `project rebuild --all` ({r['rebuild_source_rows']:,} mirror rows read; "
+        "rebuild time only)"
+    )
+    return [
+        figure("projection_loop.events_per_s", loop, r["events_per_s"], "events/s"),
+        figure("rebuild.source_rows_per_s", rebuild, r["rebuild_rows_per_s"], "source rows/s"),
+    ]
+
+
+def reference_figures(r: dict[str, Any]) -> list[Figure]:
+    """The EBCDIC extract load against decode-only and a raw transactional produce."""
+    label = f"reference load, {r['records']:,}-record EBCDIC extract end to end"
+    raw = "raw transactional produce, same count and sizes"
+    return [
+        figure("reference_load.records_per_s", label, r["load_per_s"], "records/s",
+               ceiling=("decode only (read_extract)", r["decode_per_s"], "records/s")),
+        figure("reference_load.records_per_s_vs_produce", "reference load vs raw produce",
+               r["load_per_s"], "records/s", ceiling=(raw, r["raw_produce_per_s"], "msg/s")),
+    ]  # fmt: skip
+
+
+def query_figures(r: dict[str, Any]) -> list[Figure]:
+    """p50/p99 of a point lookup and of a cold-chain listing, and the offload ratio."""
+    rows: list[Figure] = []
+    load = f"{r['clients']} clients, ingesting {r['ingest_uow_per_s']:,.0f} uow/s"
+    for name in ("order", "cold-chain-legs"):
+        q = r["queries"].get(name)
+        for p in ("p50", "p99") if q else ():
+            label = f"query `{name}` {p} ({load})"
+            rows.append(figure(f"query.{name}.{p}_ms", label, q[f"{p}_ms"], "ms"))
+    ratio = r["offload_ratio"]
+    label = (
+        f"cold-chain legs of a voyage through the API ({ratio['legs']} legs, same answer: "
+        f"{ratio['same_answer']}); ratio = offload ratio"
+    )
+    sor = ("the same answer by SQL on the system of record", ratio["sor_sql_ms"], "ms")
+    rows.append(
+        figure(
+            "query.offload_ratio", label, ratio["api_ms"], "ms", ceiling=sor, ratio=ratio["ratio"]
+        )
+    )
+    return rows
+
+
+def freshness_figures(r: dict[str, Any]) -> list[Figure]:
+    """Commit → API answer latency at the target rate, and the rate sustained."""
+    first = r["at_target"]
+    fresh = first["freshness_ms"]
+    at = f"at {first['achieved_uow_per_s']:,.0f} uow/s (target {r['target_uow_per_s']:,.0f})"
+    rows = [
+        figure(f"freshness.{p}_ms", f"end-to-end freshness {p} {at}", fresh[p], "ms")
+        for p in ("p50", "p99", "max")
+    ]
+    label = "units of work/s committed at the target rate (5 events each)"
+    target = ("target", r["target_uow_per_s"], "uow/s")
+    rows.append(
+        figure("freshness.achieved_uow_per_s", label, first["achieved_uow_per_s"], "uow/s",
+               ceiling=target)
+    )  # fmt: skip
+    if r["sustained_uow_per_s"] is not None:
+        sustained = r["sustained_uow_per_s"]
+        rows.append(figure("freshness.sustained_uow_per_s", "highest rate kept up", sustained,
+                           "uow/s"))  # fmt: skip
+    return rows
+
+
+FIGURES: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
+    "cdc_publish": cdc_figures,
+    "projection_apply": apply_figures,
+    "projection_loop": loop_figures,
+    "freshness": freshness_figures,
+    "query_api": query_figures,
+    "reference_load": reference_figures,
+}
+
+
+def figures_of(benchmarks: dict[str, dict[str, Any]]) -> list[Figure]:
+    """Every figure of the benchmarks that succeeded, in suite order."""
+    rows: list[Figure] = []
+    for name, make in FIGURES.items():
+        entry = benchmarks.get(name)
+        if entry and entry.get("status") == "ok":
+            rows.extend(make(entry["result"]))
+    return rows
+
+
+def _num(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{text} {unit}".strip()
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The summary: figures with ceilings and ratios, freshness, queries, peak RSS, sizes."""
+    host = results["host"]
+    lines = [
+        f"## Offload benchmark ({results['suite']}), {results['started_at']}",
+        "",
+        f"`{results['command']}` · {host['cpus']} CPUs · load average at start "
+        f"{host['load_average_start']:.2f} · suite wall time {results['wall_s']:.0f} s · "
+        f"git {host['git']}",
+        "",
+        "| figure | value | ceiling or baseline, same run | ratio |",
+        "|---|---:|---|---:|",
+    ]
+    for f in results["figures"]:
+        top = f.get("ceiling")
+        ceiling = f"{top['label']}: {_num(top['value'], top['unit'])}" if top else ""
+        ratio = f.get("ratio")
+        ratio_text = "" if ratio is None else (f"{ratio:,.1f}x" if ratio >= 10 else f"{ratio:.3f}")
+        lines.append(f"| {f['label']} | {_num(f['value'], f['unit'])} | {ceiling} | {ratio_text} |")
+    benchmarks = results["benchmarks"]
+    lines += _failures(benchmarks)
+    lines += _freshness_section(benchmarks.get("freshness"))
+    lines += _query_section(benchmarks.get("query_api"))
+    lines += _rss_section(benchmarks)
+    lines += ["", "Sizes: " + ", ".join(f"{k} {v:,}" for k, v in results["sizes"].items()), ""]
+    return "\n".join(lines)
+
+
+def _failures(benchmarks: dict[str, dict[str, Any]]) -> list[str]:
+    failed = [(n, b) for n, b in benchmarks.items() if b.get("status") != "ok"]
+    if not failed:
+        return []
+    lines = ["", "**Failed:**", ""]
+    lines += [f"- {name}: {b.get('error', 'no result')} (log {b.get('log')})" for name, b in failed]
+    return lines
+
+
+def _freshness_section(entry: dict[str, Any] | None) -> list[str]:
+    if not entry or entry.get("status") != "ok":
+        return []
+    r = entry["result"]
+    lines = [
+        "",
+        "End-to-end freshness (commit on the system of record → answer through the API with "
+        "`min_lsn`), `offload run` serving:",
+        "",
+        "| target uow/s | achieved | p50 ms | p99 ms | max ms | probes | backlog drained | "
+        "kept up | machine CPU | busiest processes (% of one core) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for s in r["steps"]:
+        fresh = s["freshness_ms"]
+        busiest = ", ".join(
+            f"{p['process']} {p['cpu_pct']:.0f}" for p in s["processes_cpu_pct"][:4]
+        )
+        lines.append(
+            f"| {s['target_uow_per_s']:,.0f} | {s['achieved_uow_per_s']:,.0f} | "
+            f"{_num(fresh['p50'])} | {_num(fresh['p99'])} | {_num(fresh['max'])} | "
+            f"{fresh['count']} | "
+            f"{s['backlog_drained_s']:.1f} s | {'yes' if s['kept_up'] else 'no'} | "
+            f"{s['machine_cpu_busy_pct']:.0f} % | {busiest} |"
+        )
+    return lines
+
+
+def _query_section(entry: dict[str, Any] | None) -> list[str]:
+    if not entry or entry.get("status") != "ok":
+        return []
+    r = entry["result"]
+    lines = [
+        "",
+        f"Query API, {r['clients']} client processes for {r['seconds']:.0f} s while the projection "
+        f"ingests {r['ingest_uow_per_s']:,.0f} uow/s (target {r['ingest_target_uow_per_s']:,}); "
+        f"{r['orders']:,} orders, {r['readings']:,} readings; {r['errors']} errors:",
+        "",
+        "| named query | requests | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, q in r["queries"].items():
+        lines.append(f"| {name} | {q['n']:,} | {q['p50_ms']:.2f} | {q['p99_ms']:.2f} |")
+    return lines
+
+
+def _rss_section(benchmarks: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["", "Peak memory (VmHWM) of each process:", "", "| benchmark | process | peak RSS |"]
+    lines.append("|---|---|---:|")
+    for name, entry in benchmarks.items():
+        for p in entry.get("processes", []):
+            count = f" x{p['count']}" if p["count"] > 1 else ""
+            lines.append(f"| {name} | {p['process']}{count} | {p['peak_rss_mib']:,.0f} MiB |")
+    return lines
