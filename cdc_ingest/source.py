@@ -21,10 +21,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from cdc_ingest.capture_rows import (
+    UOW_END,
+    ChangeBatch,
+    ChangeBuilder,
+    Picked,
+    Position,
+    build_batch,
+    tagged,
+)
 from cdc_ingest.catalog import CatalogError, Column, Db2Type, Table
-from cdc_ingest.changes import Op, RowChange, UnitOfWork
 from cdc_ingest.connection import (
     SourceConfigError,
     SourceError,
@@ -38,6 +46,7 @@ from cdc_ingest.dialect import SQLITE, Dialect, RowReader, db2_dialect, quote, t
 from config import Settings
 
 __all__ = [
+    "UOW_END",
     "ChangeBatch",
     "Position",
     "Registration",
@@ -55,25 +64,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).with_name("sql")
-UOW_END = 2**62
-"""An IBMSNAP_INTENTSEQ beyond any real one: Position(lsn, UOW_END) is after all of unit lsn."""
-_Picked = tuple[Any, Any, int, Sequence[Any]]
-"""A CD row before conversion: (LSN, IBMSNAP_INTENTSEQ as the driver returns them, index of
-its registration, the raw row)."""
-_FETCH_ROWS = 500
 _COMMIT_TIME = Column("IBMSNAP_LOGMARKER", Db2Type.TIMESTAMP)
-
-
-class Position(NamedTuple):
-    """The last row consumed: (LSN, IBMSNAP_INTENTSEQ). Position(0, 0) is the beginning."""
-
-    lsn: int
-    seq: int
-
-    @classmethod
-    def after_unit(cls, lsn: int) -> Position:
-        """The position just after every row of unit of work `lsn`."""
-        return cls(lsn, UOW_END)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,26 +99,6 @@ class UowHeader:
     def total_rows(self) -> int:
         """Rows the unit of work changed in the captured tables."""
         return sum(self.rows_by_table.values())
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeBatch:
-    """One read of the capture tables.
-
-    Attributes:
-        units: units of work in commit order; the first may continue one begun in the previous
-            batch, the last may stop short of its end (see `last_complete`).
-        position: where the next read continues.
-        newest_lsn: newest committed LSN when the batch was read.
-        last_complete: whether the last unit's final row is in this batch.
-        tables: the catalog the values were read with, SCHEMA.TABLE → Table.
-    """
-
-    units: tuple[UnitOfWork, ...]
-    position: Position
-    newest_lsn: int
-    last_complete: bool
-    tables: Mapping[str, Table]
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,14 +280,15 @@ class Source:
             try:
                 # Each CD table is read in (LSN, INTENTSEQ) order and lazily: the merge pulls
                 # only the rows it needs (max_rows + 1 of all tables), converting none yet.
-                streams = [_tagged(i, cursor) for i, cursor in enumerate(cursors)]
+                streams = [tagged(i, cursor) for i, cursor in enumerate(cursors)]
                 picked = list(itertools.islice(heapq.merge(*streams), max_rows + 1))
             finally:
                 for cursor in cursors:
                     cursor.close()
             headers = self._headers(picked)
-        convert = _ChangeBuilder(self.dialect, regs, catalog, self._readers)
-        return _batch(
+        plans = [(catalog[reg.table], bool(reg.before_prefix)) for reg in regs]
+        convert = ChangeBuilder(self.dialect, plans, self._readers)
+        return build_batch(
             picked,
             convert,
             headers=headers,
@@ -358,7 +330,7 @@ class Source:
             raise SourceError(f"query on {self.schema} failed: {exc}\n  {sql}") from exc
         return cur
 
-    def _headers(self, picked: Sequence[_Picked]) -> dict[int, tuple[str, Any]]:
+    def _headers(self, picked: Sequence[Picked]) -> dict[int, tuple[str, Any]]:
         if not picked:
             return {}
         first, last = picked[0][0], picked[-1][0]
@@ -399,86 +371,6 @@ class Source:
         rows = tuple(read(r, 0) for r in raw)
         last = tuple(rows[-1][k] for k in table.primary_key) if rows else None
         return TableChunk(table, rows, lsn, last, done=len(rows) < max_rows)
-
-
-def _tagged(index: int, cursor: Any) -> Iterator[_Picked]:
-    """The rows of one CD table's cursor as merge items, ordered by (LSN, INTENTSEQ)."""
-    while rows := cursor.fetchmany(_FETCH_ROWS):
-        for row in rows:
-            yield (row[0], row[1], index, row)
-
-
-class _ChangeBuilder:
-    """Converts picked CD rows into `RowChange`s, with one compiled row reader per catalog."""
-
-    def __init__(
-        self,
-        dialect: Dialect,
-        regs: Sequence[Registration],
-        catalog: Mapping[str, Table],
-        readers: dict[tuple[Column, ...], RowReader],
-    ) -> None:
-        self.dialect = dialect
-        self.plans = []
-        for reg in regs:
-            columns = catalog[reg.table].columns
-            reader = readers.get(columns)
-            if reader is None:
-                reader = readers[columns] = dialect.row_reader(columns)
-            before_at = 3 + len(columns) if reg.before_prefix else None
-            self.plans.append((reg.table, reader, before_at))
-
-    def lsn(self, raw: object) -> int:
-        """An LSN (or INTENTSEQ) as the driver returned it, as an int."""
-        return raw if raw.__class__ is int else self.dialect.lsn_from_db(raw)
-
-    def __call__(self, picked: _Picked) -> RowChange:
-        table, read, before_at = self.plans[picked[2]]
-        raw = picked[3]
-        op = _OPS.get(raw[2]) or Op(str(raw[2]).strip())
-        lsn, seq = self.lsn(picked[0]), self.lsn(picked[1])
-        if op is Op.INSERT:
-            return RowChange(table, op, lsn, seq, None, read(raw, 3))
-        image = read(raw, 3)
-        if op is Op.DELETE:
-            # ASN writes a deleted row's values in the after-image columns too.
-            before = image if before_at is None else read(raw, before_at)
-            return RowChange(table, op, lsn, seq, before, None)
-        prior = None if before_at is None else read(raw, before_at)
-        return RowChange(table, op, lsn, seq, prior, image)
-
-
-_OPS = {op.value: op for op in Op}
-
-
-def _batch(
-    picked: Sequence[_Picked],
-    convert: _ChangeBuilder,
-    *,
-    headers: Mapping[int, tuple[str, Any]],
-    after: Position,
-    newest: int,
-    max_rows: int,
-    catalog: Mapping[str, Table],
-) -> ChangeBatch:
-    """Group the merged CD rows (one more than asked for, when there are more) into units."""
-    full = len(picked) > max_rows
-    rows = picked[:max_rows]
-    units = []
-    for raw_lsn, group in itertools.groupby(rows, key=lambda row: row[0]):
-        lsn = convert.lsn(raw_lsn)
-        if lsn not in headers:
-            raise SourceError(f"capture rows at LSN {lsn} have no IBMSNAP_UOW row")
-        uow_id, commit_time = headers[lsn]
-        units.append(UnitOfWork(lsn, uow_id, commit_time, tuple(map(convert, group))))
-    if full:
-        position = Position(convert.lsn(rows[-1][0]), convert.lsn(rows[-1][1]))
-        last_complete = picked[max_rows][0] != rows[-1][0]
-    else:
-        # Everything committed up to `newest` was read in this transaction.
-        position = Position.after_unit(newest) if newest >= after.lsn else after
-        last_complete = True
-    return ChangeBatch(tuple(units), position, newest, last_complete, dict(catalog))
 
 
 def _uow_id(raw: object) -> str:

@@ -230,3 +230,74 @@ def _wait_idle(run_offload: Callable[..., Any], settings: Settings, timeout_s: f
             return
         time.sleep(0.5)
     raise AssertionError("capture did not catch up")
+
+
+def test_an_incompatible_change_holds_its_table_until_accepted_and_loses_nothing(
+    kafka_settings: Settings, run_offload: Callable[..., Any], plain: Any
+) -> None:
+    settings = kafka_settings
+    prefix = settings.kafka.topic_prefix
+    _ok(run_offload(settings, "sor", "init"))
+    table_sql = "CREATE TABLE SHIPPING.T_PRICE (ID INTEGER NOT NULL, AMOUNT {}, PRIMARY KEY (ID))"
+    _ok(run_offload(settings, "sor", "exec", table_sql.format("DECIMAL(9,2)")))
+    _ok(run_offload(settings, "sor", "register", "T_PRICE"))
+    proc = _spawn(settings, "cdc", "run")
+    try:
+        _ok(run_offload(settings, "sor", "exec", _prices(1, 4)))
+        _wait_idle(run_offload, settings)
+        # The simulated Db2 has no ALTER COLUMN: the type changes by drop and re-create.
+        recreate = f"DROP TABLE SHIPPING.T_PRICE; {table_sql.format('DECIMAL(11,2)')}"
+        recreated = _ok(run_offload(settings, "sor", "exec", recreate)).stdout
+        recreated_lsn = int(recreated.rsplit("LSN", 1)[1])
+        _ok(run_offload(settings, "sor", "register", "T_PRICE"))
+        _ok(run_offload(settings, "sor", "exec", _prices(4, 7)))
+        _ok(run_offload(settings, "simulate", "--transactions", "30", "--seed", "8"))
+        _wait_idle(run_offload, settings)
+        status = json.loads(_ok(run_offload(settings, "cdc", "status", "--json")).stdout)
+        waiting = {t["table"]: t for t in status["tables"]}["SHIPPING.T_PRICE"]
+        assert waiting["state"] == "waiting on incompatible change"
+        assert waiting["reason"] == (
+            "capture of table SHIPPING.T_PRICE stopped: column AMOUNT changed from "
+            "DECIMAL(9,2) to DECIMAL(11,2), which is not BACKWARD compatible with version 1 "
+            f"of subject {prefix}.shipping.t_price-value; revert the change or run "
+            "`offload cdc resume SHIPPING.T_PRICE --accept-incompatible`"
+        )
+        # Meanwhile every other table went on.
+        rows = plain.capture_rows(settings.sor_path)
+        others = [t for t in rows if t != "SHIPPING.T_PRICE"]
+        events, markers = plain.read_events(settings.kafka.bootstrap_servers, prefix, others)
+        report = plain.compare(events, markers, {t: rows[t] for t in others})
+        assert not report["missing"] and not report["extra"] and report["events"] > 100
+        assert _messages(plain, settings, "SHIPPING.T_PRICE") != []
+        _ok(run_offload(settings, "cdc", "resume", "T_PRICE", "--accept-incompatible"))
+        _wait_state(run_offload, settings, "SHIPPING.T_PRICE", "running")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    messages = _messages(plain, settings, "SHIPPING.T_PRICE")
+    amounts = {m.value["after"]["ID"]: m.value["after"]["AMOUNT"] for m in messages}
+    assert amounts == {i: Decimal(f"{i}000000.{i}5") for i in range(1, 7)}
+    later = [m for m in messages if m.value["source"]["commit_lsn"] > recreated_lsn]
+    rows = plain.capture_rows(settings.sor_path)["SHIPPING.T_PRICE"]
+    published = sorted(
+        (m.value["source"]["commit_lsn"], m.value["source"]["change_lsn"]) for m in later
+    )
+    assert published == sorted((lsn, seq) for lsn, seq, _ in rows)
+
+
+def _prices(first: int, end: int) -> str:
+    return ";".join(
+        f"INSERT INTO SHIPPING.T_PRICE VALUES ({i}, '{i}000000.{i}5')" for i in range(first, end)
+    )
+
+
+def _wait_state(
+    run_offload: Callable[..., Any], settings: Settings, table: str, state: str
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = json.loads(_ok(run_offload(settings, "cdc", "status", "--json")).stdout)
+        if {t["table"]: t["state"] for t in status["tables"]}.get(table) == state:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"table {table} did not reach state {state}")
