@@ -271,7 +271,7 @@ class BatchApplier:
             finally:
                 con.unregister("_positions")
         lsn, commit = _newest(units)
-        uow_lsn = max((u.commit_lsn for u in units if not u.is_snapshot), default=0)
+        uow_lsn = max((u.commit_lsn for u in units if not u.is_pseudo), default=0)
         params: dict[str, Any] = {
             "lsn": lsn,
             "commit_time": commit,

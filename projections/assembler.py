@@ -11,8 +11,10 @@ transaction topic cannot come before one that was.
 Events whose marker has not been read yet ("orphans") are held too, since the change topics
 may run ahead of the transaction topic. After a restart, positions are resumed from the
 stored ones (the oldest held record of each partition), so records of units already applied
-are read again: a non-snapshot event or marker whose commit LSN is not above the highest
-applied source unit of work is dropped on arrival, a repeated (table, change_lsn, key) within
+are read again: an event or marker of a source unit of work whose commit LSN is not above the
+highest applied one is dropped on arrival (pseudo-units, snapshot chunks and the resumed parts
+of units that touched a blocked table, may lie below it: the per-key rule makes them
+idempotent), a repeated (table, change_lsn, key) within
 a unit is dropped, and `drop_orphans` discards the rest once the transaction topic has been
 read to its end (a visible event's BEGIN is always visible, so an orphan then belongs to a
 unit that was applied before the restart).
@@ -30,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from projections.events import SNAPSHOT_PREFIX, ChangeEvent, TxMarker
+from projections.events import SNAPSHOT_PREFIX, ChangeEvent, TxMarker, is_pseudo
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,11 @@ class AssembledUnit:
     def is_snapshot(self) -> bool:
         """Whether this is a snapshot pseudo-unit."""
         return self.uow_id.startswith(SNAPSHOT_PREFIX)
+
+    @property
+    def is_pseudo(self) -> bool:
+        """Whether this is a pseudo-unit (snapshot or resumed): its LSN may lie below others'."""
+        return is_pseudo(self.uow_id)
 
 
 @dataclass(slots=True)
@@ -216,7 +223,7 @@ class UnitOfWorkAssembler:
         """Take one change event (not a tombstone)."""
         part = (event.topic, event.partition)
         self._consumed[part] = max(self._consumed.get(part, 0), event.offset + 1)
-        if event.op != "r" and event.commit_lsn <= self._uow_lsn:
+        if event.commit_lsn <= self._uow_lsn and event.op != "r" and not is_pseudo(event.uow_id):
             self.duplicates += 1
             return
         buf = self._queue.get(event.uow_id) or self._orphans.get(event.uow_id)
@@ -241,7 +248,7 @@ class UnitOfWorkAssembler:
         """Take one BEGIN or END marker, in transaction-topic order."""
         part = (self._tx_topic, 0)
         self._consumed[part] = max(self._consumed.get(part, 0), marker.offset + 1)
-        if not marker.is_snapshot and marker.commit_lsn <= self._uow_lsn:
+        if marker.commit_lsn <= self._uow_lsn and not marker.is_pseudo:
             self.duplicates += 1
             return
         buf = self._queue.get(marker.uow_id)
@@ -276,12 +283,12 @@ class UnitOfWorkAssembler:
 
     def _release(self, buf: _Buffer) -> AssembledUnit:
         assert buf.end is not None  # complete() checked it
-        if not buf.end.is_snapshot:
+        if not buf.end.is_pseudo:
             self._uow_lsn = max(self._uow_lsn, buf.end.commit_lsn)
             stale = [
                 u
                 for u, b in self._orphans.items()
-                if b.commit_lsn <= self._uow_lsn and not u.startswith(SNAPSHOT_PREFIX)
+                if b.commit_lsn <= self._uow_lsn and not is_pseudo(u)
             ]
             for uow_id in stale:
                 self._forget(self._orphans.pop(uow_id))

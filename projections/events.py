@@ -14,6 +14,7 @@ LSN is a no-op (it applies only above it).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,18 @@ SNAPSHOT_SEQ = 2**62
 """The change_lsn given to snapshot rows: above any real position inside a unit of work."""
 SNAPSHOT_PREFIX = "snapshot:"
 """Unit-of-work ids of snapshot pseudo-units start with this."""
+RESUMED_PREFIX = "resumed:"
+"""Unit-of-work ids of resumed pseudo-units start with this: the held part of a unit of work
+that touched a table blocked on an incompatible schema, published when the table caught up,
+with the unit's original commit LSN (below units published meanwhile)."""
+PSEUDO_PREFIXES = (SNAPSHOT_PREFIX, RESUMED_PREFIX)
+"""Pseudo-units carry a commit LSN that may lie at or below the watermark: they are applied by
+the per-key rule, never dropped as already applied."""
+
+
+def is_pseudo(uow_id: str) -> bool:
+    """Whether a unit-of-work id names a snapshot or resumed pseudo-unit."""
+    return uow_id.startswith(PSEUDO_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +113,11 @@ class TxMarker:
         """Whether this marks a snapshot pseudo-unit rather than a source unit of work."""
         return self.uow_id.startswith(SNAPSHOT_PREFIX)
 
+    @property
+    def is_pseudo(self) -> bool:
+        """Whether this marks a pseudo-unit (snapshot or resumed), see `is_pseudo`."""
+        return is_pseudo(self.uow_id)
+
 
 def change_event_from_envelope(
     topic: str,
@@ -128,7 +146,7 @@ def change_event_from_envelope(
         op = value["op"]
         txn = value.get("transaction")
         uow_id = txn["id"] if txn else source["txId"]
-        table = f"{source['schema']}.{source['table']}".upper()
+        table = _table_name(source["schema"], source["table"])
         row = value["after"]
         if op not in ("c", "u", "d", "r"):
             raise ContractError(topic, partition, offset, f"unknown op {op!r}")
@@ -144,13 +162,24 @@ def change_event_from_envelope(
             row=row,
             commit_lsn=int(source["commit_lsn"]),
             change_lsn=int(source["change_lsn"]),
-            uow_id=str(uow_id),
+            uow_id=sys.intern(str(uow_id)),  # one string per unit, not per event
             commit_ms=int(source["ts_ms"]),
             raw_key=raw[0],
             raw_value=raw[1],
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(topic, partition, offset, f"envelope lacks {exc}") from exc
+
+
+_TABLE_NAMES: dict[tuple[str, str], str] = {}
+
+
+def _table_name(schema: str, table: str) -> str:
+    """SCHEMA.TABLE upper case, one string per table (events are held by the thousand)."""
+    found = _TABLE_NAMES.get((schema, table))
+    if found is None:
+        found = _TABLE_NAMES[(schema, table)] = f"{schema}.{table}".upper()
+    return found
 
 
 def marker_from_value(topic: str, offset: int, value: Mapping[str, Any]) -> TxMarker:

@@ -166,3 +166,19 @@ def test_any_permutation_and_duplication_gives_the_last_event(
         assert p.rows("SELECT * FROM shipping.customers") == sorted(expected, key=repr)
     finally:
         p.con.close()
+
+
+def test_a_resumed_part_applies_by_the_per_key_rule(
+    bare_projection: Any, kit: SimpleNamespace
+) -> None:
+    make_event, unit = kit.make_event, kit.unit
+    p = bare_projection
+    p.applier.apply([unit(5, make_event(CUSTOMERS, customer(1, "v5"), 5))], {})
+    p.applier.apply([unit(9, make_event(CUSTOMERS, customer(2, "v9"), 9))], {})
+    uow = "resumed:SHIPPING.CUSTOMERS:U7:1"
+    part = unit(7, make_event(CUSTOMERS, customer(1, "v7"), 7, uow=uow), uow=uow)
+    assert p.applier.apply([part], {}).changed == 1  # LSN 7 is below the watermark (9)
+    assert p.applier.apply([part], {}).changed == 0  # delivered again: a no-op
+    assert p.rows("SELECT * FROM shipping.customers") == [(1, "v7"), (2, "v9")]
+    mark = read_watermark(p.con)
+    assert (mark.lsn, mark.uow_lsn) == (9, 9)

@@ -167,3 +167,22 @@ def test_a_large_unit_is_staged_and_released_alone(kit: SimpleNamespace) -> None
     ]
     assert sum(len(c) for c in stage.chunks("U1", 7)) == 20
     assert [u.uow_id for u in asm.ready(10)] == ["U2"]
+
+
+def test_resumed_parts_below_the_watermark_are_released_not_dropped(kit: SimpleNamespace) -> None:
+    # Units 5..9 were applied; ORDERS was blocked meanwhile, so unit 6's ORDERS part comes now,
+    # as a pseudo unit with unit 6's LSN, its event read before its marker.
+    asm = assembler(applied=9)
+    uow = "resumed:SHIPPING.ORDERS:U6:2"
+    asm.add_event(kit.make_event(ORDERS, {"ORDER_ID": 1}, 6, 2, uow=uow, offset=4))
+    asm.add_marker(begin(10, "U10", 10))
+    asm.add_event(cust(kit, 3, 10, 1, 7))
+    asm.add_marker(end(11, "U10", 10, customers=1))
+    assert [u.uow_id for u in asm.ready(100)] == ["U10"]  # releasing 10 keeps the resumed part
+    asm.add_marker(TxMarker(12, "BEGIN", uow, 6, 6))
+    asm.add_event(kit.make_event(ORDERS, {"ORDER_ID": 2}, 6, 3, uow=uow, offset=5))
+    asm.add_marker(TxMarker(13, "END", uow, 6, 6, 2, {ORDERS: 2}))
+    (resumed,) = asm.ready(100)
+    assert (resumed.uow_id, resumed.commit_lsn, resumed.is_pseudo) == (uow, 6, True)
+    assert sorted(e.key for e in resumed.events) == [(1,), (2,)]
+    assert asm.duplicates == 0
