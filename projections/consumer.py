@@ -6,7 +6,9 @@ topics, each seeked to the position stored in `_offload.positions` (the beginnin
 group offsets are never used. Records are decoded (`RecordDecoder`), fed to the assembler
 (units of work) or kept for the next batch (reference records), and complete units are applied
 in batches of up to `batch_max_events` events or `batch_max_ms` milliseconds, each batch one
-DuckDB transaction with the positions and the watermark.
+DuckDB transaction with the positions and the watermark, run on the apply thread
+(`pipeline.ApplyWorker`) while the loop reads on. New change topics and schema versions are
+looked up periodically and at once when a record needs them (`discovery.Rediscovery`).
 
 Memory stays bounded: past `max_held_events` events waiting for their unit of work, every
 change partition that ran ahead of the oldest waiting unit (its last event's LSN is above that
@@ -34,9 +36,11 @@ from cdc_ingest.codec import Codec
 from config import Settings
 from projections.assembler import AssembledUnit, Partition, UnitOfWorkAssembler
 from projections.decoder import RawRecord, RecordDecoder
+from projections.discovery import Rediscovery
 from projections.errorlog import ErrorRecord
 from projections.errors import DecodeFailure, KafkaUnavailable
 from projections.events import ChangeEvent, TxMarker
+from projections.pipeline import ApplyWorker
 from projections.poison import PoisonLedger
 from projections.store import read_positions, read_watermark
 from projections.topology import Topology, discover
@@ -45,6 +49,7 @@ from projections.writer import ProjectionWriter
 log = logging.getLogger(__name__)
 
 _POLL_S = 0.05
+_BUSY_POLL_S = 0.005
 _REDISCOVER_S = 10.0
 _MAX_QUEUED_UNITS = 100_000
 
@@ -125,6 +130,8 @@ class ProjectionConsumer:
         self._batch = _Batch()
         self._stall: tuple[str, float] | None = None
         self._last_sweep = 0.0
+        self._discovery = Rediscovery(_REDISCOVER_S)
+        self._worker = ApplyWorker()
         self.head: tuple[int, int] | None = None
         """The newest (LSN, commit ms) seen in an END marker: how far the source published."""
 
@@ -135,14 +142,17 @@ class ProjectionConsumer:
         """
         started = time.monotonic()
         self._consumer = Consumer(self._consumer_config())
+        self._discovery = Rediscovery(None if until_idle else _REDISCOVER_S)
         try:
             self._rediscover()
             self._writer.deliver_dead_letters()
             idle_since: float | None = None
-            next_discovery = time.monotonic() + _REDISCOVER_S
             while not stop.is_set():
                 polled = self._poll()
                 now = time.monotonic()
+                self._worker.check()
+                if self._discovery.due(now):
+                    self._rediscover()
                 self._resolve_stall(now)
                 self._collect(now, idle=not polled)
                 self._flow_control()
@@ -150,13 +160,14 @@ class ProjectionConsumer:
                     idle_since = self._idle_since(idle_since, now)
                     if idle_since is not None and now - idle_since >= self._p.idle_ms / 1000:
                         break
-                elif now >= next_discovery:
-                    self._rediscover()
-                    next_discovery = now + _REDISCOVER_S
-            self._apply()
+            self._apply(wait=True)
+            self._worker.wait()
         finally:
-            self._consumer.close()
-            self._consumer = None
+            try:
+                self._worker.wait()
+            finally:
+                self._consumer.close()
+                self._consumer = None
         self.summary.seconds = time.monotonic() - started
         self.summary.lsn = read_watermark(self._writer.con).lsn
         return self.summary
@@ -179,6 +190,7 @@ class ProjectionConsumer:
     # -- topics -----------------------------------------------------------------------
 
     def _rediscover(self) -> None:
+        self._worker.wait()  # the apply thread owns the connection while it applies
         load = getattr(self._store, "load", None)
         if callable(load) and self._assigned:
             load()
@@ -189,6 +201,9 @@ class ProjectionConsumer:
         for name in built:
             log.info("view %s built", name)
         self._assign_new()
+        tables = [spec.source_name for spec in self.topology.change.values()]
+        self._discovery.known(tables, _schema_ids(self._store, self.topology.topics()))
+        self._discovery.done(time.monotonic())
 
     def _assign_new(self) -> None:
         assert self._consumer is not None
@@ -217,7 +232,11 @@ class ProjectionConsumer:
     def _poll(self) -> int:
         assert self._consumer is not None
         # Do not wait for more records while complete units of work wait to be applied.
-        timeout = 0.0 if self.assembler.head_complete else _POLL_S
+        timeout = _POLL_S
+        if self._worker.busy:
+            timeout = _BUSY_POLL_S
+        elif self.assembler.head_complete:
+            timeout = 0.0
         messages = self._consumer.consume(1000, timeout)
         for message in messages:
             self._handle(message)
@@ -240,6 +259,9 @@ class ProjectionConsumer:
         self._eof.pop(part, None)
         record = RawRecord.of(message)
         self._batch.dirty = True
+        schema_id = _schema_id(record.value)
+        if schema_id is not None and self._discovery.schema_seen(schema_id, time.monotonic()):
+            self._rediscover()
         try:
             item = self._decoder.decode(record)
         except DecodeFailure as exc:
@@ -249,6 +271,9 @@ class ProjectionConsumer:
             self.assembler.note_consumed(part, record.offset)
         elif isinstance(item, TxMarker):
             self.assembler.add_marker(item)
+            for table in item.counts or ():
+                if not self._discovery.reads(table):
+                    self._discovery.table_named(table, time.monotonic())
             if item.status == "END":
                 self._end_seen[item.uow_id] = self._seq
                 if self.head is None or item.commit_lsn > self.head[0]:
@@ -295,11 +320,15 @@ class ProjectionConsumer:
         if self._stall is None or self._stall[0] != stall.uow_id:
             self._stall = (stall.uow_id, now)
             return
-        if now - self._stall[1] < self._p.stall_grace_ms / 1000:
+        grace = self._p.stall_grace_ms / 1000
+        if now - self._stall[1] < grace:
             return
         end_seq = self._end_seen.get(stall.uow_id, self._seq)
         for table in stall.missing:
             topic = self.topology.topic_of(table)
+            if topic is None and self._discovery.last < self._stall[1] + grace:
+                self._discovery.table_named(table, now)
+                return
             parts = [p for p in self._assigned if p[0] == topic]
             if not all(self._passed(p, stall.commit_lsn, end_seq) for p in parts):
                 return
@@ -346,18 +375,24 @@ class ProjectionConsumer:
         if batch and (full or aged or (idle and (batch.units or batch.references or batch.errors))):
             self._apply()
 
-    def _apply(self) -> None:
-        batch, self._batch = self._batch, _Batch(started=time.monotonic())
-        if not batch:
+    def _apply(self, wait: bool = False) -> None:
+        """Hand the batch to the apply thread; while it is busy, unless `wait`, the batch
+        goes on collecting (up to its limit) and the loop on reading."""
+        if not self._batch or (self._worker.busy and not wait):
             return
+        batch, self._batch = self._batch, _Batch(started=time.monotonic())
         positions = {**self.assembler.positions(), **self._ref_positions}
+        self._ref_positions = {}
+        self._worker.submit(lambda: self._commit(batch, positions))
+
+    def _commit(self, batch: _Batch, positions: dict[Partition, int]) -> None:
+        """Apply one batch (on the apply thread)."""
         result = self._writer.apply(batch.units, positions, batch.references, batch.errors)
         s = self.summary
         s.batches += 1
         s.units += result.units
         s.events += result.events
         s.errors += len(batch.errors)
-        self._ref_positions = {}
         if self._on_commit is not None:
             self._on_commit(self)
 
@@ -391,11 +426,27 @@ class ProjectionConsumer:
         """When the loop became idle: every partition at its end, nothing left to apply."""
         caught_up = all(part in self._eof for part in self._assigned)
         batch = self._batch
-        busy = batch.units or batch.references or self.assembler.head_complete
+        busy = batch.units or batch.references or self.assembler.head_complete or self._worker.busy
         busy = busy or self.assembler.stall() is not None
         if not caught_up or busy:
             return None
         return now if since is None else since
+
+
+def _schema_id(value: bytes | None) -> int | None:
+    if value is None or len(value) < 5 or value[0] != 0:
+        return None
+    return int.from_bytes(value[1:5], "big")
+
+
+def _schema_ids(store: object, topics: list[str]) -> list[int]:
+    ids = []
+    for topic in topics:
+        for part in ("key", "value"):
+            found = store.latest(f"{topic}-{part}")  # type: ignore[attr-defined]
+            if found is not None:
+                ids.append(int(found.id))
+    return ids
 
 
 def _with_key(record: ErrorRecord, key_text: str | None) -> ErrorRecord:

@@ -11,6 +11,7 @@ naming the topic, partition, offset and reason.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,20 @@ from projections.topology import Topology
 
 REFERENCE_UOW = "reference"
 """The unit-of-work id given to reference records (they belong to none)."""
+_NOT_NEEDED = frozenset(
+    {
+        "before",
+        "ts_ms",
+        "source.version",
+        "source.connector",
+        "source.name",
+        "source.snapshot",
+        "source.db",
+        "transaction.total_order",
+        "transaction.data_collection_order",
+    }
+)
+"""Envelope fields the read side never looks at: stepped over, not decoded."""
 
 
 class MessageLike(Protocol):
@@ -40,8 +55,8 @@ class MessageLike(Protocol):
 class Decoding(Protocol):
     """What decoding needs of the contract's codec."""
 
-    def decode(self, data: bytes) -> Any:
-        """The record in a wire-format message."""
+    def decode(self, data: bytes, skip: frozenset[str] = ...) -> Any:
+        """The record in a wire-format message, without the top-level fields in `skip`."""
         ...
 
 
@@ -71,7 +86,7 @@ class RawRecord:
     def of(cls, message: MessageLike) -> RawRecord:
         """The record of a consumed message."""
         return cls(
-            topic=message.topic() or "",
+            topic=sys.intern(message.topic() or ""),
             partition=int(message.partition() or 0),
             offset=int(message.offset() or 0),
             key=message.key(),
@@ -155,7 +170,7 @@ class RecordDecoder:
             record.partition,
             record.offset,
             key,
-            self._value(record),
+            self._value(record, _NOT_NEEDED),
             raw=(record.key, record.value),
         )
         if event.table != spec.source_name:
@@ -197,15 +212,17 @@ class RecordDecoder:
             raise ContractError(record.topic, record.partition, record.offset, "key is no record")
         return key
 
-    def _value(self, record: RawRecord) -> Mapping[str, Any]:
+    def _value(self, record: RawRecord, skip: frozenset[str] = frozenset()) -> Mapping[str, Any]:
         if record.value is None:
             raise ContractError(record.topic, record.partition, record.offset, "value is null")
-        value = self._codec.decode(record.value)
+        value = self._codec.decode(record.value, skip)
         if not isinstance(value, Mapping):
             raise ContractError(record.topic, record.partition, record.offset, "value no record")
         return value
 
 
 def _headers(raw: Any) -> Headers:
+    if raw is None:
+        return ()
     items = raw.items() if isinstance(raw, Mapping) else (raw or ())
     return tuple((str(k), v.encode() if isinstance(v, str) else v) for k, v in items)

@@ -34,6 +34,10 @@ class PoisonLedger:
     def __len__(self) -> int:
         return sum(len(v) for v in self._open.values())
 
+    def __bool__(self) -> bool:
+        # Asked for every decoded event: cheaper than counting.
+        return any(self._open.values())
+
     def add(self, partition: Partition, offset: int, low_lsn: int, record: ErrorRecord) -> None:
         """A poison record after an event of LSN `low_lsn` (0: none) in its partition."""
         entry = _Poison(partition, offset, low_lsn, None, record)

@@ -102,7 +102,7 @@ def open_projection(
     """
     from cdc_ingest.schema_stores import store_from_settings
 
-    con = open_database(settings.projections_path)
+    con = open_database(settings.projections_path, settings.projections.duckdb_memory_limit)
     try:
         metrics = ProjectionMetrics()
         dlq = DeadLetters(settings.kafka) if dead_letters else None

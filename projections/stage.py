@@ -37,7 +37,9 @@ class DuckDBStage:
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        # Two connections: the Kafka loop puts, the apply thread reads and drops, concurrently.
         self._con = con.cursor()
+        self._reader = con.cursor()
         self._sizes: dict[str, int] = {}
         self._con.execute("DELETE FROM _offload.stage").fetchall()
 
@@ -64,13 +66,13 @@ class DuckDBStage:
         total = self._sizes.get(uow_id, 0)
         for low in range(0, total, size):
             params = {"uow": uow_id, "low": low, "high": low + size}
-            rows = self._con.execute(_READ, params).fetchall()
+            rows = self._reader.execute(_READ, params).fetchall()
             yield [pickle.loads(row[0]) for row in rows]
 
     def drop(self, uow_id: str) -> None:
         """Forget the unit's staged events."""
         if self._sizes.pop(uow_id, None) is not None:
-            self._con.execute(_DROP, {"uow": uow_id}).fetchall()
+            self._reader.execute(_DROP, {"uow": uow_id}).fetchall()
 
     @property
     def staged_units(self) -> int:

@@ -51,11 +51,12 @@ class Watermark:
     events: int
 
 
-def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
+def open_database(path: Path | str, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) the projection database and its bookkeeping tables.
 
     Args:
         path: the DuckDB file, or ":memory:" (tests, benchmarks).
+        memory_limit: DuckDB's `memory_limit` ("512MB"); DuckDB's default (80% of RAM) if None.
 
     Returns:
         the writer's connection; readers use `.cursor()` on it.
@@ -66,7 +67,10 @@ def open_database(path: Path | str) -> duckdb.DuckDBPyConnection:
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     try:
-        con = duckdb.connect(str(path))
+        config: dict[str, str | bool | int | float | list[str]] = {}
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
+        con = duckdb.connect(str(path), config=config)
     except duckdb.IOException as exc:
         raise DatabaseBusy(str(path), str(exc).splitlines()[0]) from exc
     con.execute(script("bookkeeping.sql"))
