@@ -172,7 +172,7 @@ class ProjectionSettings(_Section):
     """Events of one unit of work held in memory before the rest is staged in DuckDB."""
     reference_topics: list[str] = ["products", "ports", "vessels"]
     """Reference topics mirrored as reference.<name>, read from `<prefix>.reference.<name>`."""
-    max_held_events: int = Field(default=200000, ge=1)
+    max_held_events: int = Field(default=50000, ge=1)
     """Events held in memory waiting for their unit of work; past it, partitions that ran
     ahead of the oldest incomplete unit of work are paused."""
     idle_ms: int = Field(default=500, ge=1)
@@ -180,6 +180,9 @@ class ProjectionSettings(_Section):
     stall_grace_ms: int = Field(default=1000, ge=0)
     """How long a unit of work whose END counts cannot be met any more (undecodable events)
     waits before it is applied without them and the gap is recorded as an error."""
+    duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
+    """DuckDB memory_limit of the projection database (`offload serve` then sets
+    api.duckdb_memory_limit at lock-down: one limit per database)."""
 
 
 class ApiKey(_Section):
