@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import Settings
@@ -33,11 +35,19 @@ from query_api.store import ReadStore, Watermark
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, store: ReadStore, schema_source: SchemaSource) -> FastAPI:
-    """Build the query API over a locked-down read store and a schema source."""
+def create_app(
+    settings: Settings,
+    store: ReadStore,
+    schema_source: SchemaSource,
+    metric_registries: Sequence[CollectorRegistry] = (),
+) -> FastAPI:
+    """Build the query API over a locked-down read store and a schema source.
+
+    `metric_registries` are served by /metrics beside the API's own (the projection's, say).
+    """
     api = settings.api
     limits = SqlLimits(api.sql_row_cap, api.sql_timeout_s, api.sql_max_concurrent_per_key)
-    metrics = ApiMetrics(store)
+    metrics = ApiMetrics(store, metric_registries)
     ctx = ApiContext(
         store=store,
         reads=Reads(settings.source.schema_name),

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from query_api.store import ReadStore
 
 
 class ApiMetrics:
-    """Request counts and latencies, /sql outcomes, and the served watermark."""
+    """Request counts and latencies, /sql outcomes, and the served watermark.
 
-    def __init__(self, store: ReadStore) -> None:
+    Args:
+        store: the read store (its watermark is a gauge).
+        extra: other registries /metrics serves too (the projection's, when the serving
+            process also hosts the writer); their metric names must not clash with these.
+    """
+
+    def __init__(self, store: ReadStore, extra: Sequence[CollectorRegistry] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._extra = tuple(extra)
         self.requests = Counter(
             "offload_api_requests",
             "HTTP requests served, by route template, method and status.",
@@ -40,4 +49,4 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         """The text exposition of every metric."""
-        return generate_latest(self.registry)
+        return b"".join(generate_latest(r) for r in (self.registry, *self._extra))
