@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,8 +22,13 @@ from config import Settings
 pytestmark = pytest.mark.kafka
 
 REPO = Path(__file__).resolve().parents[3]
-PORT, CONTROLLER_PORT = 19292, 19293
 OUTAGE_S = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -30,15 +36,17 @@ def own_broker(settings_factory: Callable[..., Settings]) -> Iterator[Settings]:
     """Settings on a broker started for this test alone; stopped at the end."""
     from offload.broker import down, up
 
+    # Free ports, so that a broker another run left behind can never stand in for this one.
+    port, controller_port = _free_port(), _free_port()
     settings = settings_factory(
         {
-            "kafka.bootstrap_servers": f"127.0.0.1:{PORT}",
-            "kafka.local.port": PORT,
-            "kafka.local.controller_port": CONTROLLER_PORT,
+            "kafka.bootstrap_servers": f"127.0.0.1:{port}",
+            "kafka.local.port": port,
+            "kafka.local.controller_port": controller_port,
             "kafka.local.heap_mb": 384,
         }
     )
-    up(settings)
+    assert up(settings).started
     try:
         yield settings
     finally:

@@ -207,14 +207,17 @@ def test_zombie_is_fenced_and_writes_nothing_more(
     settings = kafka_settings
     _ok(run_offload(settings, "sor", "init"))
     _ok(run_offload(settings, "cdc", "run", "--until-idle"))
-    writer = _spawn(settings, "simulate", "--duration", "12", "--tps", "50", "--seed", "9")
+    # The writer keeps committing until well after SIGCONT: a zombie learns that it was fenced
+    # when it next writes, and on a loaded machine the second instance may take a while to
+    # start, so the zombie must still have work when that happens.
+    writer = _spawn(settings, "simulate", "--duration", "30", "--tps", "50", "--seed", "9")
     zombie = _spawn(settings, "cdc", "run")
     time.sleep(3)
     zombie.signal(signal.SIGSTOP)
     second = _spawn(settings, "cdc", "run")
     time.sleep(4)
     zombie.signal(signal.SIGCONT)
-    assert zombie.wait(timeout=60) == 1, zombie.output[-3000:]
+    assert zombie.wait(timeout=120) == 1, zombie.output[-3000:]
     assert "this instance was fenced" in zombie.output
     writer.wait(timeout=60)
     time.sleep(2)
