@@ -45,15 +45,15 @@ import typer
 from rich.console import Console
 
 from config import Settings
-from offload.errors import OffloadError
+from offload.errors import OffloadError, Terminal, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
 console = Console(stderr=True)
 
 
-class BenchError(OffloadError):
-    """The suite cannot run (no benchmarks directory, no broker); the message says why."""
+class BenchError(OffloadError, Terminal):
+    """The suite cannot run here (no benchmarks directory); the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +163,7 @@ def run_freshness(run: BenchRun, base: Settings, config_path: Path) -> dict[str,
     from config import load_settings
     from offload.bench_freshness import FreshnessPlan, Gateway
     from offload.bench_freshness import run_freshness as drive_gateway
-    from offload.bench_procs import ProcessSampler
+    from offload.bench_procs import ProcessSampler, broker_pid
 
     s = run.sizes
     plan = FreshnessPlan(s.fresh_rate, s.fresh_seconds, s.fresh_base_units,
@@ -184,34 +184,22 @@ def run_freshness(run: BenchRun, base: Settings, config_path: Path) -> dict[str,
     argv = (sys.executable, "-m", "offload", "--config", str(config_path))
     gateway = Gateway(argv, env, settings, key, log)
     started = time.monotonic()
-    roots = [os.getpid(), *([b] if (b := broker_pid(base)) else [])]
+    local = base.kafka.local
+    roots = [os.getpid(), *([b] if (b := broker_pid(local.host, local.port)) else [])]
     entry: dict[str, Any] = {"log": str(log)}
     with ProcessSampler(roots) as sampler:
         sampler.rename(os.getpid(), "offload bench (driver + probe)")
         try:
             result = drive_gateway(gateway, plan, sampler, _say, _step_progress)
+            # The two waits that bound the latency by design, for the reader of the figures.
+            result["config"] = {
+                "capture.poll_interval_ms": settings.capture.poll_interval_ms,
+                "projections.batch_max_ms": settings.projections.batch_max_ms,
+            }
             entry |= {"status": "ok", "result": result}
         except (RuntimeError, TimeoutError, OSError) as exc:
             entry |= {"status": "failed", "error": str(exc).splitlines()[0][:300]}
     return entry | {"wall_s": round(time.monotonic() - started, 1), "processes": sampler.peaks()}
-
-
-def broker_pid(base: Settings) -> int | None:
-    """The pid of the Java broker listening on the configured local port, if one runs here."""
-    wanted = f"//{base.kafka.local.host}:{base.kafka.local.port}"
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
-            if "kafka.Kafka" not in args:
-                continue
-            props = Path(args[-1] if args[-1] else args[-2]).read_text()
-        except OSError:
-            continue
-        if any(ln.startswith("listeners=") and wanted in ln for ln in props.splitlines()):
-            return int(proc.name)
-    return None
 
 
 def _free_port() -> int:
@@ -239,6 +227,7 @@ def _step_progress(rate: float, duration: float) -> Any:
 def prepare(base: Settings, suite: str, out: Path | None) -> BenchRun:
     """Start (or reuse) the local broker, remove the previous run's topics and state."""
     from offload import broker
+    from offload.kafka_errors import BrokerUnreachable
     from offload.topics import admin_client, ping
 
     if not BENCHMARKS.is_dir():
@@ -246,8 +235,8 @@ def prepare(base: Settings, suite: str, out: Path | None) -> BenchRun:
     if broker.local_address(base) in base.kafka.bootstrap_servers:
         console.print("[bold]·[/] starting the local Kafka (reused when it already runs)")
         broker.up(base, on_step=_say)
-    elif not ping(base.kafka):
-        raise BenchError(f"no Kafka broker answers on {base.kafka.bootstrap_servers}")
+    elif not ping(base.kafka, timeout=10.0):
+        raise BrokerUnreachable(base.kafka.bootstrap_servers, 10.0)
     run_id = time.strftime("%Y%m%d%H%M%S")
     root = base.data_dir / "bench"
     for old in root.glob("*") if root.is_dir() else []:
@@ -315,7 +304,7 @@ def _git_version() -> str:
 
 
 def results_of(
-    run: BenchRun, entries: dict[str, Any], command: str, wall_s: float
+    run: BenchRun, entries: dict[str, Any], command: str, wall_s: float, load: float
 ) -> dict[str, Any]:
     """The whole results document."""
     from offload.bench_report import figures_of
@@ -328,7 +317,7 @@ def results_of(
         "wall_s": round(wall_s, 1),
         "host": {
             "cpus": os.cpu_count(),
-            "load_average_start": os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0,
+            "load_average_start": load,
             "python": platform.python_version(),
             "git": _git_version(),
         },
@@ -379,14 +368,16 @@ def bench_cmd(
 
     selected = {n.strip() for n in (only or "").split(",") if n.strip()}
     if unknown := selected - set(TITLES):
-        raise BenchError(f"--only: unknown benchmark {', '.join(sorted(unknown))}")
+        raise UsageError(
+            f"--only: unknown benchmark {', '.join(sorted(unknown))}; known: {', '.join(TITLES)}"
+        )
     suite = "smoke" if smoke else "quick" if quick else "full"
     command = "offload bench" + {"full": "", "quick": " --quick", "smoke": " --smoke"}[suite]
-    started = time.monotonic()
+    started, load = time.monotonic(), os.getloadavg()[0]
     base = settings_of(ctx)
     run = prepare(base, suite, out)
     entries = run_suite(run, base, config_path_of(ctx), selected)
-    results = results_of(run, entries, command, time.monotonic() - started)
+    results = results_of(run, entries, command, time.monotonic() - started, load)
     run.out.mkdir(parents=True, exist_ok=True)
     (run.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     summary = markdown(results)

@@ -82,6 +82,27 @@ def label_of(pid: int) -> str:
     return label_from_args(args) or f"pid {pid}"
 
 
+def broker_pid(host: str, port: int) -> int | None:
+    """The pid of a Java Kafka broker on this machine whose listeners include host:port."""
+    wanted = f"//{host}:{port}"
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            if "kafka.Kafka" not in args:
+                continue
+            props = Path(args[args.index("kafka.Kafka") + 1]).read_text()
+        except (OSError, IndexError):
+            continue
+        for line in props.splitlines():
+            if line.startswith("listeners=") and any(
+                listener.strip().endswith(wanted) for listener in line[10:].split(",")
+            ):
+                return int(proc.name)
+    return None
+
+
 def label_from_args(args: list[str]) -> str:
     """`python -m offload --config X cdc run` → "offload cdc run"; a script → its file name."""
     if not args:

@@ -220,7 +220,26 @@ def _freshness_section(entry: dict[str, Any] | None) -> list[str]:
             f"{s['backlog_drained_s']:.1f} s | {'yes' if s['kept_up'] else 'no'} | "
             f"{s['machine_cpu_busy_pct']:.0f} % | {busiest} |"
         )
-    return lines
+    waits = ", ".join(f"{k} = {v}" for k, v in r.get("config", {}).items())
+    return [*lines, "", _freshness_verdict(r) + (f" Configured waits: {waits}." if waits else "")]
+
+
+def _freshness_verdict(r: dict[str, Any]) -> str:
+    """One sentence: kept up at the target, or the sustained rate and the busiest process."""
+    first, target = r["at_target"], r["target_uow_per_s"]
+    busiest = r["busiest_process_at_target"]
+    top = f"{busiest['process']} at {busiest['cpu_pct']:.0f} % of one core" if busiest else "?"
+    if first["kept_up"]:
+        return f"Kept up at {target:,.0f} units of work/s; busiest process {top}."
+    sustained = r["sustained_uow_per_s"]
+    held = f"{sustained:,.0f} units of work/s" if sustained else "none of the rates tried"
+    return (
+        f"Not kept up at {target:,.0f} units of work/s (achieved "
+        f"{first['achieved_uow_per_s']:,.0f}, latency growing: {first['latency_growing']}, "
+        f"backlog drained in {first['backlog_drained_s']:.1f} s); sustained: {held}. "
+        f"Busiest process at the target rate: {top}; machine CPU "
+        f"{first['machine_cpu_busy_pct']:.0f} % busy."
+    )
 
 
 def _query_section(entry: dict[str, Any] | None) -> list[str]:
