@@ -33,6 +33,7 @@ from offload.broker_config import (
 )
 from offload.kafka_errors import BrokerStartFailed, PortInUse
 from offload.kafka_jars import JavaTools, cached_classpath, find_tools, resolve_classpath
+from offload.processes import pid_alive
 from offload.topics import ping
 
 logger = logging.getLogger(__name__)
@@ -151,7 +152,7 @@ def down(settings: Settings) -> DownResult:
     if pid is None:
         note = f"no broker started from {layout.root} is recorded; nothing to stop"
         return DownResult(None, note)
-    if not _alive(pid):
+    if not pid_alive(pid):
         layout.pid_file.unlink(missing_ok=True)
         return DownResult(None, f"the recorded broker (pid {pid}) is not running; nothing to stop")
     if not is_our_broker(pid, layout):
@@ -182,7 +183,7 @@ def recorded_pid(layout: BrokerLayout) -> int | None:
 def running_pid(layout: BrokerLayout) -> int | None:
     """The recorded pid if that process is alive and is the broker of this directory."""
     pid = recorded_pid(layout)
-    if pid is not None and _alive(pid) and is_our_broker(pid, layout):
+    if pid is not None and pid_alive(pid) and is_our_broker(pid, layout):
         return pid
     return None
 
@@ -269,7 +270,7 @@ def _wait_until_answering(settings: Settings, layout: BrokerLayout, pid: int) ->
     deadline = time.monotonic() + timeout
     host, port = settings.kafka.local.host, settings.kafka.local.port
     while not (_listening(host, port) and ping(client, timeout=2.0)):
-        if not _alive(pid):
+        if not pid_alive(pid):
             layout.pid_file.unlink(missing_ok=True)
             reason = f"the broker process (pid {pid}) exited"
             raise BrokerStartFailed(reason, layout.server_log, log_tail(layout))
@@ -318,20 +319,6 @@ def _command_line(pid: int) -> list[str]:
     return done.stdout.split()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path("/proc") / str(pid) / "stat"
-    with contextlib.suppress(OSError, IndexError):
-        # An exited process nobody has reaped yet is a zombie: it is gone for our purposes.
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
-
-
 def _signal(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
@@ -339,7 +326,7 @@ def _signal(pid: int, sig: signal.Signals) -> None:
 
 def _wait_for_exit(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while pid_alive(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.1)

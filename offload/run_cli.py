@@ -17,7 +17,8 @@ from rich.table import Table
 from config import Settings
 from offload.cli import config_path_of, settings_of
 from offload.errors import UsageError
-from offload.supervisor import PartSpec, PartState, Supervisor, pid_alive, read_state
+from offload.processes import pid_alive
+from offload.supervisor import PartSpec, PartState, Supervisor, read_state
 
 console = Console()
 
