@@ -6,7 +6,14 @@ in batches of `--batch` events (mirrors + order_tracking + cold_chain, positions
 watermark in each transaction), then inserts the same final rows from Arrow into empty
 tables of the same DDL with plain `INSERT INTO t SELECT * FROM arrow`. Median of `--runs`.
 
+`--telemetry-heavy`: `--legs` legs at sea (one order each, its own container) over
+`--existing` readings already in the telemetry mirror, then `--batches` batches of `--units`
+units of work of 5 new readings each (random legs): units of work/s with cold_chain kept
+current. This is the writer's steady state at sea.
+
     .venv/bin/python benchmarks/bench_projection_apply.py [--events 200000] [--runs 3]
+    .venv/bin/python benchmarks/bench_projection_apply.py --telemetry-heavy \
+        [--legs 20000] [--existing 2000000] [--units 200] [--batches 30]
 """
 
 from __future__ import annotations
@@ -243,13 +250,101 @@ def run_raw(units: list[AssembledUnit]) -> float:
     return seconds
 
 
+def event(
+    table: str, key: tuple[object, ...], row: dict[str, object], lsn: int, seq: int
+) -> ChangeEvent:
+    """A change event of unit `lsn` (the topic, partition and offset are placeholders)."""
+    return ChangeEvent("x", 0, lsn, table, "c", key, row, lsn, seq, f"U{lsn}", lsn)
+
+
+def legs_at_sea(legs: int) -> list[AssembledUnit]:
+    """One unit per leg: order i (product P{i % 20}) loaded into container C{i} at T0."""
+    units = []
+    for oid in range(1, legs + 1):
+        order = {"ORDER_ID": oid, "PRODUCT_ID": f"P{oid % 20}", "STATUS": "AT_SEA"}
+        leg = {"ORDER_ID": oid, "CONTAINER_ID": f"C{oid:06d}", "VOYAGE_ID": "V1"}
+        leg.update(ASSIGNED_AT=T0, LOADED_AT=T0, DISCHARGED_AT=None)
+        events = (
+            event("SHIPPING.ORDERS", (oid,), order, oid, 1),
+            event("SHIPPING.ORDER_ASSIGNMENTS", (oid, f"C{oid:06d}", "V1"), leg, oid, 2),
+        )
+        units.append(AssembledUnit(f"U{oid}", oid, oid, events, False, 2))
+    return units
+
+
+def new_readings(legs: int, count: int, first_lsn: int, seed: int = 2) -> list[AssembledUnit]:
+    """`count` units of 5 new readings each, for random legs, after every existing reading."""
+    rnd = random.Random(seed)
+    units = []
+    for n in range(count):
+        lsn = first_lsn + n
+        events = []
+        for seq in range(1, 6):
+            container = f"C{rnd.randint(1, legs):06d}"
+            at = T0 + timedelta(days=3650, microseconds=lsn * 10 + seq)
+            row = {"CONTAINER_ID": container, "READING_TS": at, "POWER_STATE": "ON"}
+            row.update(TEMPERATURE=Decimal(rnd.randint(-250, 80)) / 10, HUMIDITY=Decimal(60))
+            events.append(event("SHIPPING.REEFER_TELEMETRY", (container, at), row, lsn, seq))
+        units.append(AssembledUnit(f"U{lsn}", lsn, lsn, tuple(events), False, 5))
+    return units
+
+
+PRELOAD_READINGS = """
+INSERT INTO shipping.reefer_telemetry
+SELECT printf('C%06d', i % $legs + 1), $t0 + to_seconds(i // $legs + 1),
+       ((i * 7919) % 330 - 250) / 10, 60, 'ON'
+FROM range($existing) AS r(i)
+"""
+PRELOAD_VERSIONS = """
+INSERT INTO _offload."keys.shipping.reefer_telemetry"
+SELECT container_id, reading_ts, 0, 1, false, $t0 FROM shipping.reefer_telemetry
+"""
+
+
+def run_telemetry(legs: int, existing: int, units: int, batches: int) -> None:
+    """Print units of work/s of new readings against a large telemetry mirror."""
+    con = open_database(":memory:")
+    views = ViewSet(load_views(["order_tracking", "cold_chain"]))
+    applier = BatchApplier(con, MemoryStage(), views)
+    for s in SPECS:
+        applier.ensure_mirror(s)
+    applier.apply([], {}, reference_rows())
+    started = time.perf_counter()
+    applier.apply(legs_at_sea(legs), {})
+    # the readings and their per-key versions straight in, as if a snapshot was applied
+    con.execute(PRELOAD_READINGS, {"legs": legs, "t0": T0, "existing": existing})
+    con.execute(PRELOAD_VERSIONS, {"t0": T0})
+    views.ensure(con, {f"{s.schema}.{s.name}".lower() for s in SPECS})
+    print(f"setup: {legs} legs at sea, {existing:,} readings, {time.perf_counter() - started:.1f}s")
+    work = new_readings(legs, units * batches, legs + 1)
+    started = time.perf_counter()
+    for i in range(0, len(work), units):
+        applier.apply(work[i : i + units], {("t", 0): i})
+    seconds = time.perf_counter() - started
+    done = con.execute("SELECT sum(readings) FROM views.cold_chain").fetchone()
+    print(f"readings in cold_chain after: {done[0] if done else 0:,}")
+    print(
+        f"{len(work)} units of 5 new readings in {batches} batches of {units}: {seconds:.2f}s"
+        f" = {len(work) / seconds:,.0f} units of work/s ({len(work) * 5 / seconds:,.0f} events/s)"
+    )
+    con.close()
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--telemetry-heavy", action="store_true")
+    parser.add_argument("--legs", type=int, default=20_000)
+    parser.add_argument("--existing", type=int, default=2_000_000)
+    parser.add_argument("--units", type=int, default=200)
+    parser.add_argument("--batches", type=int, default=30)
     args = parser.parse_args()
+    if args.telemetry_heavy:
+        run_telemetry(args.legs, args.existing, args.units, args.batches)
+        return
     units = synthetic(args.events)
     events = sum(u.event_count for u in units)
     apply_s = statistics.median(run_apply(units, args.batch) for _ in range(args.runs))

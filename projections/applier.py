@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -63,9 +63,17 @@ class ViewMaintainer(Protocol):
     """What the applier needs from the derived views: recompute the rows a batch touched."""
 
     def refresh(
-        self, con: duckdb.DuckDBPyConnection, touched: set[str], lsn: int, commit: datetime | None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        touched: set[str],
+        lsn: int,
+        commit: datetime | None,
+        inserted_only: Set[str] = frozenset(),
     ) -> int:
-        """Recompute affected rows inside the open transaction; return rows written."""
+        """Recompute affected rows inside the open transaction; return rows written.
+
+        `inserted_only`: the touched mirrors whose changes in the batch were all inserts.
+        """
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,7 @@ class BatchApplier:
         self._chunk = chunk_events
         self._mirrors: dict[str, MirrorSpec] = {}
         self._current: Sequence[AssembledUnit] = ()
+        self._replaced: set[str] = set()
         self._sql = statements("mirror_apply.sql")
         self._bookkeeping = statements("positions.sql")
 
@@ -178,7 +187,8 @@ class BatchApplier:
             lsn, commit_time = _newest(units)
             view_rows = 0
             if self._views is not None and touched:
-                view_rows = self._views.refresh(con, touched, lsn, commit_time)
+                inserted_only = touched - self._replaced
+                view_rows = self._views.refresh(con, touched, lsn, commit_time, inserted_only)
             self._write_bookkeeping(units, positions, events)
             if within is not None:
                 within(con)
@@ -211,6 +221,7 @@ class BatchApplier:
     ) -> tuple[int, set[str]]:
         for spec in self._mirrors.values():
             self._con.execute(self._format("delta_clear", spec))
+        self._replaced = set()
         folded = fold(references)
         for unit in units:
             fold(unit.events, into=folded)
@@ -247,6 +258,8 @@ class BatchApplier:
         if winners == 0:
             return 0
         if existed:
+            # an update or a delete: views cannot fold this table's delta in as inserts
+            self._replaced.add(f"{spec.schema}.{spec.name}".lower())
             con.execute(self._format("old_images", spec))
             con.execute(self._format("delete", spec))
         for name in ("upsert", "new_images", "keys"):

@@ -15,6 +15,17 @@ Per batch, inside the batch's transaction, a view whose sources the batch change
 Since the deltas hold both images, a row that moved (an assignment to another container, a
 reading outside a changed window) updates both the old and the new view rows.
 
+Optional third file, `NAME.incremental.sql`: a header line `-- incremental: schema.table`
+(one of the sources), then one SELECT that returns the new rows (all columns, in the
+view's column order) of the view rows that the new rows in `delta_<schema>_<table>` change,
+computed from the view's current rows (it names the view table, `views.NAME`) and that delta
+only. It is used when, in a batch, that source only gained rows (no update, no delete): the
+keys query then runs with that delta empty (so `affected_keys` holds the rows that other
+sources changed, recomputed from scratch as above), and the incremental SELECT's rows for
+every other key replace the view's rows. Any other batch is recomputed from scratch. The
+view's SELECT must therefore keep whatever the incremental SELECT needs (e.g. a sum and a
+count rather than only an average), and both must give the same values.
+
 Rebuild: the same two files with every delta standing for its whole mirror give every
 view key and every row; they fill a fresh table `views."NAME.rebuild"`, swapped in with
 `views.NAME` in one short transaction, so readers see the old table until the swap. A view
@@ -29,7 +40,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -43,7 +54,7 @@ from projections.sqlfiles import statements
 
 log = logging.getLogger(__name__)
 
-_HEADER = re.compile(r"^--\s*(key|sources):\s*(.+?)\s*$", re.MULTILINE)
+_HEADER = re.compile(r"^--\s*(key|sources|incremental):\s*(.+?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +67,10 @@ class ViewDefinition:
         sources: the mirrors it reads, "schema.table" lowercased.
         select_sql: the SELECT of the view's rows for the keys in `affected_keys`.
         keys_sql: the SELECT of the view keys affected by the `delta_*` tables.
-        sha256: hash of both files: a changed definition is rebuilt.
+        sha256: hash of the files: a changed definition is rebuilt.
+        incremental_source: the source whose insert-only deltas `incremental_sql` handles,
+            or None (the view is always recomputed from scratch).
+        incremental_sql: the SELECT of the changed rows from that source's new rows.
     """
 
     name: str
@@ -65,6 +79,8 @@ class ViewDefinition:
     select_sql: str
     keys_sql: str
     sha256: str
+    incremental_source: str | None = None
+    incremental_sql: str = ""
 
     @property
     def table(self) -> str:
@@ -88,15 +104,34 @@ def _load(name: str, extra_dir: Path | None) -> ViewDefinition:
     for needed in ("key", "sources"):
         if needed not in header:
             raise ViewDefinitionError(name, f"{name}.sql", f"header line '-- {needed}:' missing")
-    digest = hashlib.sha256((select_sql + "\0" + keys_sql).encode()).hexdigest()
+    incremental_sql = _read_optional(f"{name}.incremental.sql", extra_dir)
+    digest = hashlib.sha256((select_sql + "\0" + keys_sql).encode())
+    sources = tuple(p.strip().lower() for p in header["sources"].split(","))
+    incremental_source = None
+    if incremental_sql is not None:
+        digest.update(("\0" + incremental_sql).encode())
+        incremental_source = _incremental_source(name, incremental_sql, sources)
     return ViewDefinition(
         name=name,
         key=tuple(p.strip().lower() for p in header["key"].split(",")),
-        sources=tuple(p.strip().lower() for p in header["sources"].split(",")),
+        sources=sources,
         select_sql=select_sql.strip().rstrip(";"),
         keys_sql=keys_sql.strip().rstrip(";"),
-        sha256=digest,
+        sha256=digest.hexdigest(),
+        incremental_source=incremental_source,
+        incremental_sql=(incremental_sql or "").strip().rstrip(";"),
     )
+
+
+def _incremental_source(view: str, sql: str, sources: tuple[str, ...]) -> str:
+    header = {m.group(1): m.group(2) for m in _HEADER.finditer(sql)}
+    file = f"{view}.incremental.sql"
+    if "incremental" not in header:
+        raise ViewDefinitionError(view, file, "header line '-- incremental:' missing")
+    source = header["incremental"].strip().lower()
+    if source not in sources:
+        raise ViewDefinitionError(view, file, f"'{source}' is not one of the view's sources")
+    return source
 
 
 def _read(view: str, file: str, extra_dir: Path | None) -> str:
@@ -107,6 +142,13 @@ def _read(view: str, file: str, extra_dir: Path | None) -> str:
         where = f"{extra_dir} or projections/views" if extra_dir else "projections/views"
         raise ViewDefinitionError(view, file, f"file not found in {where}")
     return packaged.read_text(encoding="utf-8")
+
+
+def _read_optional(file: str, extra_dir: Path | None) -> str | None:
+    if extra_dir is not None and (extra_dir / file).is_file():
+        return (extra_dir / file).read_text(encoding="utf-8")
+    packaged = resources.files("projections").joinpath("views", file)
+    return packaged.read_text(encoding="utf-8") if packaged.is_file() else None
 
 
 def delta_name(source: str) -> str:
@@ -162,9 +204,22 @@ class ViewSet:
         return built
 
     def refresh(
-        self, con: duckdb.DuckDBPyConnection, touched: set[str], lsn: int, commit: datetime | None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        touched: set[str],
+        lsn: int,
+        commit: datetime | None,
+        inserted_only: Set[str] = frozenset(),
     ) -> int:
         """Recompute the rows of the views the batch touched, inside its open transaction.
+
+        Args:
+            con: the writer's connection, the batch's transaction open.
+            touched: the mirrors the batch changed, "schema.table" lowercased.
+            lsn: the batch's highest LSN (0: none).
+            commit: that LSN's commit time.
+            inserted_only: the touched mirrors that only gained rows in the batch (no row
+                updated or deleted): a view's incremental SELECT may handle those.
 
         Returns:
             view rows written.
@@ -173,15 +228,42 @@ class ViewSet:
         for view in self._views:
             if view.name not in self._current or not touched.intersection(view.sources):
                 continue
-            con.execute(self._format("affected", view))
-            deleted = _count(con.execute(self._format("delete_affected", view)))
-            inserted = _count(con.execute(self._format("insert_affected", view)))
-            written += inserted
-            params = {"deleted": deleted, "inserted": inserted, "name": view.name}
-            con.execute(self._sql["state_rows"], params)
+            source = view.incremental_source
+            if source is not None and source in touched and source in inserted_only:
+                written += self._refresh_incremental(con, view, source, touched)
+            else:
+                written += self._recompute(con, view)
         if lsn:
             params = {"lsn": lsn, "commit_time": commit, "now": _now()}
             con.execute(self._sql["state_lsn"], params)
+        return written
+
+    def _recompute(self, con: duckdb.DuckDBPyConnection, view: ViewDefinition) -> int:
+        """Recompute from scratch the view rows of the keys the batch's deltas affect."""
+        con.execute(self._format("affected", view))
+        deleted = _count(con.execute(self._format("delete_affected", view)))
+        inserted = _count(con.execute(self._format("insert_affected", view)))
+        params = {"deleted": deleted, "inserted": inserted, "name": view.name}
+        con.execute(self._sql["state_rows"], params)
+        return inserted
+
+    def _refresh_incremental(
+        self, con: duckdb.DuckDBPyConnection, view: ViewDefinition, source: str, touched: set[str]
+    ) -> int:
+        """Recompute the keys other sources affect, then fold the source's new rows into the
+        view rows of every other key (see the module docstring)."""
+        written = 0
+        if touched.intersection(view.sources) - {source}:
+            delta = delta_name(source)
+            con.execute(self._sql["hold_delta"].format(delta=delta))
+            con.execute(self._sql["clear_delta"].format(delta=delta))
+            written = self._recompute(con, view)
+            con.execute(self._sql["restore_delta"].format(delta=delta))
+        else:  # only new rows of the source: nothing to recompute from scratch
+            con.execute(self._format("no_affected", view))
+        con.execute(self._format("incremental_rows", view))
+        con.execute(self._format("incremental_delete", view))
+        written += _count(con.execute(self._format("incremental_insert", view)))
         return written
 
     def rebuild(self, con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, float]:
@@ -230,6 +312,7 @@ class ViewSet:
             bare_name=quote(view.name),
             keys_sql=view.keys_sql,
             select_sql=view.select_sql,
+            incremental_sql=view.incremental_sql,
             key_match=match,
             key_columns=", ".join(quote(k) for k in view.key),
         )

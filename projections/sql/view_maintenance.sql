@@ -4,11 +4,33 @@
 -- name: affected
 CREATE OR REPLACE TEMP TABLE affected_keys AS SELECT DISTINCT * FROM ({keys_sql});
 
+-- name: no_affected
+CREATE OR REPLACE TEMP TABLE affected_keys AS SELECT * FROM ({keys_sql}) LIMIT 0;
+
 -- name: delete_affected
 DELETE FROM {view} AS v USING affected_keys AS a WHERE {key_match};
 
 -- name: insert_affected
 INSERT INTO {view} {select_sql};
+
+-- name: hold_delta
+CREATE OR REPLACE TEMP TABLE _held_delta AS SELECT * FROM {delta};
+
+-- name: clear_delta
+DELETE FROM {delta};
+
+-- name: restore_delta
+INSERT INTO {delta} SELECT * FROM _held_delta;
+
+-- name: incremental_rows
+CREATE OR REPLACE TEMP TABLE incremental_rows AS
+SELECT v.* FROM ({incremental_sql}) AS v ANTI JOIN affected_keys AS a ON {key_match};
+
+-- name: incremental_delete
+DELETE FROM {view} AS v USING incremental_rows AS a WHERE {key_match};
+
+-- name: incremental_insert
+INSERT INTO {view} BY NAME SELECT * FROM incremental_rows;
 
 -- name: delta_view
 CREATE OR REPLACE TEMP VIEW {delta} AS SELECT * FROM {mirror};

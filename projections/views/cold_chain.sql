@@ -3,7 +3,8 @@
 -- sea, i.e. every reading so far) against the order's product range [temp_min, temp_max]
 -- (inclusive): reading count, min, max and average temperature, readings outside the range,
 -- the first excursion's time, the last reading's time, and compliant (no reading outside;
--- NULL while the product's range is unknown).
+-- NULL while the product's range is unknown). sum_temperature is kept so that new readings
+-- can be folded into a leg exactly (cold_chain.incremental.sql); the average is sum / count.
 -- key: order_id, container_id, voyage_id
 -- sources: shipping.order_assignments, shipping.orders, shipping.reefer_telemetry, reference.products
 WITH leg AS (
@@ -27,14 +28,15 @@ SELECT
     count(t.temperature) AS readings,
     min(t.temperature) AS min_temperature,
     max(t.temperature) AS max_temperature,
-    avg(t.temperature) AS avg_temperature,
+    sum(t.temperature) / nullif(count(t.temperature), 0) AS avg_temperature,
     count(*) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max) AS excursions,
     min(t.reading_ts) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max)
         AS first_excursion_at,
     max(t.reading_ts) AS last_reading_at,
     CASE WHEN any_value(l.temp_min) IS NULL OR any_value(l.temp_max) IS NULL THEN NULL
          ELSE count(*) FILTER (WHERE t.temperature < l.temp_min OR t.temperature > l.temp_max) = 0
-    END AS compliant
+    END AS compliant,
+    sum(t.temperature) AS sum_temperature
 FROM leg AS l
 LEFT JOIN shipping.reefer_telemetry AS t
     ON t.container_id = l.container_id

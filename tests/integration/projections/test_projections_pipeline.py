@@ -153,7 +153,7 @@ def test_every_mirror_and_view_equals_the_source(
         assert _checksum(mirror) == _checksum(source), name
         assert sorted(mirror, key=repr) == sorted(source, key=repr), name
 
-    cold = kit.duck(db, "SELECT * EXCLUDE (compliant) FROM views.cold_chain")
+    cold = kit.duck(db, "SELECT * EXCLUDE (compliant, sum_temperature) FROM views.cold_chain")
     expected = ref.execute(COLD_CHAIN).fetchall()
     assert len(cold) == len(expected) > 0
     norm = lambda rows: sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)  # noqa: E731

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
+from projections.errors import ViewDefinitionError
 from projections.mirror import quote
-from projections.views import ViewDefinition, delta_name
+from projections.views import ViewDefinition, delta_name, load_views
 
 
 def scratch(p: Any, view: ViewDefinition) -> list[tuple[Any, ...]]:
@@ -29,6 +34,12 @@ def live(p: Any, view: ViewDefinition) -> list[tuple[Any, ...]]:
     return p.rows(f"SELECT * FROM views.{quote(view.name)}")
 
 
+TELEMETRY = "SHIPPING.REEFER_TELEMETRY"
+NEW_READING = "new reading"
+ASSIGNMENTS = "SHIPPING.ORDER_ASSIGNMENTS"
+PRODUCTS = "REFERENCE.PRODUCTS"
+
+
 class World:
     """Random shipping changes over a small key space, so that rows collide often."""
 
@@ -36,6 +47,20 @@ class World:
         self.kit = kit
         self.rnd = random.Random(seed)
         self.lsn = 0
+        self.readings = 0
+
+    def batch(self) -> list[Any]:
+        """1 to 6 units: often only new readings, sometimes new readings with window and
+        range changes, sometimes anything (updates and deletes included)."""
+        kind = self.rnd.random()
+        if kind < 0.5:
+            make = lambda: self.unit([NEW_READING], deletes=False)  # noqa: E731
+        elif kind < 0.75:
+            tables = [NEW_READING, NEW_READING, ASSIGNMENTS, PRODUCTS]
+            make = lambda: self.unit(tables, deletes=False)  # noqa: E731
+        else:
+            make = self.unit
+        return [make() for _ in range(self.rnd.randint(1, 6))]
 
     def row(self, table: str) -> dict[str, Any]:
         r, t0, D = self.rnd, self.kit.T0, self.kit.D
@@ -90,14 +115,23 @@ class World:
         }
         return rows[table]
 
-    def unit(self) -> Any:
+    def new_reading(self) -> dict[str, Any]:
+        """A reading at a timestamp no other reading has (an insert, never an update)."""
+        self.readings += 1
+        row = self.row("SHIPPING.REEFER_TELEMETRY")
+        row["READING_TS"] += timedelta(hours=self.rnd.randint(0, 40), microseconds=self.readings)
+        return row
+
+    def unit(self, tables: Sequence[str] = (), deletes: bool = True) -> Any:
+        """A unit of 1 to 6 random changes of `tables` (default: every table)."""
         self.lsn += 1
         events = []
         for seq in range(1, self.rnd.randint(1, 6) + 1):
-            table = self.rnd.choice(list(self.kit.SHIPPING))
-            row = self.row(table)
+            table = self.rnd.choice(list(tables or self.kit.SHIPPING))
+            row = self.new_reading() if table == NEW_READING else self.row(table)
+            table = TELEMETRY if table == NEW_READING else table
             key = tuple(row[k] for k in self.kit.SHIPPING[table].primary_key)
-            deleted = self.rnd.random() < 0.2
+            deleted = deletes and self.rnd.random() < 0.2
             events.append(
                 self.kit.make_event(table, None if deleted else row, self.lsn, seq, key=key)
             )
@@ -110,8 +144,7 @@ def test_views_equal_recomputation_after_random_batches(
     world = World(kit, seed=11)
     views = projection.views.definitions
     for _ in range(40):
-        units = [world.unit() for _ in range(world.rnd.randint(1, 6))]
-        projection.applier.apply(units, {})
+        projection.applier.apply(world.batch(), {})
         for view in views:
             assert live(projection, view) == scratch(projection, view), view.name
     counts = {v.name: len(live(projection, v)) for v in views}
@@ -261,3 +294,21 @@ def test_a_reader_never_sees_half_a_unit_of_work(
         raise failures[0]
     assert len({r[2] for r in seen}) > 3  # the reader did run across many batches
     assert {(r[0], r[1]) for r in seen} == {(1000, 2)}
+
+
+def test_an_incremental_file_must_name_one_of_the_view_sources(tmp_path: Path) -> None:
+    (tmp_path / "legs.sql").write_text("-- key: id\n-- sources: shipping.orders\nSELECT 1 AS id")
+    (tmp_path / "legs.keys.sql").write_text("SELECT 1 AS id")
+    (tmp_path / "legs.incremental.sql").write_text("-- incremental: shipping.voyages\nSELECT 1")
+    with pytest.raises(ViewDefinitionError) as caught:
+        load_views(["legs"], tmp_path)
+    assert str(caught.value) == (
+        "view legs (legs.incremental.sql): 'shipping.voyages' is not one of the view's sources"
+    )
+    (tmp_path / "legs.incremental.sql").write_text("SELECT 1")
+    with pytest.raises(ViewDefinitionError) as caught:
+        load_views(["legs"], tmp_path)
+    assert (
+        str(caught.value)
+        == "view legs (legs.incremental.sql): header line '-- incremental:' missing"
+    )
