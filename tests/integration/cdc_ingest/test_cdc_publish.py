@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,24 @@ class Proc:
         return self.log.read_text()
 
 
+_SPAWNED: list[Proc] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind() -> Iterator[None]:
+    """A failed test must not leave a capture running into the next one."""
+    yield
+    while _SPAWNED:
+        proc = _SPAWNED.pop().popen
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def _spawn(settings: Settings, *args: str, crash: str | None = None) -> Proc:
-    return Proc(settings, args, crash)
+    proc = Proc(settings, args, crash)
+    _SPAWNED.append(proc)
+    return proc
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
