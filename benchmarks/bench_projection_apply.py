@@ -5,6 +5,9 @@ assignment windows, units of 10 events), applies them with the projection's `Bat
 in batches of `--batch` events (mirrors + order_tracking + cold_chain, positions and
 watermark in each transaction), then inserts the same final rows from Arrow into empty
 tables of the same DDL with plain `INSERT INTO t SELECT * FROM arrow`. Median of `--runs`.
+`--json-out FILE` also writes these figures as JSON (`offload bench` runs it so), the raw
+insert given there as events/s too (the events applied / the raw insert's seconds), so that
+both sides of the ratio count the same work.
 
 `--telemetry-heavy`: `--legs` legs at sea (one order each, its own container) over
 `--existing` readings already in the telemetry mirror, then `--batches` batches of `--units`
@@ -19,11 +22,13 @@ current. This is the writer's steady state at sea.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import time
 from datetime import datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from projections.applier import BatchApplier, arrow_batch
 from projections.assembler import AssembledUnit, MemoryStage
@@ -341,6 +346,7 @@ def main() -> None:
     parser.add_argument("--existing", type=int, default=2_000_000)
     parser.add_argument("--units", type=int, default=200)
     parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     if args.telemetry_heavy:
         run_telemetry(args.legs, args.existing, args.units, args.batches)
@@ -354,6 +360,20 @@ def main() -> None:
     print(f"apply (mirrors + views): {apply_s:.2f}s = {events / apply_s:,.0f} events/s")
     print(f"raw Arrow insert of the final rows: {raw_s:.2f}s = {rows / raw_s:,.0f} rows/s")
     print(f"apply time / raw insert time: {apply_s / raw_s:.1f}x")
+    if args.json_out:
+        figures = {
+            "events": events,
+            "rows": rows,
+            "batch": args.batch,
+            "runs": args.runs,
+            "apply_s": round(apply_s, 4),
+            "raw_s": round(raw_s, 4),
+            "apply_events_per_s": round(events / apply_s),
+            "raw_rows_per_s": round(rows / raw_s),
+            "raw_events_per_s": round(events / raw_s),
+            "ratio": round(raw_s / apply_s, 4),
+        }
+        args.json_out.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ Runs the real pipeline against a running broker (default the test broker on 1919
 init`, `simulate --transactions N`, `cdc run --until-idle`, the reference loads, then times
 `project run --until-idle` (events applied per second, mirrors plus both views, from a fresh
 database) and `project rebuild --all` (source rows read per second), and samples the peak RSS
-(VmHWM) of each. A fresh topic prefix and data directory each run.
+(VmHWM) of each. A fresh topic prefix (`<--topic-prefix>-<random>`) and data directory each
+run; `--json-out FILE` also writes the figures as JSON (`offload bench` runs it so). The rebuild
+rate counts the mirror rows the views are rebuilt from, per second of the rebuild itself (as
+`project rebuild` reports each view), and also per second of wall time.
 
     .venv/bin/python benchmarks/bench_projection_loop.py [--transactions 20000] \
         [--bootstrap 127.0.0.1:19192]
@@ -13,6 +16,7 @@ database) and `project rebuild --all` (source rows read per second), and samples
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -57,13 +61,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transactions", type=int, default=20000)
     parser.add_argument("--bootstrap", default="127.0.0.1:19192")
+    parser.add_argument("--topic-prefix", default="bench", help="prefix of every topic written")
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
     data = Path(tempfile.mkdtemp(prefix="bench-projection-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OFFLOAD")}
     env |= {
         "OFFLOAD__RUNTIME__DATA_DIR": str(data),
         "OFFLOAD__KAFKA__BOOTSTRAP_SERVERS": args.bootstrap,
-        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"{args.topic_prefix}-{uuid.uuid4().hex[:8]}",
         "OFFLOAD__RUNTIME__LOG_LEVEL": "WARNING",
     }
     run(env, "sor", "init")
@@ -78,9 +84,37 @@ def main() -> None:
         f"(process start and view builds included) = {events / seconds:,.0f} events/s; "
         f"peak RSS {peak / 1024:.0f} MiB"
     )
+    figures: dict[str, object] = {
+        "transactions": args.transactions,
+        "events": events,
+        "project_run_s": round(seconds, 3),
+        "events_per_s": round(events / seconds),
+        "peak_rss_mib": round(peak / 1024, 1),
+    }
     out, seconds, peak = run(env, "project", "rebuild", "--all")
     print(out.strip())
     print(f"project rebuild --all: {seconds:.1f} s wall; peak RSS {peak / 1024:.0f} MiB")
+    # Each view's line: "rebuilt V: R rows from N source rows in S s (X source rows/s)"; its
+    # own time is N / X (S is rounded to 10 ms).
+    views = [
+        (int(rows.replace(",", "")), int(rate.replace(",", "")))
+        for rows, rate in re.findall(
+            r"from ([\d,]+) source rows in [\d.]+ s \(([\d,]+) source", out
+        )
+    ]
+    source_rows = sum(rows for rows, _ in views)
+    rebuild_s = sum(rows / rate for rows, rate in views if rate)
+    figures |= {
+        "rebuild_views": len(views),
+        "rebuild_source_rows": source_rows,
+        "rebuild_s": round(rebuild_s, 3),
+        "rebuild_rows_per_s": round(source_rows / max(rebuild_s, 1e-3)),
+        "rebuild_wall_s": round(seconds, 3),
+        "rebuild_rows_per_wall_s": round(source_rows / seconds),
+        "rebuild_peak_rss_mib": round(peak / 1024, 1),
+    }
+    if args.json_out:
+        args.json_out.write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
