@@ -168,12 +168,20 @@ class Publisher:
             self._backoff = min(self._backoff * 2, _MAX_BACKOFF_S)
 
     def _on_kafka_error(self, error: KafkaError) -> None:
-        if error.code() == KafkaError._FATAL and self._fatal is not None:
-            error = self._fatal  # produce() only says "fatal error"; error_cb said which
+        if error.code() == KafkaError._FATAL:
+            if self._fatal is None and self._producer is not None:
+                try:
+                    self._producer.poll(0)  # serve error_cb, which names the cause
+                except KafkaException as exc:  # or poll raises the fatal error itself
+                    self._fatal = exc.args[0]
+            if self._fatal is not None:
+                error = self._fatal  # produce() only says "fatal error"; error_cb said which
         if error.code() in _FENCED or error.name() in _FENCED_NAMES:
             self._drop_producer()
             raise CaptureFenced(self.tid, error.str())
-        if error.fatal():
+        if error.fatal() or error.code() == KafkaError._FATAL:
+            # Never re-initialise after a fatal error: a new init_transactions() would fence
+            # the instance that fenced this one, and two captures would take turns.
             self._drop_producer()
             raise CaptureFatal(self.tid, error.str())
         if error.txn_requires_abort():
