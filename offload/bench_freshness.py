@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from offload.bench_procs import ProcessSampler
-from offload.demo_checks import CommitClock, FreshnessProbe, percentiles
+from offload.demo_checks import CommitClock, FreshnessProbe, percentiles, wait_ready
 
 logger = logging.getLogger(__name__)
 
@@ -338,21 +338,6 @@ class Gateway:
             return subprocess.Popen(
                 [*self.argv, *args], env=self.env, stdout=out, stderr=subprocess.STDOUT
             )
-
-
-def wait_ready(client: httpx.Client, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
-    """Wait until the API answers /healthz; RuntimeError when `proc` exits or time runs out."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"`offload run` exited with {proc.returncode}")
-        try:
-            if client.get("/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"the query API did not answer within {timeout_s:.0f} s")
 
 
 def run_freshness(

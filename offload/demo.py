@@ -41,6 +41,7 @@ from offload.demo_checks import (
     non_compliant_containers,
     percentiles,
     reconcile_events,
+    wait_ready,
 )
 from offload.errors import OffloadError
 
@@ -125,17 +126,10 @@ def _clean(run: DemoRun, base: Settings) -> None:
 
 
 def _wait_ready(client: httpx.Client, supervisor: subprocess.Popen[bytes], log_dir: Path) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if supervisor.poll() is not None:
-            raise DemoError(f"`offload run` exited with {supervisor.returncode}; logs in {log_dir}")
-        try:
-            if client.get("/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise DemoError(f"the query API did not answer within 120 s; logs in {log_dir}")
+    try:
+        wait_ready(client, supervisor)
+    except RuntimeError as exc:
+        raise DemoError(f"{exc}; logs in {log_dir}") from exc
 
 
 def _drive(

@@ -9,6 +9,7 @@ read_committed consumer, the source through its capture tables.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -233,3 +234,18 @@ def non_compliant_containers(client: httpx.Client) -> set[str]:
         if not cursor:
             return containers
         params["cursor"] = cursor
+
+
+def wait_ready(client: httpx.Client, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    """Wait until the API answers /healthz; RuntimeError when `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"`offload run` exited with {proc.returncode}")
+        try:
+            if client.get("/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the query API did not answer within {timeout_s:.0f} s")
