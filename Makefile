@@ -11,4 +11,4 @@ bootstrap:
 	scripts/bootstrap.sh
 
 lint: bootstrap
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy .
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy . && .venv/bin/lint-imports --no-cache

@@ -17,11 +17,11 @@ from decimal import Decimal
 
 import fastavro
 
-from cdc_ingest.avro_types import envelope_schema, key_schema
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.codec import Codec
-from cdc_ingest.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, key_record
+from event_contract.avro_types import envelope_schema, key_schema
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.changes import Op, RowChange
+from event_contract.codec import Codec
+from event_contract.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, key_record
 
 ORDERS = Table(
     "SHIPPING",

@@ -37,7 +37,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from config import Settings, load_settings
-from offload.topics import ensure_topic
+from plumbing.topics import ensure_topic
 from reference_loader.encoders import encode_record
 from reference_loader.extract import copybook_format, read_extract
 from reference_loader.jobs import jobs_of

@@ -24,7 +24,7 @@ from typing import Any
 
 import duckdb
 
-from cdc_ingest.catalog import Table
+from event_contract.catalog import Table
 from projections.applier import BatchApplier
 from projections.assembler import AssembledUnit, MemoryStage
 from projections.events import ChangeEvent
@@ -220,7 +220,7 @@ def _insert_sor(con: sqlite3.Connection, rows: list[Row]) -> None:
 
 
 def _stored(value: Any) -> Any:
-    """A value as the simulated Db2 stores it (see cdc_ingest.dialect)."""
+    """A value as the simulated Db2 stores it (see db2.dialect)."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):

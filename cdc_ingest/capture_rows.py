@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from cdc_ingest.catalog import Column, Table
-from cdc_ingest.changes import Op, RowChange, UnitOfWork
-from cdc_ingest.connection import SourceError
-from cdc_ingest.dialect import Dialect, RowReader
+from db2.dialect import Dialect, RowReader
+from db2.errors import SourceError
+from event_contract.catalog import Column, Table
+from event_contract.changes import Op, RowChange, UnitOfWork
 
 UOW_END = 2**62
 """An IBMSNAP_INTENTSEQ beyond any real one: Position(lsn, UOW_END) is after all of unit lsn."""

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from cdc_ingest.envelope import epoch_ms
 from cdc_ingest.offsets_log import OffsetsLog, read_log
 from cdc_ingest.positions import CapturePosition
-from cdc_ingest.schema_stores import store_from_settings
 from cdc_ingest.source import open_source
 from config import Settings
+from event_contract.envelope import epoch_ms
+from event_contract.schema_stores import store_from_settings
 
 WINDOW_MS = 60_000
 STATES = {"running": "running", "blocked": "waiting on incompatible change"}

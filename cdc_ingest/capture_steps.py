@@ -25,12 +25,12 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from cdc_ingest.changes import Op, RowChange, UnitOfWork
-from cdc_ingest.envelope import TxInfo, epoch_ms
 from cdc_ingest.positions import CapturePosition, OpenUnit, SnapshotProgress, TableState
 from cdc_ingest.source import UOW_END, ChangeBatch, Position, TableChunk
 from cdc_ingest.table_codecs import Refusal, TableCodec, TableCodecs
 from cdc_ingest.unit_writer import Piece, UnitWriter
+from event_contract.changes import Op, RowChange, UnitOfWork
+from event_contract.envelope import TxInfo, epoch_ms
 
 logger = logging.getLogger(__name__)
 

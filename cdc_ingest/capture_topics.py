@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cdc_ingest.offsets_log import offsets_topic
-from cdc_ingest.schema_stores import SCHEMAS_TOPIC
 from cdc_ingest.table_codecs import TRANSACTION_TOPIC
 from config import KafkaSettings
-from offload.topics import ensure_topic
+from event_contract.schema_stores import SCHEMAS_TOPIC
+from plumbing.topics import ensure_topic
 
 _COMPACTED = {"cleanup.policy": "compact"}
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from offload.cli import settings_of
+from plumbing.cli_context import settings_of
 
 schemas_app = typer.Typer(
     help="Show and export the Avro schemas of the gateway's topics.", no_args_is_help=True
@@ -24,7 +24,7 @@ def schemas_list(
     from rich.console import Console
     from rich.table import Table
 
-    from cdc_ingest.schema_stores import store_from_settings
+    from event_contract.schema_stores import store_from_settings
 
     store = store_from_settings(settings_of(ctx))
     rows: list[dict[str, Any]] = []
@@ -54,8 +54,8 @@ def schemas_export(
     directory: Annotated[Path, typer.Argument(help="Where to write <subject>/v<N>.avsc files.")],
 ) -> None:
     """Write every subject version as DIR/<subject>/v<version>.avsc."""
-    from cdc_ingest.registry import export
-    from cdc_ingest.schema_stores import store_from_settings
+    from event_contract.registry import export
+    from event_contract.schema_stores import store_from_settings
 
     written = export(store_from_settings(settings_of(ctx)), directory)
     typer.echo(f"wrote {len(written)} schema files under {directory}")
@@ -160,7 +160,7 @@ def cdc_snapshot(
     from cdc_ingest.offsets_log import write_record
     from cdc_ingest.positions import SNAPSHOT_KEY, record_key
     from cdc_ingest.source import open_source
-    from offload.errors import UsageError
+    from plumbing.errors import UsageError
 
     settings = settings_of(ctx)
     with open_source(settings) as source:
@@ -192,7 +192,7 @@ def cdc_resume(
 
     from cdc_ingest.offsets_log import read_log, write_record
     from cdc_ingest.positions import DECISION_KEY, Decision, record_key
-    from offload.errors import UsageError
+    from plumbing.errors import UsageError
 
     settings = settings_of(ctx)
     name = table.upper() if "." in table else f"{settings.source.schema_name}.{table.upper()}"

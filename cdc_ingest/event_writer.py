@@ -18,12 +18,12 @@ from typing import Any
 
 import fastavro
 
-from cdc_ingest.avro_types import CONNECTOR
-from cdc_ingest.avro_writer import RecordWriter, compile_writer, write_long, write_string
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.codec import header
-from cdc_ingest.envelope import SourceInfo, TableLayout, TxInfo, row_record
-from cdc_ingest.errors import CodecError
+from event_contract.avro_types import CONNECTOR
+from event_contract.avro_writer import RecordWriter, compile_writer, write_long, write_string
+from event_contract.changes import Op, RowChange
+from event_contract.codec import header
+from event_contract.envelope import SourceInfo, TableLayout, TxInfo, row_record
+from event_contract.errors import CodecError
 
 _ENVELOPE_FIELDS = ["before", "after", "source", "op", "ts_ms", "transaction"]
 _SOURCE_FIELDS = [

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from cdc_ingest.errors import KafkaUnavailable
 from cdc_ingest.positions import (
     DECISION_KEY,
     POSITION_KEY,
@@ -27,6 +26,7 @@ from cdc_ingest.positions import (
     record_key,
 )
 from config import KafkaSettings
+from plumbing.kafka_errors import KafkaUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,9 @@ def write_record(kafka: KafkaSettings, key: bytes, value: bytes, timeout_s: floa
     producer.produce(topic, key=key, value=value, partition=0, on_delivery=delivered)
     left = producer.flush(timeout_s)
     if left or failures:
-        raise KafkaUnavailable(topic, failures[0] if failures else "not acknowledged in time")
+        raise KafkaUnavailable(
+            f"topic {topic}", failures[0] if failures else "not acknowledged in time"
+        )
 
 
 def _consumer(kafka: KafkaSettings) -> Consumer:
@@ -171,7 +173,7 @@ def _read_committed(
         try:
             low, high = consumer.get_watermark_offsets(partition, timeout=timeout_s)
         except KafkaException as exc:
-            raise KafkaUnavailable(topic, str(exc.args[0])) from exc
+            raise KafkaUnavailable(f"topic {topic}", str(exc.args[0])) from exc
         if high <= low:
             return [], high
         consumer.assign([partition])
@@ -187,11 +189,11 @@ def _read_committed(
                 if (message.offset() or 0) >= high - 1:
                     return records, high
             elif error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaUnavailable(topic, str(error))
+                raise KafkaUnavailable(f"topic {topic}", str(error))
             elif (message.offset() or 0) >= high:
                 # read_committed stops at the last stable offset: short of `high`, a
                 # transaction's markers are still being written; wait for them.
                 return records, high
-        raise KafkaUnavailable(topic, f"did not reach offset {high} in {timeout_s:g} s")
+        raise KafkaUnavailable(f"topic {topic}", f"did not reach offset {high} in {timeout_s:g} s")
     finally:
         consumer.close()

@@ -33,7 +33,6 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from cdc_ingest import capture_steps as steps
 from cdc_ingest.capture_topics import ensure_change_topics, ensure_control_topics
 from cdc_ingest.crash import CrashHook, no_crash
-from cdc_ingest.envelope import SourceInfo
 from cdc_ingest.errors import CaptureFatal, CaptureFenced, CdcError
 from cdc_ingest.offsets_log import OffsetsLog, OperatorFeed, offsets_topic, read_log
 from cdc_ingest.positions import (
@@ -43,12 +42,13 @@ from cdc_ingest.positions import (
     TableState,
     record_key,
 )
-from cdc_ingest.schema_stores import TopicSchemaStore, store_from_settings
 from cdc_ingest.source import Position, Source, open_source
 from cdc_ingest.table_codecs import Refusal, TableCodecs
 from cdc_ingest.unit_writer import UnitWriter
 from config import Settings
-from offload.errors import Transient
+from event_contract.envelope import SourceInfo
+from event_contract.schema_stores import TopicSchemaStore, store_from_settings
+from plumbing.errors import Transient
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""The DB-API boundary to the system of record: its catalog, its capture tables, its rows.
+"""The capture reader: committed changes and table rows of the system of record, in commit order.
 
 `open_source(settings)` connects to the configured source (the simulated Db2 SQLite file, or a
-real Db2 for z/OS through ibm_db_dbi) and returns a `Source`. The same queries
-(`sql/source.sql`) read both; `cdc_ingest.dialect` fills in what differs.
+real Db2 for z/OS through ibm_db_dbi) and returns a `Source`, a `db2.SystemCatalog` that also
+reads the CD tables and table rows. The same queries (`sql/capture.sql`) read both systems;
+`db2.dialect` fills in what differs.
 
 Reading changes: `Source.read_changes(after, max_rows)` returns committed row changes after a
 `Position` in commit order (LSN, then IBMSNAP_INTENTSEQ), at most `max_rows` of them, grouped
@@ -16,8 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,18 +32,12 @@ from cdc_ingest.capture_rows import (
     build_batch,
     tagged,
 )
-from cdc_ingest.catalog import CatalogError, Column, Db2Type, Table
-from cdc_ingest.connection import (
-    SourceConfigError,
-    SourceError,
-    SourceUnavailable,
-    connect_db2,
-    connect_sqlite,
-    parse_dsn,
-    read_sql_file,
-)
-from cdc_ingest.dialect import SQLITE, Dialect, RowReader, db2_dialect, quote, type_of_coltype
 from config import Settings
+from db2.catalog_reader import Registration, SystemCatalog, uow_id_text
+from db2.connection import connect_source, connect_sqlite, parse_dsn
+from db2.dialect import Dialect, RowReader, quote
+from db2.errors import SourceConfigError, SourceError, SourceUnavailable
+from event_contract.catalog import CatalogError, Column, Db2Type, Table
 
 __all__ = [
     "UOW_END",
@@ -65,25 +59,6 @@ logger = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).with_name("sql")
 _COMMIT_TIME = Column("IBMSNAP_LOGMARKER", Db2Type.TIMESTAMP)
-
-
-@dataclass(frozen=True, slots=True)
-class Registration:
-    """A captured table (a row of IBMSNAP_REGISTER): the source table and its CD table.
-
-    Attributes:
-        table: SCHEMA.TABLE.
-        cd_table: its CD table, quoted and qualified.
-        before_prefix: prefix of the before-image columns, or None.
-        needs_snapshot: its capture history does not reproduce its rows: it held rows when
-            it was registered, or its CD table was pruned past the registration (ASN's
-            CD_OLD_SYNCHPOINT beyond SYNCHPOINT). Capture then starts it with a snapshot.
-    """
-
-    table: str
-    cd_table: str
-    before_prefix: str | None
-    needs_snapshot: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,125 +92,25 @@ class TableChunk:
 
 def open_source(settings: Settings) -> Source:
     """Connect to the configured system of record (`source.kind`). Close it when done."""
-    schema = settings.source.schema_name
-    if settings.source.kind == "db2":
-        dialect = db2_dialect(settings.source.capture_schema)
-        return Source(connect_db2(settings), dialect, schema)
-    conn = connect_sqlite(settings.sor_path, schema, settings.source.busy_timeout_ms)
-    return Source(conn, SQLITE, schema)
+    conn, dialect = connect_source(settings)
+    return Source(conn, dialect, settings.source.schema_name)
 
 
-class Source:
-    """Reads the catalog, the ASN control and CD tables, and table rows of one schema.
+class Source(SystemCatalog):
+    """Reads the captured changes and table rows of one schema, beside its catalog.
 
     Args:
         conn: a DB-API connection (sqlite3 in autocommit mode, or ibm_db_dbi).
-        dialect: how this system of record differs (see `cdc_ingest.dialect`).
+        dialect: how this system of record differs (see `db2.dialect`).
         schema: the source schema (Db2 creator) of the captured tables.
     """
 
     def __init__(self, conn: Any, dialect: Dialect, schema: str) -> None:
-        self.conn = conn
-        self.dialect = dialect
-        self.schema = schema
+        super().__init__(conn, dialect, schema, extra_sql=(SQL_DIR / "capture.sql",))
         self._readers: dict[tuple[Column, ...], RowReader] = {}
-        queries = read_sql_file(SQL_DIR / "source.sql")
-        self._sql = {
-            name: text.replace("{catalog}", dialect.catalog(schema)).replace(
-                "{control}", dialect.control(schema)
-            )
-            for name, text in queries.items()
-        }
 
     def __enter__(self) -> Source:
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.conn.close()
-
-    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
-        cur = self.conn.cursor()
-        try:
-            cur.execute(sql, tuple(params))
-            return list(cur.fetchall())
-        except Exception as exc:
-            raise SourceError(f"query on {self.schema} failed: {exc}\n  {sql}") from exc
-        finally:
-            cur.close()
-
-    @contextmanager
-    def read_transaction(self) -> Iterator[None]:
-        """Run the enclosed reads against one consistent state of the source."""
-        begin = self.dialect.begin_read
-        if begin:
-            self.conn.execute(begin)
-        try:
-            yield
-        finally:
-            if begin:
-                self.conn.execute("COMMIT")
-            else:
-                self.conn.commit()
-
-    def table_names(self) -> list[str]:
-        """Names (upper case, unqualified) of every table of the source schema."""
-        return [row[0].strip() for row in self._rows(self._sql["tables"], (self.schema,))]
-
-    def table(self, name: str) -> Table:
-        """The catalog entry of table `name` (unqualified, or SCHEMA.NAME of this schema).
-
-        Raises:
-            SourceError: the table is not in the catalog, or has a type the gateway cannot carry.
-        """
-        bare = name.upper().removeprefix(self.schema + ".")
-        rows = self._rows(self._sql["columns"], (self.schema, bare))
-        if not rows:
-            raise SourceError(f"table {self.schema}.{bare} is not in the catalog")
-        columns, keys = [], []
-        for col_name, _no, coltype, length, scale, nulls, default, keyseq in rows:
-            kind = type_of_coltype(coltype, int(length))
-            if kind is None:
-                raise SourceError(
-                    f"table {self.schema}.{bare} column {col_name.strip()}: Db2 type "
-                    f"{coltype.strip()}({length}) is not carried by the gateway"
-                )
-            carries_length = kind in (Db2Type.CHAR, Db2Type.VARCHAR, Db2Type.DECIMAL)
-            columns.append(
-                Column(
-                    name=col_name.strip(),
-                    type=kind,
-                    length=int(length) if carries_length else None,
-                    scale=int(scale) if kind is Db2Type.DECIMAL else None,
-                    nullable=str(nulls).strip() == "Y",
-                    default=default,
-                )
-            )
-            if keyseq:
-                keys.append((int(keyseq), col_name.strip()))
-        return Table(self.schema, bare, tuple(columns), tuple(name for _, name in sorted(keys)))
-
-    def registrations(self) -> list[Registration]:
-        """The captured tables of this schema (active rows of IBMSNAP_REGISTER)."""
-        lsn = self.dialect.lsn_from_db
-        return [
-            Registration(
-                table=f"{owner.strip()}.{name.strip()}",
-                cd_table=f"{quote(cd_owner.strip())}.{quote(cd_name.strip())}",
-                before_prefix=prefix.strip() if prefix else None,
-                needs_snapshot=bool(rows) or lsn(old) > lsn(synch),
-            )
-            for owner, name, cd_owner, cd_name, prefix, synch, old, rows in self._rows(
-                self._sql["registered"], (self.schema,)
-            )
-        ]
-
-    def newest_lsn(self) -> int:
-        """The newest committed LSN (0 when nothing has committed yet)."""
-        return self.dialect.lsn_from_db(self._rows(self._sql["newest_lsn"])[0][0])
 
     def uow_header(self, lsn: int) -> UowHeader | None:
         """The committed unit of work `lsn` with its row count per captured table, or None."""
@@ -252,7 +127,7 @@ class Source:
                     counts[reg.table] = count
         _, uow_id, marker = rows[0]
         commit_time = self.dialect.value_from_db(_COMMIT_TIME, marker)
-        return UowHeader(lsn, _uow_id(uow_id), commit_time, counts)  # type: ignore[arg-type]
+        return UowHeader(lsn, uow_id_text(uow_id), commit_time, counts)  # type: ignore[arg-type]
 
     def read_changes(
         self, after: Position, max_rows: int, tables: Sequence[str] | None = None
@@ -336,7 +211,7 @@ class Source:
         first, last = picked[0][0], picked[-1][0]
         return {
             self.dialect.lsn_from_db(lsn): (
-                _uow_id(uow_id),
+                uow_id_text(uow_id),
                 self.dialect.value_from_db(_COMMIT_TIME, marker),
             )
             for lsn, uow_id, marker in self._rows(self._sql["uow"], (first, last))
@@ -371,12 +246,6 @@ class Source:
         rows = tuple(read(r, 0) for r in raw)
         last = tuple(rows[-1][k] for k in table.primary_key) if rows else None
         return TableChunk(table, rows, lsn, last, done=len(rows) < max_rows)
-
-
-def _uow_id(raw: object) -> str:
-    if isinstance(raw, bytes | bytearray | memoryview):
-        return bytes(raw).hex().upper()
-    return str(raw).strip()
 
 
 def _after_key_predicate(

@@ -14,19 +14,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cdc_ingest.avro_types import (
+from cdc_ingest.event_writer import EventWriter
+from config import KafkaSettings
+from event_contract.avro_types import (
     envelope_schema,
     key_schema,
     transaction_key_schema,
     transaction_value_schema,
 )
-from cdc_ingest.catalog import Table
-from cdc_ingest.codec import Codec, Encoder
-from cdc_ingest.envelope import TableLayout
-from cdc_ingest.errors import SchemaIncompatibleError
-from cdc_ingest.event_writer import EventWriter
-from cdc_ingest.registry import SchemaStore, schema_id
-from config import KafkaSettings
+from event_contract.catalog import Table
+from event_contract.codec import Codec, Encoder
+from event_contract.envelope import TableLayout
+from event_contract.errors import SchemaIncompatibleError
+from event_contract.registry import SchemaStore, schema_id
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,9 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.envelope import (
+from cdc_ingest.table_codecs import TableCodecs
+from event_contract.changes import Op, RowChange
+from event_contract.envelope import (
     SourceInfo,
     TxInfo,
     begin_marker,
@@ -26,7 +27,6 @@ from cdc_ingest.envelope import (
     split_key_change,
     transaction_key,
 )
-from cdc_ingest.table_codecs import TableCodecs
 
 Emit = Callable[[str, bytes, bytes | None], None]
 """Produce one message: topic, key, value (None for a tombstone)."""

@@ -45,7 +45,7 @@ import typer
 from rich.console import Console
 
 from config import Settings
-from offload.errors import OffloadError, Terminal, UsageError
+from plumbing.errors import OffloadError, Terminal, UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = REPO / "benchmarks"
@@ -227,8 +227,8 @@ def _step_progress(rate: float, duration: float) -> Any:
 def prepare(base: Settings, suite: str, out: Path | None) -> BenchRun:
     """Start (or reuse) the local broker, remove the previous run's topics and state."""
     from offload import broker
-    from offload.kafka_errors import BrokerUnreachable
-    from offload.topics import admin_client, ping
+    from plumbing.kafka_errors import BrokerUnreachable
+    from plumbing.topics import admin_client, ping
 
     if not BENCHMARKS.is_dir():
         raise BenchError(f"{BENCHMARKS} not found: `offload bench` runs from a source checkout")
@@ -364,7 +364,7 @@ def bench_cmd(
     next run. Exits 1 when a benchmark failed.
     """
     from offload.bench_report import markdown
-    from offload.cli import config_path_of, settings_of
+    from plumbing.cli_context import config_path_of, settings_of
 
     selected = {n.strip() for n in (only or "").split(",") if n.strip()}
     if unknown := selected - set(TITLES):

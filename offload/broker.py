@@ -31,10 +31,10 @@ from offload.broker_config import (
     render_properties,
     server_properties,
 )
-from offload.kafka_errors import BrokerStartFailed, PortInUse
 from offload.kafka_jars import JavaTools, cached_classpath, find_tools, resolve_classpath
 from offload.processes import pid_alive
-from offload.topics import ping
+from plumbing.kafka_errors import BrokerStartFailed, PortInUse
+from plumbing.topics import ping
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from config import ConfigError, Settings, load_settings, resolve_config_path
-from offload.errors import EXIT_USAGE, OffloadError
+from config import ConfigError, load_settings, resolve_config_path
+from plumbing.cli_context import CONFIG_PATH_KEY, settings_of
+from plumbing.errors import EXIT_USAGE, OffloadError
 
 err_console = Console(stderr=True, soft_wrap=True)
 
@@ -44,7 +45,7 @@ def _root(
     ] = None,
 ) -> None:
     settings = load_settings(config)
-    ctx.meta["offload.config_path"] = resolve_config_path(config).resolve()
+    ctx.meta[CONFIG_PATH_KEY] = resolve_config_path(config).resolve()
     logging.basicConfig(
         level=settings.runtime.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -54,21 +55,6 @@ def _root(
     for chatty in ("httpx", "httpcore"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     ctx.obj = settings
-
-
-def settings_of(ctx: typer.Context) -> Settings:
-    """The settings the root callback built for this invocation."""
-    settings = ctx.find_root().obj
-    if not isinstance(settings, Settings):  # pragma: no cover - the callback always sets it
-        raise RuntimeError("settings were not loaded")
-    return settings
-
-
-def config_path_of(ctx: typer.Context) -> Path:
-    """The absolute path of the config file this invocation read (for child processes)."""
-    path = ctx.find_root().meta["offload.config_path"]
-    assert isinstance(path, Path)
-    return path
 
 
 config_app = typer.Typer(help="Show and check the effective configuration.", no_args_is_help=True)
@@ -116,7 +102,8 @@ def _register_parts() -> None:
     from reference_loader.cli import reference_app
 
     app.add_typer(reference_app, name="reference")
-    from query_api.cli import query_cmd, serve_cmd
+    from offload.serve import serve_cmd
+    from query_api.cli import query_cmd
 
     app.command("query")(query_cmd)
     app.command("serve")(serve_cmd)

@@ -43,7 +43,7 @@ from offload.demo_checks import (
     reconcile_events,
     wait_ready,
 )
-from offload.errors import OffloadError
+from plumbing.errors import OffloadError
 
 console = Console()
 
@@ -342,7 +342,7 @@ def demo_cmd(
     freshness p50/p99, cold-chain verdict) and commands to try. Keeps serving until Ctrl-C
     unless --exit. Each run starts clean in <data_dir>/demo with its own topic prefix.
     """
-    from offload.cli import config_path_of, settings_of
+    from plumbing.cli_context import config_path_of, settings_of
 
     options = DemoOptions(duration_s=duration, tps=tps, seed=seed, exit_after=exit_after)
     raise typer.Exit(run_demo(settings_of(ctx), config_path_of(ctx), options))

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 from confluent_kafka import Consumer, TopicPartition
 
-from cdc_ingest.codec import Codec
-from cdc_ingest.schema_stores import store_from_settings
 from cdc_ingest.source import Position, open_source
 from config import Settings
+from event_contract.codec import Codec
+from event_contract.schema_stores import store_from_settings
 
 
 @dataclass

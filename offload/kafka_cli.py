@@ -23,7 +23,7 @@ console = Console(highlight=False, soft_wrap=True)
 def kafka_up(ctx: typer.Context) -> None:
     """Start the local broker (unless one answers already) and wait until it answers."""
     from offload.broker import up
-    from offload.cli import settings_of
+    from plumbing.cli_context import settings_of
 
     settings = settings_of(ctx)
     began = time.monotonic()
@@ -54,7 +54,7 @@ def kafka_up(ctx: typer.Context) -> None:
 def kafka_down(ctx: typer.Context) -> None:
     """Stop the broker `kafka up` started from this data dir (by its recorded pid), only that."""
     from offload.broker import down
-    from offload.cli import settings_of
+    from plumbing.cli_context import settings_of
 
     began = time.monotonic()
     result = down(settings_of(ctx))
@@ -69,8 +69,8 @@ def kafka_status(
     """Exit 0 when the configured bootstrap servers answer metadata requests, else 1."""
     from offload.broker import running_pid
     from offload.broker_config import BrokerLayout
-    from offload.cli import settings_of
-    from offload.topics import ping
+    from plumbing.cli_context import settings_of
+    from plumbing.topics import ping
 
     settings = settings_of(ctx)
     servers = settings.kafka.bootstrap_servers

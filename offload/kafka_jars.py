@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from offload.broker_config import MIN_JAVA, BrokerLayout, java_major_version
-from offload.kafka_errors import JarResolutionFailed, ToolMissing
+from plumbing.kafka_errors import JarResolutionFailed, ToolMissing
 
 logger = logging.getLogger(__name__)
 

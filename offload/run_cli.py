@@ -15,10 +15,10 @@ from rich.console import Console
 from rich.table import Table
 
 from config import Settings
-from offload.cli import config_path_of, settings_of
-from offload.errors import UsageError
 from offload.processes import pid_alive
 from offload.supervisor import PartSpec, PartState, Supervisor, read_state
+from plumbing.cli_context import config_path_of, settings_of
+from plumbing.errors import UsageError
 
 console = Console()
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from offload.cli import settings_of
+from plumbing.cli_context import settings_of
 
 project_app = typer.Typer(help="Apply the topics to the DuckDB read models.", no_args_is_help=True)
 errors_app = typer.Typer(help="Inspect and replay records that failed.", no_args_is_help=True)
@@ -79,8 +79,8 @@ def status(
 
 
 def _status_figures(settings: Any) -> dict[str, Any]:
-    from cdc_ingest.codec import Codec
-    from cdc_ingest.schema_stores import store_from_settings
+    from event_contract.codec import Codec
+    from event_contract.schema_stores import store_from_settings
     from projections.errors import DatabaseBusy, ProjectionError
     from projections.status import STATUS_FILE, collect, published_head, read_file
     from projections.store import open_read_only

@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
-from cdc_ingest.codec import Codec
 from config import Settings
+from event_contract.codec import Codec
+from plumbing.kafka_errors import KafkaUnavailable
 from projections.assembler import AssembledUnit, Partition, UnitOfWorkAssembler
 from projections.decoder import RawRecord, RecordDecoder
 from projections.discovery import Rediscovery
 from projections.errorlog import ErrorRecord
-from projections.errors import DecodeFailure, KafkaUnavailable
+from projections.errors import DecodeFailure
 from projections.events import ChangeEvent, TxMarker
 from projections.pipeline import ApplyWorker
 from projections.poison import PoisonLedger
@@ -94,7 +95,7 @@ class ProjectionConsumer:
     Args:
         settings: the whole configuration.
         writer: the projection writer (its database already open).
-        store: the schema store (`cdc_ingest.schema_stores.store_from_settings`).
+        store: the schema store (`event_contract.schema_stores.store_from_settings`).
         on_commit: called after each committed batch (status files, say).
     """
 

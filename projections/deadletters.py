@@ -18,8 +18,8 @@ import duckdb
 from confluent_kafka import KafkaException, Producer
 
 from config import KafkaSettings
+from plumbing.kafka_errors import KafkaUnavailable
 from projections.errorlog import ErrorEntry, mark_delivered, undelivered
-from projections.errors import KafkaUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class DeadLetters:
 
     def _ensure(self) -> Producer:
         if self._producer is None:
-            from offload.topics import ensure_topic
+            from plumbing.topics import ensure_topic
 
             ensure_topic(self._kafka, self.topic, 1, {"cleanup.policy": "delete"})
             conf = {**self._kafka.client_config(), "enable.idempotence": True, "acks": "all"}

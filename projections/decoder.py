@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from cdc_ingest.errors import CdcError
+from event_contract.errors import EventContractError
 from projections.errorlog import ErrorRecord, Headers
 from projections.errors import ContractError, DecodeFailure
 from projections.events import ChangeEvent, TxMarker, change_event_from_envelope, marker_from_value
@@ -140,7 +140,7 @@ class RecordDecoder:
             return self._change(record)
         except ContractError as exc:
             raise DecodeFailure(record.topic, record.partition, record.offset, exc.reason) from exc
-        except CdcError as exc:
+        except EventContractError as exc:
             raise DecodeFailure(record.topic, record.partition, record.offset, str(exc)) from exc
 
     def decode_key(self, record: RawRecord) -> Mapping[str, Any] | None:
@@ -149,7 +149,7 @@ class RecordDecoder:
             return None
         try:
             key = self._codec.decode(record.key)
-        except CdcError:
+        except EventContractError:
             return None
         return key if isinstance(key, Mapping) else None
 

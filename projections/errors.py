@@ -9,7 +9,7 @@ the poison can be moved to the error table.
 
 from __future__ import annotations
 
-from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
+from plumbing.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
 
 
 class ProjectionError(OffloadError):
@@ -148,18 +148,3 @@ class UnknownView(ProjectionError, Terminal):
         names = ", ".join(known) or "none"
         super().__init__(f"no view {view} in projections.views (configured: {names})")
         self.view = view
-
-
-class KafkaUnavailable(ProjectionError, Transient):
-    """The brokers did not answer, or a consumer or producer failed.
-
-    Attributes:
-        where: what was being done (topic, operation).
-    """
-
-    exit_code = EXIT_UNREACHABLE
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"Kafka: {where}: {reason}")
-        self.where = where
-        self.reason = reason

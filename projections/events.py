@@ -1,6 +1,6 @@
 """What the read side consumes, as plain values: change events and transaction markers.
 
-The Kafka loop decodes each record with the contract's codec (`cdc_ingest.codec`) into the
+The Kafka loop decodes each record with the contract's codec (`event_contract.codec`) into the
 envelope dict and the key dict, then turns them into these frozen values with
 `change_event_from_envelope` and `marker_from_value`. Everything downstream (the assembler,
 the fold, the applier) works on these values and needs no broker, so it is tested without one.

@@ -12,7 +12,7 @@ commit time: this is how an older or duplicate event is recognised as a no-op, d
 included, and what derived views read "the last change that touched the row" from.
 
 The input is a `MirrorSpec`, built from the contract's Avro schemas (`spec_from_avro`, through
-`cdc_ingest.avro_types.row_columns`, which reads the `db2Type` attribute of every Value field)
+`event_contract.avro_types.row_columns`, which reads the `db2Type` attribute of every Value field)
 or from a catalog `Table` (`spec_from_table`).
 """
 
@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from cdc_ingest.catalog import CatalogError, Db2Type, Table, parse_type
+from event_contract.catalog import CatalogError, Db2Type, Table, parse_type
 from projections.errors import MirrorTypeError
 
 _DUCK_TYPES = {
@@ -244,7 +244,7 @@ def spec_from_avro(
     schema: str, name: str, key_schema: Mapping[str, Any], value_schema: Mapping[str, Any]
 ) -> MirrorSpec:
     """The mirror described by a topic's Avro key and value (Envelope or row) schemas."""
-    from cdc_ingest.avro_types import row_columns
+    from event_contract.avro_types import row_columns
 
     primary_key = [str(f["name"]) for f in key_schema["fields"]]
     return spec_from_columns(schema, name, row_columns(value_schema), primary_key)

@@ -17,10 +17,11 @@ import duckdb
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from config import KafkaSettings
+from plumbing.kafka_errors import KafkaUnavailable
 from projections.applier import DATA_ERRORS
 from projections.decoder import RawRecord, RecordDecoder
 from projections.errorlog import ErrorEntry, mark_replayed, set_reason
-from projections.errors import ApplyError, DecodeFailure, KafkaUnavailable
+from projections.errors import ApplyError, DecodeFailure
 from projections.events import ChangeEvent
 from projections.writer import ProjectionWriter
 

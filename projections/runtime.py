@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from cdc_ingest.codec import Codec
 from config import Settings
+from event_contract.codec import Codec
 from projections.applier import Hook
 from projections.consumer import ProjectionConsumer
 from projections.deadletters import DeadLetters
@@ -100,7 +100,7 @@ def open_projection(
     Raises:
         DatabaseBusy: another process holds the database.
     """
-    from cdc_ingest.schema_stores import store_from_settings
+    from event_contract.schema_stores import store_from_settings
 
     con = open_database(settings.projections_path, settings.projections.duckdb_memory_limit)
     try:

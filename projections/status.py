@@ -18,8 +18,8 @@ from typing import Any
 import duckdb
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-from cdc_ingest.codec import Codec
 from config import KafkaSettings
+from event_contract.codec import Codec
 from projections.applier import ms_to_datetime
 from projections.errorlog import count_open
 from projections.mirror import quote

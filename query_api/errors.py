@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from offload.errors import (
+from plumbing.errors import (
     EXIT_FAILURE,
     EXIT_UNREACHABLE,
     EXIT_USAGE,

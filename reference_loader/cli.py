@@ -76,8 +76,8 @@ def load_cmd(
     from rich.console import Console
     from rich.progress import Progress as RichProgress
 
-    from offload.cli import settings_of
-    from offload.errors import OffloadError
+    from plumbing.cli_context import settings_of
+    from plumbing.errors import OffloadError
     from reference_loader.jobs import select_jobs
     from reference_loader.load import RunOptions, run_job
 
@@ -106,7 +106,7 @@ def jobs_cmd(
     runs: Annotated[int, typer.Option(help="Runs shown per job.", min=1)] = 3,
 ) -> None:
     """Show each job: its source, topic, schedule, next fire time and last runs."""
-    from offload.cli import settings_of
+    from plumbing.cli_context import settings_of
     from reference_loader.jobs import jobs_of, next_fire_time
     from reference_loader.ledger import Ledger
     from reference_loader.load import reference_dir
@@ -150,7 +150,7 @@ def jobs_cmd(
 @reference_app.command("schedule")
 def schedule_cmd(ctx: typer.Context) -> None:
     """Run the scheduler until SIGTERM/SIGINT; a running load aborts or finishes its commit."""
-    from offload.cli import settings_of
+    from plumbing.cli_context import settings_of
     from reference_loader.scheduler import run_scheduler
 
     settings = settings_of(ctx)

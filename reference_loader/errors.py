@@ -10,7 +10,7 @@ Problems with the data of one record are not raised while reading: readers turn 
 
 from __future__ import annotations
 
-from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
+from plumbing.errors import EXIT_USAGE, OffloadError, Terminal, Transient
 
 
 class ReferenceLoadError(OffloadError):
@@ -119,22 +119,6 @@ class RejectLimitExceeded(ReferenceLoadError, Terminal):
         self.first = first
         self.rejected = rejected
         self.reject_file = reject_file
-
-
-class KafkaUnavailable(ReferenceLoadError, Transient):
-    """Kafka did not answer, or a transaction could not complete; nothing was published.
-
-    Attributes:
-        where: the topic or transactional.id concerned.
-        reason: the client's error.
-    """
-
-    exit_code = EXIT_UNREACHABLE
-
-    def __init__(self, where: str, reason: str) -> None:
-        super().__init__(f"Kafka {where}: {reason}")
-        self.where = where
-        self.reason = reason
 
 
 class LoadFenced(ReferenceLoadError, Terminal):

@@ -5,7 +5,7 @@ characters), `int` (64-bit signed), `decimal(p,s)`, `date` (YYYY-MM-DD), `timest
 (YYYY-MM-DD HH:MM:SS[.ffffff], a `T` or Db2's `YYYY-MM-DD-HH.MM.SS.ffffff`; no zone, like
 Db2 TIMESTAMP), `bool`; a trailing `?` makes the field nullable (`decimal(5,2)?`).
 
-Python values follow `cdc_ingest.catalog`: str, int, Decimal with exactly scale s, date,
+Python values follow `event_contract.catalog`: str, int, Decimal with exactly scale s, date,
 naive datetime, bool, None. A CSV cell that is empty is a missing value; so is an absent or
 null JSON member. Values are never rounded: a decimal with more places than s is refused.
 """

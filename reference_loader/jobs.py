@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cdc_ingest.avro_types import DeclaredField as AvroField
+from event_contract.avro_types import DeclaredField as AvroField
 from reference_loader.errors import JobConfigError, SourceMissing
 from reference_loader.extract import ExtractFormat, copybook_format, csv_format, jsonl_format
 from reference_loader.fieldtypes import DeclaredField, TypeName

@@ -14,33 +14,23 @@ transaction committed).
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from plumbing.sqlfiles import read_sections
 from reference_loader.delta import Counts, State
 
 SQL_FILE = Path(__file__).parent / "sql" / "ledger.sql"
 
 
-@cache
 def _queries() -> dict[str, str]:
-    """The named statements of ledger.sql: sections introduced by `-- name: NAME`."""
-    queries: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in SQL_FILE.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"--\s*name:\s*(\w+)", line)
-        if match:
-            current = queries[match[1]] = []
-        elif current is not None and not line.startswith("--"):
-            current.append(line)
-    return {name: "\n".join(lines).strip() for name, lines in queries.items()}
+    """The named statements of ledger.sql."""
+    return read_sections(SQL_FILE)
 
 
 def now_iso() -> str:

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cdc_ingest.avro_types import reference_key_schema, reference_value_schema
-from cdc_ingest.codec import Codec, Encoder
-from cdc_ingest.errors import CodecError
-from cdc_ingest.registry import schema_id
-from cdc_ingest.schema_stores import TopicSchemaStore, store_from_settings
+from event_contract.avro_types import reference_key_schema, reference_value_schema
+from event_contract.codec import Codec, Encoder
+from event_contract.errors import CodecError
+from event_contract.registry import schema_id
+from event_contract.schema_stores import TopicSchemaStore, store_from_settings
 from reference_loader.dataset import Recfm
 from reference_loader.delta import Change, Counts, Delta, DuplicateKey, State
 from reference_loader.errors import JobBusy, LoadCancelled
@@ -182,7 +182,7 @@ class _Run:
             str(source),
             job.spec.max_rejects,
         )
-        from offload.topics import ensure_topic
+        from plumbing.topics import ensure_topic
 
         partitions = self.settings.kafka.partitions
         ensure_topic(self.settings.kafka, job.topic, partitions, {"cleanup.policy": "compact"})

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from reference_loader.errors import KafkaUnavailable, LoadFenced
+from plumbing.kafka_errors import KafkaUnavailable
+from reference_loader.errors import LoadFenced
 
 if TYPE_CHECKING:
     from config import Settings

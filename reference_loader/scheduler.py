@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
-from offload.errors import OffloadError
+from plumbing.errors import OffloadError
 from reference_loader.jobs import Job, jobs_of, trigger_of
 from reference_loader.load import RunOptions, run_job
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
+from plumbing.kafka_errors import KafkaUnavailable
 from reference_loader.delta import State, value_hash
-from reference_loader.errors import KafkaUnavailable
 from reference_loader.publisher import RUN_HEADER
 
 if TYPE_CHECKING:

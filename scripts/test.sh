@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The test command (`make test`): set-up, lint, types, then the whole pytest suite, which
+# The test command (`make test`): set-up, lint, types, the layer check, then the whole pytest suite, which
 # starts (or reuses) the real local Kafka broker through a session fixture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy .
+echo "== layers (import-linter, pyproject.toml [tool.importlinter])"
+.venv/bin/lint-imports --no-cache
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest "$@"

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from offload.cli import settings_of
-from offload.errors import UsageError
+from plumbing.cli_context import settings_of
+from plumbing.errors import UsageError
 
 if TYPE_CHECKING:
     from config import Settings
@@ -125,10 +125,10 @@ def tables_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the source schema's tables and whether each is captured."""
-    from cdc_ingest.source import open_source
+    from db2.catalog_reader import open_catalog
 
     settings = settings_of(ctx)
-    with open_source(settings) as source:
+    with open_catalog(settings) as source:
         captured = {r.table for r in source.registrations()}
         rows = [
             {"table": f"{source.schema}.{n}", "captured": f"{source.schema}.{n}" in captured}

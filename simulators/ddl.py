@@ -1,6 +1,6 @@
 """A small parser of Db2 DDL: CREATE TABLE, ALTER TABLE ... ADD COLUMN, DROP TABLE.
 
-It accepts the column types of `cdc_ingest.catalog` (with Db2's aliases), NOT NULL, DEFAULT /
+It accepts the column types of `event_contract.catalog` (with Db2's aliases), NOT NULL, DEFAULT /
 WITH DEFAULT, column and table PRIMARY KEY constraints, and ignores the z/OS placement clauses
 `IN database.tablespace` and `CCSID ...`. Anything else is refused with a message naming the
 table and column, so a table is never created with types the gateway cannot carry exactly.
@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
-from cdc_ingest.catalog import CatalogError, Column, Db2Type, Table, parse_type
+from event_contract.catalog import CatalogError, Column, Db2Type, Table, parse_type
 from simulators.errors import DdlError
 
 _TOKEN = re.compile(

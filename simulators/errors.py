@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from offload.errors import EXIT_USAGE, OffloadError, Terminal
+from plumbing.errors import EXIT_USAGE, OffloadError, Terminal
 
 
 class SorError(OffloadError):

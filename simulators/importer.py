@@ -14,7 +14,7 @@ from datetime import date, datetime, time
 from decimal import Context, Decimal, InvalidOperation
 from pathlib import Path
 
-from cdc_ingest.catalog import Column, Db2Type, Table
+from event_contract.catalog import Column, Db2Type, Table
 from simulators.errors import ImportFileError
 from simulators.sor import SystemOfRecord
 
@@ -22,7 +22,7 @@ _DB2_TIMESTAMP = "%Y-%m-%d-%H.%M.%S.%f"
 
 
 def parse_value(column: Column, text: str) -> object:
-    """A CSV field → the Python value of `column` (per `cdc_ingest.catalog`).
+    """A CSV field → the Python value of `column` (per `event_contract.catalog`).
 
     Raises:
         ValueError: the text does not fit the column's type.

@@ -20,9 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.dialect import COLTYPES, SQLITE, quote
-from cdc_ingest.source import Source, SourceError, connect_sqlite, read_sql_file
+from db2.catalog_reader import SystemCatalog
+from db2.connection import connect_sqlite
+from db2.dialect import COLTYPES, SQLITE, quote
+from db2.errors import SourceError
+from event_contract.catalog import Column, Db2Type, Table
+from plumbing.sqlfiles import read_sections
 from simulators import storage
 from simulators.ddl import (
     AddColumn,
@@ -68,7 +71,7 @@ class Unit:
             raise StatementError(sql.strip(), str(exc)) from exc
 
     def insert(self, table: Table, rows: Sequence[Mapping[str, object]]) -> None:
-        """Insert rows (all with the same columns, Python values per `cdc_ingest.catalog`)."""
+        """Insert rows (all with the same columns, Python values per `event_contract.catalog`)."""
         if not rows:
             return
         names = tuple(rows[0])
@@ -122,7 +125,7 @@ class SystemOfRecord:
     """The simulated Db2: open it, run units of work, manage tables and their capture.
 
     Args:
-        conn: a connection from `cdc_ingest.source.connect_sqlite`.
+        conn: a connection from `db2.connection.connect_sqlite`.
         schema: the Db2 schema, which is also the attached database's name.
     """
 
@@ -131,9 +134,9 @@ class SystemOfRecord:
         self.schema = schema
         self._sql = {
             name: text.replace("{schema}", quote(schema))
-            for name, text in read_sql_file(SQL_DIR / "control.sql").items()
+            for name, text in read_sections(SQL_DIR / "control.sql").items()
         }
-        self._source = Source(conn, SQLITE, schema)
+        self._source = SystemCatalog(conn, SQLITE, schema)
         self._tables: dict[str, Table] = {}
 
     @classmethod

@@ -3,7 +3,7 @@
 SQLite's declared types cannot be trusted to keep Db2 values (a column declared DECIMAL gets
 NUMERIC affinity and turns 0.1 into a float), so each column is declared for exactness and
 guarded by a CHECK constraint named after its Db2 type; the Db2 type itself is recorded in the
-simulated catalog (SYSCOLUMNS). See `cdc_ingest.dialect` for the stored formats.
+simulated catalog (SYSCOLUMNS). See `db2.dialect` for the stored formats.
 
 Capture, as ASN Capture does with CD tables: each registered table has `CD_<TABLE>` with
 IBMSNAP_COMMITSEQ, IBMSNAP_INTENTSEQ, IBMSNAP_OPERATION ('I'/'U'/'D'), the after-image columns
@@ -14,8 +14,8 @@ work the way `simulators.sor` does is captured, and nothing else may write.
 
 from __future__ import annotations
 
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.dialect import quote
+from db2.dialect import quote
+from event_contract.catalog import Column, Db2Type, Table
 from simulators.errors import DdlError
 
 BEFORE_PREFIX = "X"

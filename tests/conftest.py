@@ -88,7 +88,7 @@ def kafka_broker() -> Iterator[Settings]:
     """
     from offload.broker import down, running_pid, up
     from offload.broker_config import BrokerLayout
-    from offload.topics import ping
+    from plumbing.topics import ping
 
     settings = load_settings(CONFIG_FILE, env=dict(_TEST_BROKER_ENV))
     layout = BrokerLayout(settings.kafka_dir)

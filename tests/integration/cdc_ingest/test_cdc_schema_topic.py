@@ -19,15 +19,15 @@ import fastavro
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from cdc_ingest.avro_types import envelope_schema, key_schema
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.codec import Codec
-from cdc_ingest.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, key_record
-from cdc_ingest.errors import SchemaIncompatibleError
-from cdc_ingest.schema_stores import TopicSchemaStore
 from config import Settings
-from offload.topics import ensure_topic
+from event_contract.avro_types import envelope_schema, key_schema
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.changes import Op, RowChange
+from event_contract.codec import Codec
+from event_contract.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, key_record
+from event_contract.errors import SchemaIncompatibleError
+from event_contract.schema_stores import TopicSchemaStore
+from plumbing.topics import ensure_topic
 
 pytestmark = pytest.mark.kafka
 

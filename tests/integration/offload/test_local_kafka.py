@@ -14,8 +14,8 @@ from confluent_kafka import Consumer, Producer
 from config import Settings
 from offload.broker import down, running_pid, up
 from offload.broker_config import BrokerLayout
-from offload.kafka_errors import TopicMismatch
-from offload.topics import describe_topic, ensure_topic, ping
+from plumbing.kafka_errors import TopicMismatch
+from plumbing.topics import describe_topic, ensure_topic, ping
 
 pytestmark = pytest.mark.kafka
 

@@ -18,11 +18,12 @@ import duckdb
 import pytest
 from confluent_kafka import Producer
 
-from cdc_ingest import avro_types
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.changes import Op, RowChange, UnitOfWork
-from cdc_ingest.codec import Codec
-from cdc_ingest.envelope import (
+from config import Settings
+from event_contract import avro_types
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.changes import Op, RowChange, UnitOfWork
+from event_contract.codec import Codec
+from event_contract.envelope import (
     SourceInfo,
     TableLayout,
     TxInfo,
@@ -32,10 +33,9 @@ from cdc_ingest.envelope import (
     transaction_key,
     unit_events,
 )
-from cdc_ingest.registry import schema_id
-from cdc_ingest.schema_stores import TopicSchemaStore
-from config import Settings
-from offload.topics import ensure_topic
+from event_contract.registry import schema_id
+from event_contract.schema_stores import TopicSchemaStore
+from plumbing.topics import ensure_topic
 
 Mutate = Callable[[str, bytes, bytes], tuple[bytes, bytes | None]]
 T0 = datetime(2024, 5, 1, 8, 0, 0)

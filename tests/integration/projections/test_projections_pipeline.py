@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from cdc_ingest.catalog import Db2Type
+from event_contract.catalog import Db2Type
 from simulators.reference_data import PORTS, PRODUCTS, VESSELS
 from simulators.sor import SystemOfRecord
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from cdc_ingest import avro_types
-from cdc_ingest.catalog import Column, Db2Type, Table
+from event_contract import avro_types
+from event_contract.catalog import Column, Db2Type, Table
 
 AMOUNTS_SQL = """-- transfer_amounts: rejects amounts of 100 and more while the precision is 4.
 -- key: transfer_id

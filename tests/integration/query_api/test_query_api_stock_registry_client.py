@@ -18,13 +18,13 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from cdc_ingest.schema_stores import TopicSchemaStore
 from config import Settings
 from config.settings import ApiKey
-from offload.topics import admin_client
+from event_contract.schema_stores import TopicSchemaStore
+from plumbing.topics import admin_client
 from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
 from query_api.auth import hash_key
-from query_api.cli import RegistrySchemas
+from query_api.registry_schemas import RegistrySchemas
 
 API_KEY = f"reader-{uuid.uuid4().hex}"
 

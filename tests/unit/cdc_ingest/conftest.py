@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cdc_ingest.catalog import Column, Db2Type, Table
+from event_contract.catalog import Column, Db2Type, Table
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ import fastavro
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdc_ingest.avro_reader import compile_reader
-from cdc_ingest.avro_types import envelope_schema
-from cdc_ingest.catalog import Table
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.envelope import SourceInfo, TableLayout, TxInfo, change_envelope
+from event_contract.avro_reader import compile_reader
+from event_contract.avro_types import envelope_schema
+from event_contract.catalog import Table
+from event_contract.changes import Op, RowChange
+from event_contract.envelope import SourceInfo, TableLayout, TxInfo, change_envelope
 
 ROWS = st.fixed_dictionaries(
     {

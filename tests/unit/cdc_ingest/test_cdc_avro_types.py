@@ -10,7 +10,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from cdc_ingest.avro_types import (
+from event_contract.avro_types import (
     ColumnSpec,
     DeclaredField,
     avro_namespace,
@@ -25,9 +25,9 @@ from cdc_ingest.avro_types import (
     transaction_key_schema,
     transaction_value_schema,
 )
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.compatibility import backward_incompatibilities
-from cdc_ingest.errors import SchemaDefinitionError
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.compatibility import backward_incompatibilities
+from event_contract.errors import SchemaDefinitionError
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdc_ingest.avro_types import envelope_schema, key_schema, row_schema
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.codec import Codec, Encoder, schema_id_of
-from cdc_ingest.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, row_record
-from cdc_ingest.errors import CodecError
+from event_contract.avro_types import envelope_schema, key_schema, row_schema
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.changes import Op, RowChange
+from event_contract.codec import Codec, Encoder, schema_id_of
+from event_contract.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, row_record
+from event_contract.errors import CodecError
 
 TINY = {"type": "record", "name": "Tiny", "fields": [{"name": "a", "type": "long"}]}
 
@@ -186,7 +186,7 @@ def test_a_schema_the_compiler_does_not_handle_still_encodes() -> None:
 
 
 def test_transaction_markers_round_trip() -> None:
-    from cdc_ingest.avro_types import transaction_value_schema
+    from event_contract.avro_types import transaction_value_schema
 
     schema = transaction_value_schema("p")
     end = {

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.changes import Op, RowChange, UnitOfWork
-from cdc_ingest.envelope import (
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.changes import Op, RowChange, UnitOfWork
+from event_contract.envelope import (
     SourceInfo,
     TableLayout,
     TxInfo,
@@ -22,7 +22,7 @@ from cdc_ingest.envelope import (
     transaction_key,
     unit_events,
 )
-from cdc_ingest.errors import RowShapeError
+from event_contract.errors import RowShapeError
 
 SOURCE = SourceInfo(name="offload", db="SOR", version="0.1.0")
 COMMIT = datetime(2024, 5, 1, 12, 0, 0, 250_999)

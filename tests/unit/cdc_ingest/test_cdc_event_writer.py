@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from cdc_ingest.avro_types import envelope_schema, key_schema
-from cdc_ingest.catalog import Table
-from cdc_ingest.changes import Op, RowChange
-from cdc_ingest.codec import Codec
-from cdc_ingest.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, key_record
-from cdc_ingest.errors import RowShapeError
 from cdc_ingest.event_writer import EventWriter
+from event_contract.avro_types import envelope_schema, key_schema
+from event_contract.catalog import Table
+from event_contract.changes import Op, RowChange
+from event_contract.codec import Codec
+from event_contract.envelope import SourceInfo, TableLayout, TxInfo, change_envelope, key_record
+from event_contract.errors import RowShapeError
 
 SOURCE = SourceInfo("offload", "shipping")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cdc_ingest.avro_types import envelope_schema
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.errors import SchemaIncompatibleError, SchemaStoreError, SchemaStoreUnavailable
-from cdc_ingest.registry import (
+from event_contract.avro_types import envelope_schema
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.errors import SchemaIncompatibleError, SchemaStoreError, SchemaStoreUnavailable
+from event_contract.registry import (
     SchemaBook,
     SubjectVersion,
     canonical_text,
@@ -20,7 +20,7 @@ from cdc_ingest.registry import (
     storage_key,
     storage_value,
 )
-from cdc_ingest.schema_stores import ConfluentSchemaStore
+from event_contract.schema_stores import ConfluentSchemaStore
 
 SUBJECT = "offload.s.t-value"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cdc_ingest.dialect import SQLITE
 from cdc_ingest.source import Position, Source, SourceConfigError, connect_sqlite, parse_dsn
+from db2.dialect import SQLITE
 from simulators.simulation import SimulationOptions, run_simulation
 from simulators.sor import SystemOfRecord, install_shipping
 

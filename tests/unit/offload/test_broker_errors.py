@@ -11,8 +11,8 @@ import pytest
 
 from config import Settings
 from offload.broker import down, up
-from offload.kafka_errors import PortInUse, ToolMissing
 from offload.kafka_jars import find_tools
+from plumbing.kafka_errors import PortInUse, ToolMissing
 
 SUFFIX = (
     "; the local Kafka needs Java 17+ and Maven on the PATH "

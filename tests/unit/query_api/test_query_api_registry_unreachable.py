@@ -5,9 +5,9 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from cdc_ingest.schema_stores import TopicSchemaStore
 from config.settings import KafkaSettings
-from query_api.cli import RegistrySchemas
+from event_contract.schema_stores import TopicSchemaStore
+from query_api.registry_schemas import RegistrySchemas
 
 
 def _closed_port() -> int:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cdc_ingest.catalog import Column, Db2Type
-from cdc_ingest.dialect import SQLITE
 from cdc_ingest.source import Position, Source, connect_sqlite
+from db2.dialect import SQLITE
+from event_contract.catalog import Column, Db2Type
 from simulators.ddl import CreateTable, parse_statement, split_statements
 from simulators.errors import DdlError
 from simulators.sor import SystemOfRecord

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cdc_ingest.changes import Op
-from cdc_ingest.dialect import SQLITE
 from cdc_ingest.source import Position, Source, connect_sqlite
+from db2.dialect import SQLITE
+from event_contract.changes import Op
 from simulators.errors import StatementError
 from simulators.sor import SystemOfRecord
 

@@ -1,4 +1,4 @@
-"""Errors of the local Kafka broker and of the topic admin wrapper.
+"""Errors of Kafka: the cluster unreachable, the gateway's topics, the local broker.
 
 `KafkaSetupError` is the base; each subclass marks with `Transient` or `Terminal` whether a
 retry can help, and keeps the values its message names (tool, port, topic, ...) as attributes.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
+from plumbing.errors import EXIT_UNREACHABLE, EXIT_USAGE, OffloadError, Terminal, Transient
 
 
 class KafkaSetupError(OffloadError):
@@ -71,19 +71,38 @@ class BrokerStartFailed(KafkaSetupError, Terminal):
         )
 
 
-class BrokerUnreachable(KafkaSetupError, Transient):
-    """No broker answered metadata requests on the configured bootstrap servers."""
+class KafkaUnavailable(KafkaSetupError, Transient):
+    """The Kafka cluster, or one of the gateway's topics on it, did not answer.
+
+    The one "Kafka is unreachable" error of every part: retry loops catch it by type.
+
+    Attributes:
+        where: what was being done (the topic, or the operation and its topic).
+        reason: the client's error.
+    """
 
     exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(f"Kafka {where}: {reason}")
+
+
+class BrokerUnreachable(KafkaUnavailable):
+    """No broker answered metadata requests on the configured bootstrap servers."""
 
     def __init__(self, bootstrap_servers: str, timeout_s: float, detail: str = "") -> None:
         self.bootstrap_servers = bootstrap_servers
         self.timeout_s = timeout_s
         suffix = f" ({detail})" if detail else ""
-        super().__init__(
+        OffloadError.__init__(
+            self,
             f"no Kafka broker answered at {bootstrap_servers} within {timeout_s:g} s{suffix}; "
-            "start the local one with `offload kafka up` or check kafka.bootstrap_servers"
+            "start the local one with `offload kafka up` or check kafka.bootstrap_servers",
         )
+        self.where = bootstrap_servers
+        self.reason = f"no answer within {timeout_s:g} s{suffix}"
 
 
 class TopicMismatch(KafkaSetupError, Terminal):

@@ -23,7 +23,7 @@ from decimal import Context, Decimal
 from functools import partial
 from typing import Any, Literal
 
-from cdc_ingest.catalog import Column, Db2Type
+from event_contract.catalog import Column, Db2Type
 
 _EXACT = Context(prec=64)
 RowReader = Callable[[Sequence[Any], int], dict[str, object]]

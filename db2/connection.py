@@ -1,63 +1,19 @@
 """Connecting to the system of record: the simulated Db2 file, or a real Db2 through ibm_db_dbi.
 
-`cdc_ingest.source.open_source` picks one by `source.kind`; the store in `simulators` opens the
-simulated Db2 with `connect_sqlite` too, so writer and reader see the file the same way.
+`cdc_ingest.source.open_source` picks one by `source.kind`; the simulated Db2 in `simulators`
+opens its file with `connect_sqlite` too, so writer and reader see the file the same way.
 """
 
 from __future__ import annotations
 
-import re
 import socket
 import sqlite3
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cdc_ingest.dialect import quote
-from cdc_ingest.errors import CdcError
 from config import Settings
-from offload.errors import EXIT_UNREACHABLE, EXIT_USAGE, Terminal, Transient
-
-
-class SourceError(CdcError, Terminal):
-    """The system of record answered, but with something the gateway cannot use."""
-
-
-class SourceUnavailable(CdcError, Transient):
-    """The system of record cannot be reached (host, port or file named in the message)."""
-
-    exit_code = EXIT_UNREACHABLE
-
-    def __init__(self, where: str, reason: str) -> None:
-        self.where = where
-        self.reason = reason
-        super().__init__(f"system of record {where} is unreachable: {reason}")
-
-
-class SourceConfigError(CdcError, Terminal):
-    """The source settings (source.dsn, source.kind, ...) cannot be used."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, key: str, reason: str) -> None:
-        self.key = key
-        self.reason = reason
-        super().__init__(f"config key '{key}': {reason}")
-
-
-@cache
-def read_sql_file(path: Path) -> dict[str, str]:
-    """The named queries of a .sql file: sections introduced by `-- name: NAME`."""
-    queries: dict[str, str] = {}
-    name: str | None = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        match = re.match(r"--\s*name:\s*(\w+)", line)
-        if match:
-            name = match.group(1)
-            queries[name] = ""
-        elif name is not None and not line.startswith("--"):
-            queries[name] += line + "\n"
-    return {key: text.strip() for key, text in queries.items()}
+from db2.dialect import SQLITE, Dialect, db2_dialect, quote
+from db2.errors import SourceConfigError, SourceUnavailable
 
 
 def connect_sqlite(
@@ -133,3 +89,18 @@ def connect_db2(settings: Settings) -> Any:
         return ibm_db_dbi.connect(conn_str)
     except Exception as exc:  # ibm_db_dbi raises its own Error tree or plain Exception
         raise SourceUnavailable(where, str(exc).splitlines()[0]) from exc
+
+
+def connect_source(settings: Settings) -> tuple[Any, Dialect]:
+    """Connect to the configured system of record (`source.kind`), with its dialect.
+
+    Raises:
+        SourceConfigError: the source settings cannot be used.
+        SourceUnavailable: the file or the Db2 server cannot be reached.
+    """
+    if settings.source.kind == "db2":
+        return connect_db2(settings), db2_dialect(settings.source.capture_schema)
+    conn = connect_sqlite(
+        settings.sor_path, settings.source.schema_name, settings.source.busy_timeout_ms
+    )
+    return conn, SQLITE

@@ -20,9 +20,9 @@ from typing import Any
 
 import fastavro
 
-from cdc_ingest.avro_reader import RecordReader, compile_reader
-from cdc_ingest.avro_writer import compile_writer
-from cdc_ingest.errors import CodecError
+from event_contract.avro_reader import RecordReader, compile_reader
+from event_contract.avro_writer import compile_writer
+from event_contract.errors import CodecError
 
 MAGIC = 0
 HEADER_SIZE = 5

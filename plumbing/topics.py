@@ -15,7 +15,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from config import KafkaSettings
-from offload.kafka_errors import BrokerUnreachable, TopicCreateFailed, TopicMismatch
+from plumbing.kafka_errors import BrokerUnreachable, TopicCreateFailed, TopicMismatch
 
 logger = logging.getLogger(__name__)
 

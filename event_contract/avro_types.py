@@ -31,8 +31,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cdc_ingest.catalog import Column, Db2Type, Table
-from cdc_ingest.errors import SchemaDefinitionError
+from event_contract.catalog import Column, Db2Type, Table
+from event_contract.errors import SchemaDefinitionError
 
 Schema = dict[str, Any]
 """An Avro schema as a JSON-able dict."""

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from cdc_ingest.compatibility import backward_incompatibilities
-from cdc_ingest.errors import SchemaIncompatibleError, SchemaStoreError
+from event_contract.compatibility import backward_incompatibilities
+from event_contract.errors import SchemaIncompatibleError, SchemaStoreError
 
 logger = logging.getLogger(__name__)
 

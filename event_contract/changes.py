@@ -2,7 +2,7 @@
 
 These are plain values (no driver types): a source reader turns capture-table rows into
 `UnitOfWork`s, and the publisher turns those into change events. Column values follow the
-Python representation described in `cdc_ingest.catalog`.
+Python representation described in `event_contract.catalog`.
 """
 
 from __future__ import annotations

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from cdc_ingest.avro_types import CONNECTOR
-from cdc_ingest.catalog import Db2Type, Table
-from cdc_ingest.changes import Op, RowChange, UnitOfWork
-from cdc_ingest.errors import RowShapeError
+from event_contract.avro_types import CONNECTOR
+from event_contract.catalog import Db2Type, Table
+from event_contract.changes import Op, RowChange, UnitOfWork
+from event_contract.errors import RowShapeError
 
 Snapshot = Literal["false", "true", "last"]
 Record = dict[str, Any]

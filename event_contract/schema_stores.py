@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from cdc_ingest.errors import SchemaStoreError, SchemaStoreUnavailable
-from cdc_ingest.registry import Schema, SchemaBook, SubjectVersion, storage_key, storage_value
+from event_contract.errors import SchemaStoreError, SchemaStoreUnavailable
+from event_contract.registry import Schema, SchemaBook, SubjectVersion, storage_key, storage_value
 
 if TYPE_CHECKING:
     from confluent_kafka import Producer
@@ -58,7 +58,7 @@ class TopicSchemaStore:
 
     def ensure_topic(self) -> None:
         """Create the topic (compacted, one partition) unless it exists."""
-        from offload.topics import ensure_topic
+        from plumbing.topics import ensure_topic
 
         ensure_topic(self.kafka, self.topic, 1, {"cleanup.policy": "compact"})
 
