@@ -27,7 +27,7 @@ from typing import IO
 
 from config import RunSettings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 
@@ -146,7 +146,7 @@ class Supervisor:
             time.time(),
             str(log_path),
         )
-        log.info("started %s (pid %d), log %s", name, proc.pid, log_path)
+        logger.info("started %s (pid %d), log %s", name, proc.pid, log_path)
 
     def _tick(self, name: str) -> bool:
         """Advance one part's state; True when it changed."""
@@ -166,7 +166,7 @@ class Supervisor:
         state.crashes_in_row += 1
         state.last_exit_code = code
         delay = backoff_delay(state.crashes_in_row, self._settings)
-        log.warning(
+        logger.warning(
             "%s exited with code %d; restarting in %.1f s (crash %d in a row, see %s)",
             name,
             code,
@@ -182,14 +182,14 @@ class Supervisor:
         running = {n: p for n, p in self._procs.items() if p.poll() is None}
         for name, proc in running.items():
             self._states[name].state = "stopping"
-            log.info("stopping %s (pid %d)", name, proc.pid)
+            logger.info("stopping %s (pid %d)", name, proc.pid)
             proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + self._settings.stop_timeout_s
         for name, proc in running.items():
             try:
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                log.warning(
+                logger.warning(
                     "%s did not stop within %.0f s; killing it", name, self._settings.stop_timeout_s
                 )
                 proc.kill()

@@ -33,7 +33,7 @@ from projections.fold import Folded, fold
 from projections.mirror import MirrorSpec
 from projections.sqlfiles import statements
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Hook = Callable[[str], None]
 """Called with a point's name ("project.mid_batch", "project.before_commit",
@@ -146,7 +146,7 @@ class BatchApplier:
         rows = self._con.execute(self._sql["mirror_columns"], params).fetchall()
         added = spec.add_columns_sql({str(r[0]) for r in rows})
         for statement in added:
-            log.info("mirror %s: %s", spec.sql_name, statement)
+            logger.info("mirror %s: %s", spec.sql_name, statement)
             self._con.execute(statement)
         if added:
             self._con.execute(self._format("delta_drop", spec))
@@ -213,7 +213,7 @@ class BatchApplier:
             if unit.staged:
                 self._stage.drop(unit.uow_id)
         seconds = time.perf_counter() - started
-        log.debug("applied %d units, %d events in %.3fs", len(units), events, seconds)
+        logger.debug("applied %d units, %d events in %.3fs", len(units), events, seconds)
         return BatchResult(len(units), events, changed, view_rows, lsn, seconds)
 
     def _apply_all(

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 from projections.events import SNAPSHOT_PREFIX, ChangeEvent, TxMarker, is_pseudo
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Partition = tuple[str, int]
 
@@ -242,7 +242,7 @@ class UnitOfWorkAssembler:
             self._stage.put(buf.uow_id, buf.events)
             buf.staged += len(buf.events)
             buf.events = []
-            log.debug("staged %d events of unit of work %s", buf.staged, buf.uow_id)
+            logger.debug("staged %d events of unit of work %s", buf.staged, buf.uow_id)
 
     def add_marker(self, marker: TxMarker) -> None:
         """Take one BEGIN or END marker, in transaction-topic order."""

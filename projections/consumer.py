@@ -47,7 +47,7 @@ from projections.store import read_positions, read_watermark
 from projections.topology import Topology, discover
 from projections.writer import ProjectionWriter
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _POLL_S = 0.05
 _BUSY_POLL_S = 0.005
@@ -200,7 +200,7 @@ class ProjectionConsumer:
         self._decoder = RecordDecoder(self._codec, self.topology)
         built = self._writer.ensure(self.topology.specs())
         for name in built:
-            log.info("view %s built", name)
+            logger.info("view %s built", name)
         self._assign_new()
         tables = [spec.source_name for spec in self.topology.change.values()]
         self._discovery.known(tables, _schema_ids(self._store, self.topology.topics()))
@@ -226,7 +226,7 @@ class ProjectionConsumer:
                     self._assigned.add(part)
         if new:
             self._consumer.incremental_assign(new)
-            log.info("reading %d more partitions", len(new))
+            logger.info("reading %d more partitions", len(new))
 
     # -- records ----------------------------------------------------------------------
 
@@ -255,7 +255,7 @@ class ProjectionConsumer:
                 return
             if error.fatal():
                 raise KafkaUnavailable(f"reading {part[0]}", str(error))
-            log.warning("consumer: %s", error)
+            logger.warning("consumer: %s", error)
             return
         self._eof.pop(part, None)
         record = RawRecord.of(message)
@@ -294,7 +294,7 @@ class ProjectionConsumer:
         part = (record.topic, record.partition)
         entry = record.error("decode", reason, self.topology)
         entry = _with_key(entry, self._decoder.key_text(record))
-        log.warning("error table: %s partition %d offset %d: %s", *part, record.offset, reason)
+        logger.warning("error table: %s partition %d offset %d: %s", *part, record.offset, reason)
         self._batch.errors.append(entry)
         if record.topic in self.topology.reference:
             self._ref_positions[part] = record.offset + 1
@@ -308,7 +308,7 @@ class ProjectionConsumer:
         if now - self._last_sweep >= 1.0:
             dropped = self.assembler.sweep_orphans()
             if dropped:
-                log.info("dropped %d events of units of work applied before", dropped)
+                logger.info("dropped %d events of units of work applied before", dropped)
             self._last_sweep = now
 
     # -- stalls -----------------------------------------------------------------------
@@ -342,7 +342,7 @@ class ProjectionConsumer:
                 gap = count - len(records)
                 self._batch.errors.append(self._missing(stall.uow_id, stall.commit_lsn, table, gap))
             self.assembler.excuse(stall.uow_id, table, count)
-        log.warning("unit of work %s applied without %s", stall.uow_id, stall.missing)
+        logger.warning("unit of work %s applied without %s", stall.uow_id, stall.missing)
         self._stall = None
 
     def _passed(self, part: Partition, lsn: int, end_seq: int) -> bool:

@@ -17,7 +17,7 @@ from collections import Counter
 
 from projections.errors import ProjectionError
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class CrashPoints:
@@ -42,5 +42,5 @@ class CrashPoints:
             return
         self._hits[point] += 1
         if self._hits[point] == self._at[point]:
-            log.warning("crash point %s reached (hit %d): SIGKILL", point, self._hits[point])
+            logger.warning("crash point %s reached (hit %d): SIGKILL", point, self._hits[point])
             os.kill(os.getpid(), signal.SIGKILL)

@@ -21,7 +21,7 @@ from config import KafkaSettings
 from plumbing.kafka_errors import KafkaUnavailable
 from projections.errorlog import ErrorEntry, mark_delivered, undelivered
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 DLQ_SUFFIX = "dlq"
 
@@ -67,7 +67,7 @@ class DeadLetters:
             return 0
         self._send(entries)
         mark_delivered(con, [e.id for e in entries])
-        log.info("produced %d records to %s", len(entries), self.topic)
+        logger.info("produced %d records to %s", len(entries), self.topic)
         return len(entries)
 
     def _send(self, entries: Sequence[ErrorEntry]) -> None:

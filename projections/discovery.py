@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _FIRST_RETRY_S = 0.1
 
@@ -50,7 +50,7 @@ class Rediscovery:
     def table_named(self, table: str, now: float) -> None:
         """A marker named `table`: ask for a look at once unless its topic is read."""
         if table not in self._tables and table not in self._wanted:
-            log.info("a unit of work touches %s, whose topic is not read yet: looking", table)
+            logger.info("a unit of work touches %s, whose topic is not read yet: looking", table)
             self._wanted.add(table)
             self._retry_at = now
             self._retry_s = _FIRST_RETRY_S
@@ -81,6 +81,6 @@ class Rediscovery:
         self._retry_at = now + self._retry_s
         limit = self._period if self._period is not None else 10.0
         self._retry_s = min(self._retry_s * 2, limit)
-        log.debug(
+        logger.debug(
             "tables %s still unknown; next look in %.1fs", sorted(self._wanted), self._retry_s
         )

@@ -25,7 +25,7 @@ from projections.errors import ApplyError, DecodeFailure
 from projections.events import ChangeEvent
 from projections.writer import ProjectionWriter
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +148,7 @@ def _scan(
         try:
             decoded = decoder.decode(record)
         except DecodeFailure as exc:
-            log.warning("skipping %s", exc)
+            logger.warning("skipping %s", exc)
             continue
         if isinstance(decoded, ChangeEvent):
             yield decoded

@@ -29,7 +29,7 @@ from projections.store import open_database, read_watermark
 from projections.topology import discover
 from projections.writer import ProjectionWriter
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 W = TypeVar("W")
 

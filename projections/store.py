@@ -27,7 +27,7 @@ import duckdb
 from projections.errors import DatabaseBusy
 from projections.sqlfiles import script, statements
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ def open_database(path: Path | str, memory_limit: str | None = None) -> duckdb.D
     except duckdb.IOException as exc:
         raise DatabaseBusy(str(path), str(exc).splitlines()[0]) from exc
     con.execute(script("bookkeeping.sql"))
-    log.info("opened projection database %s", path)
+    logger.info("opened projection database %s", path)
     return con
 
 

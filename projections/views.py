@@ -52,7 +52,7 @@ from projections.errors import ViewDefinitionError
 from projections.mirror import quote
 from projections.sqlfiles import statements
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _HEADER = re.compile(r"^--\s*(key|sources|incremental):\s*(.+?)\s*$", re.MULTILINE)
 
@@ -193,7 +193,7 @@ class ViewSet:
         for view in self._views:
             missing = [s for s in view.sources if s not in mirrors]
             if missing:
-                log.info("view %s waits for mirrors %s", view.name, ", ".join(missing))
+                logger.info("view %s waits for mirrors %s", view.name, ", ".join(missing))
                 self._current.discard(view.name)
                 continue
             exists = con.execute(self._sql["table_exists"], {"name": view.name}).fetchone()
@@ -301,7 +301,7 @@ class ViewSet:
         finally:
             cur.close()
         self._current.add(name)
-        log.info("rebuilt view %s: %d rows in %.2fs", name, rows, seconds)
+        logger.info("rebuilt view %s: %d rows in %.2fs", name, rows, seconds)
         return rows, seconds
 
     def _format(self, name: str, view: ViewDefinition) -> str:

@@ -33,7 +33,7 @@ from projections.stage import DuckDBStage
 from projections.store import read_watermark
 from projections.views import ViewSet, load_views
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def _no_hook(point: str) -> None:
@@ -101,7 +101,7 @@ class ProjectionWriter:
         except ApplyError as exc:
             if not isinstance(exc.__cause__, DATA_ERRORS):
                 raise
-            log.warning("%s; looking for the event(s) at fault", exc)
+            logger.warning("%s; looking for the event(s) at fault", exc)
             units, references, poison = self._isolate(units, references)
             recorded += poison
             result = self.applier.apply(units, positions, references, within=_rows(recorded))

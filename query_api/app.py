@@ -32,7 +32,7 @@ from query_api.sql_gate import SqlGate
 from query_api.sql_runner import SqlLimits, SqlRunner
 from query_api.store import ReadStore, Watermark
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 def create_app(

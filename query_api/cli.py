@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from config import Settings
     from query_api.client import Answer, QueryClient
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 API_KEY_ENV = "OFFLOAD_API_KEY"

@@ -23,7 +23,7 @@ from query_api.errors import ApiUnreachable
 from query_api.routes_registry import SchemaVersion
 from query_api.store import DuckDBLimits, DuckDBReadStore, lock_down, open_read_only
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 LOCAL_KEY_NAME = "offload-query-cli"
 

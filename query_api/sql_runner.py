@@ -23,7 +23,7 @@ from query_api.snapshot import open_snapshot
 from query_api.sql_gate import SqlGate
 from query_api.store import ReadStore, Watermark
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 Params = Sequence[Any] | Mapping[str, Any] | None
 _BATCH_ROWS = 2048
@@ -101,7 +101,7 @@ class SqlRunner:
         if worker.is_alive():
             cursor.interrupt()
             worker.join()
-            log.info("SQL interrupted after %.1f s: %.200s", self._limits.timeout_s, statement)
+            logger.info("SQL interrupted after %.1f s: %.200s", self._limits.timeout_s, statement)
             raise SqlTimeout(self._limits.timeout_s)
         error = outcome.get("error")
         if isinstance(error, duckdb.Error):

@@ -30,7 +30,7 @@ import duckdb
 
 from query_api.errors import StoreUnavailable
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 _MEMORY_RE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$")
 # The projection keeps one watermark row; the newest is picked in Python, because a
@@ -127,7 +127,9 @@ def lock_down(connection: duckdb.DuckDBPyConnection, limits: DuckDBLimits) -> No
         raise ValueError(f"memory_limit {limits.memory_limit!r} is not like '1GB' or '512MiB'")
     connection.execute(f"SET memory_limit = '{limits.memory_limit}'")
     connection.execute("SET lock_configuration = true")
-    log.info("DuckDB locked down: memory_limit=%s threads=%d", limits.memory_limit, limits.threads)
+    logger.info(
+        "DuckDB locked down: memory_limit=%s threads=%d", limits.memory_limit, limits.threads
+    )
 
 
 class DuckDBReadStore:
