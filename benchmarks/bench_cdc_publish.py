@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from cdc_ingest.capture_topics import ensure_change_topics  # noqa: E402
-from cdc_ingest.publisher import Publisher, producer_config  # noqa: E402
+from cdc_ingest.publisher import Publisher  # noqa: E402
+from cdc_ingest.transactional_producer import producer_config  # noqa: E402
 from config import Settings, load_settings  # noqa: E402
 
 CONFIG = REPO / "config" / "offload.toml"

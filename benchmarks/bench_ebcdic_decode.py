@@ -21,26 +21,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from reference_loader.dataset import Recfm, read_dataset
-from reference_loader.decoders import RecordDecoder
+from reference_loader.decoders import CopybookDecoder
 from reference_loader.encoders import encode_record
 from reference_loader.framing import fixed_frames
 from reference_loader.layout import Layout, load_layout
 from reference_loader.records import Record
 
-COPYBOOK = """\
-       01  PRODUCT-MASTER-REC.
-           05  PRODUCT-ID              PIC X(4).
-           05  PRODUCT-NAME            PIC X(30).
-           05  TEMP-MIN                PIC S9(3)V99 COMP-3.
-           05  TEMP-MAX                PIC S9(3)V99 COMP-3.
-           05  SHELF-LIFE-DAYS         PIC 9(4).
-           05  PALLETS-PER-FEU         PIC S9(4) COMP.
-           05  HUMIDITY-PCT            PIC 9(3)V9.
-           05  STATUS-CODE             PIC X.
-               88  ACTIVE              VALUE 'A'.
-           05  HS-CODES OCCURS 2 TIMES PIC 9(6).
-           05  FILLER                  PIC X(12).
-"""
+COPYBOOK = (Path(__file__).parent / "copybooks" / "ebcdic_decode.cpy").read_text(encoding="utf-8")
 DISTINCT = 10_000
 
 
@@ -86,7 +73,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     records = parser.parse_args().records
     layout = load_layout(COPYBOOK)
-    decoder = RecordDecoder(layout, "cp037")
+    decoder = CopybookDecoder(layout, "cp037")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "products.dat"
         write_extract(path, layout, records)

@@ -5,6 +5,7 @@ assignment windows, units of 10 events), applies them with the projection's `Bat
 in batches of `--batch` events (mirrors + order_tracking + cold_chain, positions and
 watermark in each transaction), then inserts the same final rows from Arrow into empty
 tables of the same DDL with plain `INSERT INTO t SELECT * FROM arrow`. Median of `--runs`.
+The mirrors are those of the simulator's own DDL (`shipping_mirrors.py`), every row whole.
 `--json-out FILE` also writes these figures as JSON (`offload bench` runs it so), the raw
 insert given there as events/s too (the events applied / the raw insert's seconds), so that
 both sides of the ratio count the same work.
@@ -30,169 +31,102 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
+from shipping_mirrors import mirror_specs
+
 from projections.applier import BatchApplier, arrow_batch
 from projections.assembler import AssembledUnit, MemoryStage
-from projections.events import ChangeEvent
-from projections.mirror import MirrorColumn, MirrorSpec
+from projections.events import DecodedChange
 from projections.store import open_database
 from projections.views import ViewSet, load_views
 
 T0 = datetime(2024, 5, 1)
+SPECS = list(mirror_specs().values())
 
 
-def spec(schema: str, name: str, key: tuple[str, ...], *cols: tuple[str, str]) -> MirrorSpec:
-    """A mirror spec with non-null key columns."""
-    return MirrorSpec(schema, name, tuple(MirrorColumn(n, t, n not in key) for n, t in cols), key)
+def event(
+    table: str,
+    key: tuple[object, ...],
+    row: dict[str, object],
+    lsn: int,
+    seq: int,
+    *,
+    op: str = "c",
+) -> DecodedChange:
+    """A change event of unit `lsn` (the topic, partition and offset are placeholders)."""
+    return DecodedChange("x", 0, lsn, table, op, key, row, lsn, seq, f"U{lsn}", lsn)
 
 
-SPECS = [
-    spec(
-        "SHIPPING", "CUSTOMERS", ("CUSTOMER_ID",), ("CUSTOMER_ID", "INTEGER"), ("NAME", "VARCHAR")
-    ),
-    spec(
-        "SHIPPING",
-        "ORDERS",
-        ("ORDER_ID",),
-        ("ORDER_ID", "BIGINT"),
-        ("CUSTOMER_ID", "INTEGER"),
-        ("PRODUCT_ID", "VARCHAR"),
-        ("QUANTITY", "INTEGER"),
-        ("AMOUNT", "DECIMAL(15,2)"),
-        ("CURRENCY", "VARCHAR"),
-        ("STATUS", "VARCHAR"),
-        ("ORIGIN_PORT", "VARCHAR"),
-        ("DESTINATION_PORT", "VARCHAR"),
-    ),
-    spec(
-        "SHIPPING",
-        "VOYAGES",
-        ("VOYAGE_ID",),
-        ("VOYAGE_ID", "VARCHAR"),
-        ("VESSEL_ID", "VARCHAR"),
-        ("PLANNED_DEPARTURE", "TIMESTAMP"),
-        ("PLANNED_ARRIVAL", "TIMESTAMP"),
-        ("DEPARTED_AT", "TIMESTAMP"),
-        ("ARRIVED_AT", "TIMESTAMP"),
-    ),
-    spec(
-        "SHIPPING",
-        "ORDER_ASSIGNMENTS",
-        ("ORDER_ID", "CONTAINER_ID", "VOYAGE_ID"),
-        ("ORDER_ID", "BIGINT"),
-        ("CONTAINER_ID", "VARCHAR"),
-        ("VOYAGE_ID", "VARCHAR"),
-        ("ASSIGNED_AT", "TIMESTAMP"),
-        ("LOADED_AT", "TIMESTAMP"),
-        ("DISCHARGED_AT", "TIMESTAMP"),
-    ),
-    spec(
-        "SHIPPING",
-        "REEFER_TELEMETRY",
-        ("CONTAINER_ID", "READING_TS"),
-        ("CONTAINER_ID", "VARCHAR"),
-        ("READING_TS", "TIMESTAMP"),
-        ("TEMPERATURE", "DECIMAL(5,2)"),
-        ("HUMIDITY", "DECIMAL(5,2)"),
-        ("POWER_STATE", "VARCHAR"),
-    ),
-    spec(
-        "REFERENCE",
-        "PRODUCTS",
-        ("product_id",),
-        ("product_id", "VARCHAR"),
-        ("product_name", "VARCHAR"),
-        ("temp_min", "DECIMAL(5,2)"),
-        ("temp_max", "DECIMAL(5,2)"),
-    ),
-    spec("REFERENCE", "PORTS", ("unlocode",), ("unlocode", "VARCHAR"), ("name", "VARCHAR")),
-    spec("REFERENCE", "VESSELS", ("vessel_id",), ("vessel_id", "VARCHAR"), ("name", "VARCHAR")),
-]
+def order_row(oid: int) -> dict[str, object]:
+    """Order `oid` at sea (product P{oid % 20}), every column of SHIPPING.ORDERS."""
+    return {
+        "ORDER_ID": oid,
+        "CUSTOMER_ID": oid % 500,
+        "PRODUCT_ID": f"P{oid % 20}",
+        "QUANTITY": 5,
+        "AMOUNT": Decimal("12.50"),
+        "CURRENCY": "USD",
+        "ORIGIN_PORT": "NLRTM",
+        "DESTINATION_PORT": "SGSIN",
+        "REQUESTED_DATE": T0.date(),
+        "STATUS": "AT_SEA",
+        "CREATED_AT": T0,
+        "UPDATED_AT": T0,
+    }
+
+
+def leg_row(oid: int, container: str, voyage: str) -> dict[str, object]:
+    """Order `oid` loaded into `container` for `voyage` at T0, not discharged yet."""
+    return {
+        "ORDER_ID": oid,
+        "CONTAINER_ID": container,
+        "VOYAGE_ID": voyage,
+        "ASSIGNED_AT": T0,
+        "LOADED_AT": T0,
+        "DISCHARGED_AT": None,
+    }
+
+
+def reading_row(
+    container: str, at: datetime, temperature: Decimal, humidity: Decimal
+) -> dict[str, object]:
+    """A reefer reading, every column of SHIPPING.REEFER_TELEMETRY."""
+    return {
+        "CONTAINER_ID": container,
+        "READING_TS": at,
+        "TEMPERATURE": temperature,
+        "HUMIDITY": humidity,
+        "POWER_STATE": "ON",
+        "LATITUDE": 51.9,
+        "LONGITUDE": 4.1,
+    }
 
 
 def synthetic(total: int, seed: int = 1) -> list[AssembledUnit]:
-    """Units of 10 events: 8 telemetry readings, an order upsert, an assignment upsert."""
+    """Units of 10 events: an order upsert, an assignment upsert, 8 telemetry readings."""
     rnd = random.Random(seed)
     units = []
     for lsn in range(1, total // 10 + 1):
         oid = rnd.randint(1, 20_000)
-        container = f"C{oid % 2000:05d}"
+        leg = (oid, f"C{oid % 2000:05d}", f"V{oid % 50}")
         events = [
-            ChangeEvent(
-                "o",
-                0,
-                lsn,
-                "SHIPPING.ORDERS",
-                "u",
-                (oid,),
-                {
-                    "ORDER_ID": oid,
-                    "CUSTOMER_ID": oid % 500,
-                    "PRODUCT_ID": f"P{oid % 20}",
-                    "QUANTITY": 5,
-                    "AMOUNT": Decimal("12.50"),
-                    "STATUS": "AT_SEA",
-                    "ORIGIN_PORT": "NLRTM",
-                    "DESTINATION_PORT": "SGSIN",
-                },
-                lsn,
-                1,
-                f"U{lsn}",
-                lsn,
-            ),
-            ChangeEvent(
-                "a",
-                0,
-                lsn,
-                "SHIPPING.ORDER_ASSIGNMENTS",
-                "u",
-                (oid, container, f"V{oid % 50}"),
-                {
-                    "ORDER_ID": oid,
-                    "CONTAINER_ID": container,
-                    "VOYAGE_ID": f"V{oid % 50}",
-                    "ASSIGNED_AT": T0,
-                    "LOADED_AT": T0,
-                    "DISCHARGED_AT": None,
-                },
-                lsn,
-                2,
-                f"U{lsn}",
-                lsn,
-            ),
+            event("SHIPPING.ORDERS", (oid,), order_row(oid), lsn, 1, op="u"),
+            event("SHIPPING.ORDER_ASSIGNMENTS", leg, leg_row(*leg), lsn, 2, op="u"),
         ]
         for seq in range(3, 11):
             at = T0 + timedelta(seconds=lsn * 10 + seq)
-            row = {
-                "CONTAINER_ID": f"C{rnd.randint(0, 1999):05d}",
-                "READING_TS": at,
-                "TEMPERATURE": Decimal(rnd.randint(-250, 80)) / 10,
-                "HUMIDITY": Decimal("60.00"),
-                "POWER_STATE": "ON",
-            }
-            key = (row["CONTAINER_ID"], at)
-            events.append(
-                ChangeEvent(
-                    "t",
-                    0,
-                    lsn,
-                    "SHIPPING.REEFER_TELEMETRY",
-                    "c",
-                    key,
-                    row,
-                    lsn,
-                    seq,
-                    f"U{lsn}",
-                    lsn,
-                )
-            )
+            container = f"C{rnd.randint(0, 1999):05d}"
+            temperature = Decimal(rnd.randint(-250, 80)) / 10
+            row = reading_row(container, at, temperature, Decimal("60.00"))
+            events.append(event("SHIPPING.REEFER_TELEMETRY", (container, at), row, lsn, seq))
         units.append(AssembledUnit(f"U{lsn}", lsn, lsn, tuple(events), False, len(events)))
     return units
 
 
-def reference_rows() -> list[ChangeEvent]:
+def reference_rows() -> list[DecodedChange]:
     """Products with ranges, so cold_chain has something to compare against."""
     return [
-        ChangeEvent(
+        DecodedChange(
             "p",
             0,
             i,
@@ -214,14 +148,20 @@ def reference_rows() -> list[ChangeEvent]:
     ]
 
 
-def run_apply(units: list[AssembledUnit], batch: int) -> float:
-    """Seconds to apply all units (mirrors + views), fresh in-memory database."""
+def new_projection() -> tuple[duckdb.DuckDBPyConnection, ViewSet, BatchApplier]:
+    """A fresh in-memory projection: every mirror, both views, the products' ranges applied."""
     con = open_database(":memory:")
     views = ViewSet(load_views(["order_tracking", "cold_chain"]))
     applier = BatchApplier(con, MemoryStage(), views)
     for s in SPECS:
         applier.ensure_mirror(s)
     applier.apply([], {}, reference_rows())
+    return con, views, applier
+
+
+def run_apply(units: list[AssembledUnit], batch: int) -> float:
+    """Seconds to apply all units (mirrors + views), fresh in-memory database."""
+    con, views, applier = new_projection()
     views.ensure(con, {f"{s.schema}.{s.name}".lower() for s in SPECS})
     started = time.perf_counter()
     per_batch = batch // 10
@@ -235,7 +175,7 @@ def run_apply(units: list[AssembledUnit], batch: int) -> float:
 def run_raw(units: list[AssembledUnit]) -> float:
     """Seconds for DuckDB to insert the same rows from Arrow into tables of the same DDL."""
     con = open_database(":memory:")
-    by_table: dict[str, dict[tuple[object, ...], ChangeEvent]] = {}
+    by_table: dict[str, dict[tuple[object, ...], DecodedChange]] = {}
     for u in units:
         for e in u.events:
             by_table.setdefault(e.table, {})[e.key] = e
@@ -255,23 +195,14 @@ def run_raw(units: list[AssembledUnit]) -> float:
     return seconds
 
 
-def event(
-    table: str, key: tuple[object, ...], row: dict[str, object], lsn: int, seq: int
-) -> ChangeEvent:
-    """A change event of unit `lsn` (the topic, partition and offset are placeholders)."""
-    return ChangeEvent("x", 0, lsn, table, "c", key, row, lsn, seq, f"U{lsn}", lsn)
-
-
 def legs_at_sea(legs: int) -> list[AssembledUnit]:
     """One unit per leg: order i (product P{i % 20}) loaded into container C{i} at T0."""
     units = []
     for oid in range(1, legs + 1):
-        order = {"ORDER_ID": oid, "PRODUCT_ID": f"P{oid % 20}", "STATUS": "AT_SEA"}
-        leg = {"ORDER_ID": oid, "CONTAINER_ID": f"C{oid:06d}", "VOYAGE_ID": "V1"}
-        leg.update(ASSIGNED_AT=T0, LOADED_AT=T0, DISCHARGED_AT=None)
+        leg = (oid, f"C{oid:06d}", "V1")
         events = (
-            event("SHIPPING.ORDERS", (oid,), order, oid, 1),
-            event("SHIPPING.ORDER_ASSIGNMENTS", (oid, f"C{oid:06d}", "V1"), leg, oid, 2),
+            event("SHIPPING.ORDERS", (oid,), order_row(oid), oid, 1),
+            event("SHIPPING.ORDER_ASSIGNMENTS", leg, leg_row(*leg), oid, 2),
         )
         units.append(AssembledUnit(f"U{oid}", oid, oid, events, False, 2))
     return units
@@ -287,8 +218,8 @@ def new_readings(legs: int, count: int, first_lsn: int, seed: int = 2) -> list[A
         for seq in range(1, 6):
             container = f"C{rnd.randint(1, legs):06d}"
             at = T0 + timedelta(days=3650, microseconds=lsn * 10 + seq)
-            row = {"CONTAINER_ID": container, "READING_TS": at, "POWER_STATE": "ON"}
-            row.update(TEMPERATURE=Decimal(rnd.randint(-250, 80)) / 10, HUMIDITY=Decimal(60))
+            temperature = Decimal(rnd.randint(-250, 80)) / 10
+            row = reading_row(container, at, temperature, Decimal(60))
             events.append(event("SHIPPING.REEFER_TELEMETRY", (container, at), row, lsn, seq))
         units.append(AssembledUnit(f"U{lsn}", lsn, lsn, tuple(events), False, 5))
     return units
@@ -297,7 +228,7 @@ def new_readings(legs: int, count: int, first_lsn: int, seed: int = 2) -> list[A
 PRELOAD_READINGS = """
 INSERT INTO shipping.reefer_telemetry
 SELECT printf('C%06d', i % $legs + 1), $t0 + to_seconds(i // $legs + 1),
-       ((i * 7919) % 330 - 250) / 10, 60, 'ON'
+       ((i * 7919) % 330 - 250) / 10, 60, 'ON', 51.9, 4.1
 FROM range($existing) AS r(i)
 """
 PRELOAD_VERSIONS = """
@@ -308,12 +239,7 @@ SELECT container_id, reading_ts, 0, 1, false, $t0 FROM shipping.reefer_telemetry
 
 def run_telemetry(legs: int, existing: int, units: int, batches: int) -> None:
     """Print units of work/s of new readings against a large telemetry mirror."""
-    con = open_database(":memory:")
-    views = ViewSet(load_views(["order_tracking", "cold_chain"]))
-    applier = BatchApplier(con, MemoryStage(), views)
-    for s in SPECS:
-        applier.ensure_mirror(s)
-    applier.apply([], {}, reference_rows())
+    con, views, applier = new_projection()
     started = time.perf_counter()
     applier.apply(legs_at_sea(legs), {})
     # the readings and their per-key versions straight in, as if a snapshot was applied
@@ -335,6 +261,31 @@ def run_telemetry(legs: int, existing: int, units: int, batches: int) -> None:
     con.close()
 
 
+def run_comparison(events: int, batch: int, runs: int) -> dict[str, float | int]:
+    """Apply against raw insert, each the median of `runs`; print and return the figures."""
+    units = synthetic(events)
+    events = sum(u.event_count for u in units)
+    apply_s = statistics.median(run_apply(units, batch) for _ in range(runs))
+    raw_s = statistics.median(run_raw(units) for _ in range(runs))
+    rows = len({(e.table, e.key) for u in units for e in u.events})
+    print(f"events: {events}, distinct rows: {rows}, batch: {batch}, runs: {runs}")
+    print(f"apply (mirrors + views): {apply_s:.2f}s = {events / apply_s:,.0f} events/s")
+    print(f"raw Arrow insert of the final rows: {raw_s:.2f}s = {rows / raw_s:,.0f} rows/s")
+    print(f"apply time / raw insert time: {apply_s / raw_s:.1f}x")
+    return {
+        "events": events,
+        "rows": rows,
+        "batch": batch,
+        "runs": runs,
+        "apply_s": round(apply_s, 4),
+        "raw_s": round(raw_s, 4),
+        "apply_events_per_s": round(events / apply_s),
+        "raw_rows_per_s": round(rows / raw_s),
+        "raw_events_per_s": round(events / raw_s),
+        "ratio": round(raw_s / apply_s, 4),
+    }
+
+
 def main() -> None:
     """Run the benchmark and print the figures."""
     parser = argparse.ArgumentParser()
@@ -351,28 +302,8 @@ def main() -> None:
     if args.telemetry_heavy:
         run_telemetry(args.legs, args.existing, args.units, args.batches)
         return
-    units = synthetic(args.events)
-    events = sum(u.event_count for u in units)
-    apply_s = statistics.median(run_apply(units, args.batch) for _ in range(args.runs))
-    raw_s = statistics.median(run_raw(units) for _ in range(args.runs))
-    rows = len({(e.table, e.key) for u in units for e in u.events})
-    print(f"events: {events}, distinct rows: {rows}, batch: {args.batch}, runs: {args.runs}")
-    print(f"apply (mirrors + views): {apply_s:.2f}s = {events / apply_s:,.0f} events/s")
-    print(f"raw Arrow insert of the final rows: {raw_s:.2f}s = {rows / raw_s:,.0f} rows/s")
-    print(f"apply time / raw insert time: {apply_s / raw_s:.1f}x")
+    figures = run_comparison(args.events, args.batch, args.runs)
     if args.json_out:
-        figures = {
-            "events": events,
-            "rows": rows,
-            "batch": args.batch,
-            "runs": args.runs,
-            "apply_s": round(apply_s, 4),
-            "raw_s": round(raw_s, 4),
-            "apply_events_per_s": round(events / apply_s),
-            "raw_rows_per_s": round(rows / raw_s),
-            "raw_events_per_s": round(events / raw_s),
-            "ratio": round(raw_s / apply_s, 4),
-        }
         args.json_out.write_text(json.dumps(figures, indent=2))
 
 

@@ -56,7 +56,7 @@ def server_main(path: Path, args: Any) -> None:
     """The server process: projection writer + locked-down store + uvicorn, as `offload serve`."""
     import uvicorn
 
-    from config.settings import ApiKey, ApiSettings, Settings
+    from config import ApiKey, ApiSettings, Settings
     from projections.store import open_database
     from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
     from query_api.auth import hash_key

@@ -23,44 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from shipping_mirrors import mirror_specs, shipping_tables
 
-from event_contract.catalog import Table
 from projections.applier import BatchApplier
 from projections.assembler import AssembledUnit, MemoryStage
-from projections.events import ChangeEvent
-from projections.mirror import MirrorColumn, MirrorSpec, spec_from_table
+from projections.events import DecodedChange
 from projections.store import open_database
 from projections.views import ViewSet, load_views
 from simulators import storage
-from simulators.ddl import CreateTable, parse_statement, split_statements
-from simulators.sor import SHIPPING_DDL
 
 T0 = datetime(2025, 3, 1)
 READING_STEP = timedelta(minutes=15)
 PRODUCTS = [("P001", "Bananas", "13.00", "14.50"), ("P005", "Chilled beef", "-1.50", "0.50")]
 CHUNK = 200_000
 Row = tuple[str, dict[str, Any]]
-
-
-def shipping_tables() -> list[Table]:
-    """The tables of the real system-of-record DDL."""
-    statements = [
-        parse_statement(t, "SHIPPING") for t in split_statements(SHIPPING_DDL.read_text())
-    ]
-    return [s.table for s in statements if isinstance(s, CreateTable)]
-
-
-def specs() -> dict[str, MirrorSpec]:
-    """Mirror specs by source name: the shipping tables and the reference data."""
-    found = [spec_from_table(t) for t in shipping_tables()]
-    products = MirrorSpec("REFERENCE", "PRODUCTS", (
-        MirrorColumn("product_id", "VARCHAR", False), MirrorColumn("product_name", "VARCHAR", True),
-        MirrorColumn("temp_min", "DECIMAL(5,2)", True),
-        MirrorColumn("temp_max", "DECIMAL(5,2)", True)), ("product_id",))  # fmt: skip
-    named = [MirrorSpec("REFERENCE", n, (MirrorColumn(k, "VARCHAR", False),
-             MirrorColumn("name", "VARCHAR", True)), (k,))
-             for n, k in (("PORTS", "unlocode"), ("VESSELS", "vessel_id"))]  # fmt: skip
-    return {s.source_name: s for s in (*found, products, *named)}
 
 
 def container_id(n: int) -> str:
@@ -143,7 +119,7 @@ class Projector:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, lsn: int = 0) -> None:
         self.con = con
-        self.specs = specs()
+        self.specs = mirror_specs()
         views = ViewSet(load_views(["order_tracking", "cold_chain"]))
         self.applier = BatchApplier(con, MemoryStage(), views)
         for spec in self.specs.values():
@@ -162,7 +138,7 @@ class Projector:
             for seq, (table, row) in enumerate(rows, start=1):
                 self.offset += 1
                 key = tuple(row[k] for k in self.specs[table].primary_key)
-                events.append(ChangeEvent("t", 0, self.offset, table, op, key, row, self.lsn,
+                events.append(DecodedChange("t", 0, self.offset, table, op, key, row, self.lsn,
                                           seq, f"U{self.lsn}", ms))  # fmt: skip
             assembled.append(AssembledUnit(f"U{self.lsn}", self.lsn, ms, tuple(events), False,
                                            len(events)))  # fmt: skip

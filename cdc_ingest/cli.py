@@ -82,9 +82,9 @@ def cdc_run(
     import signal
     import threading
 
-    from cdc_ingest.crash import CRASH_ENV, crash_hook
     from cdc_ingest.metrics import CaptureMetrics
     from cdc_ingest.publisher import Publisher
+    from plumbing.crash import CRASH_ENV, crash_hook
 
     settings = settings_of(ctx)
     crash = crash_hook(os.environ.get(CRASH_ENV))  # the only place the variable is read

@@ -2,20 +2,19 @@
 
 A compacted topic with one partition, internal to cdc_ingest. The publisher writes its
 `CapturePosition` in each of its Kafka transactions; `read_log` reads every committed record
-back (read_committed, up to the high watermark seen at the start, waiting for transaction
-markers still being written) and keeps the newest per key. The CLI writes operator records
-(`Decision`, snapshot requests) with a plain idempotent producer.
+back (`plumbing.topic_reader`: read_committed, to the end the topic has at the start) and
+keeps the newest per key. The CLI writes operator records (`Decision`, snapshot requests) with
+a plain idempotent producer.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import time
 import uuid
 from dataclasses import dataclass, field
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from cdc_ingest.positions import (
     DECISION_KEY,
@@ -27,6 +26,7 @@ from cdc_ingest.positions import (
 )
 from config import KafkaSettings
 from plumbing.kafka_errors import KafkaUnavailable
+from plumbing.topic_reader import EndNotReached, Record, TopicReader
 
 logger = logging.getLogger(__name__)
 
@@ -80,17 +80,30 @@ def read_log(kafka: KafkaSettings, group: str, timeout_s: float = 30.0) -> Offse
     """Read every committed record of the topic for `group`.
 
     Raises:
-        KafkaUnavailable: the broker did not answer, or the end was not reached in time.
+        KafkaUnavailable: the broker did not answer, the topic does not exist, or the end was
+            not reached in time.
     """
     topic = offsets_topic(kafka)
     log = OffsetsLog()
-    records, log.next_offset = _read_committed(kafka, topic, timeout_s)
-    for key, value in records:
+    with TopicReader(kafka, f"offload-cdc-offsets-{uuid.uuid4().hex}") as reader:
+        ends = reader.ends([topic], timeout_s)
+        if (topic, 0) not in ends:
+            raise KafkaUnavailable(f"topic {topic}", "the topic does not exist")
+        log.next_offset = ends[(topic, 0)].high
         try:
-            log.take(group, key, value)
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.warning("topic %s: skipping unreadable record %r: %s", topic, key, exc)
+            for record in reader.read(ends, timeout_s):
+                _take(log, group, topic, record)
+        except EndNotReached as exc:
+            reason = f"did not reach offset {log.next_offset} in {timeout_s:g} s"
+            raise KafkaUnavailable(f"topic {topic}", reason) from exc
     return log
+
+
+def _take(log: OffsetsLog, group: str, topic: str, record: Record) -> None:
+    try:
+        log.take(group, record.key, record.value)
+    except (ValueError, KeyError, TypeError) as exc:
+        logger.warning("topic %s: skipping unreadable record %r: %s", topic, record.key, exc)
 
 
 class OperatorFeed:
@@ -162,38 +175,3 @@ def _consumer(kafka: KafkaSettings) -> Consumer:
             "enable.auto.commit": False,
         }
     )
-
-
-def _read_committed(
-    kafka: KafkaSettings, topic: str, timeout_s: float
-) -> tuple[list[tuple[bytes | None, bytes | None]], int]:
-    consumer = _consumer(kafka)
-    try:
-        partition = TopicPartition(topic, 0, OFFSET_BEGINNING)
-        try:
-            low, high = consumer.get_watermark_offsets(partition, timeout=timeout_s)
-        except KafkaException as exc:
-            raise KafkaUnavailable(f"topic {topic}", str(exc.args[0])) from exc
-        if high <= low:
-            return [], high
-        consumer.assign([partition])
-        records: list[tuple[bytes | None, bytes | None]] = []
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is None:
-                records.append((message.key(), message.value()))
-                if (message.offset() or 0) >= high - 1:
-                    return records, high
-            elif error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaUnavailable(f"topic {topic}", str(error))
-            elif (message.offset() or 0) >= high:
-                # read_committed stops at the last stable offset: short of `high`, a
-                # transaction's markers are still being written; wait for them.
-                return records, high
-        raise KafkaUnavailable(f"topic {topic}", f"did not reach offset {high} in {timeout_s:g} s")
-    finally:
-        consumer.close()

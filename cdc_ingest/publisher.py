@@ -1,4 +1,10 @@
-"""The transactional publisher: committed units of work → Kafka, exactly once, across crashes.
+"""The capture coordinator: committed units of work → Kafka, exactly once, across crashes.
+
+Split the way Debezium splits a connector (`ChangeEventSourceCoordinator`): this module
+runs the steps of a snapshot source (`snapshot_source`) and a streaming source
+(`streaming_source`) over an offset context (`offset_context`), each step in one Kafka
+transaction (`transactions`, over `transactional_producer`), and asks a small error
+handler (`error_handler`) which failures are retriable.
 
 `Publisher(settings, ...).run(until_idle=...)`:
 
@@ -7,9 +13,11 @@
    fences any previous instance with the same id and aborts its open transaction;
 2. THEN reads the last committed `CapturePosition` from `<prefix>.cdc-offsets` (read_committed,
    up to the high watermark) and the `_schemas` topic;
-3. loops: read a bounded batch from the source (`capture.max_events_per_transaction` rows),
-   begin a transaction, write its messages (`capture_steps`: BEGIN, events, tombstones, END,
-   new schema versions) and the new position record, commit.
+3. loops, one transaction per step: a table catching up on held changes first; else a
+   snapshot chunk the main stream has reached; else the next changes of the main stream
+   (`capture.max_events_per_transaction` rows), up to the LSN of a waiting snapshot chunk.
+   Each writes its messages (`capture_steps`: BEGIN, events, tombstones, END, new schema
+   versions) and the new position record, and commits.
 
 librdkafka's error classes: an abortable error (`txn_requires_abort()`) aborts, rewinds to the
 last committed position and retries; a fatal one (being fenced included) raises
@@ -23,65 +31,31 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import replace
-from typing import Any
+from typing import TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 
 from cdc_ingest import capture_steps as steps
-from cdc_ingest.capture_topics import ensure_change_topics, ensure_control_topics
-from cdc_ingest.crash import CrashHook, no_crash
-from cdc_ingest.errors import CaptureFatal, CaptureFenced, CdcError
-from cdc_ingest.offsets_log import OffsetsLog, OperatorFeed, offsets_topic, read_log
-from cdc_ingest.positions import (
-    POSITION_KEY,
-    CapturePosition,
-    SnapshotProgress,
-    TableState,
-    record_key,
-)
-from cdc_ingest.source import Position, Source, open_source
-from cdc_ingest.table_codecs import Refusal, TableCodecs
-from cdc_ingest.unit_writer import UnitWriter
+from cdc_ingest.capture_topics import ensure_control_topics
+from cdc_ingest.error_handler import KafkaFailure, is_retriable, kafka_failure
+from cdc_ingest.errors import CaptureFatal, CaptureFenced
+from cdc_ingest.offset_context import OffsetContext
+from cdc_ingest.positions import CapturePosition
+from cdc_ingest.snapshot_source import SnapshotSource
+from cdc_ingest.source import Source, open_source
+from cdc_ingest.streaming_source import StreamingSource
+from cdc_ingest.transactional_producer import TransactionalProducer
+from cdc_ingest.transactions import Observer, Transactions
 from config import Settings
-from event_contract.envelope import SourceInfo
-from event_contract.schema_stores import TopicSchemaStore, store_from_settings
-from plumbing.errors import Transient
+from plumbing.crash import CrashHook, no_crash
 
 logger = logging.getLogger(__name__)
 
-_FENCED = {KafkaError._FENCED, KafkaError.INVALID_PRODUCER_EPOCH}
-_FENCED_NAMES = ("PRODUCER_FENCED", "FENCED_INSTANCE_ID")
+_MIN_BACKOFF_S = 0.2
 _MAX_BACKOFF_S = 5.0
-_IDLE_COMMIT_S = 5.0
 
-Observer = Callable[[CapturePosition, int], None]
-"""Called after each commit with the committed position and the source's newest LSN."""
-
-
-def transactional_id(settings: Settings) -> str:
-    """The producer's transactional.id: one per topic prefix and capture group."""
-    return f"{settings.kafka.topic_prefix}.cdc.{settings.capture.group}"
-
-
-def producer_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka settings of the transactional producer (sized for throughput)."""
-    return {
-        **settings.kafka.client_config(),
-        "transactional.id": transactional_id(settings),
-        "enable.idempotence": True,
-        "acks": "all",
-        "partitioner": "murmur2_random",
-        "linger.ms": 20,
-        "batch.size": 1_000_000,
-        "batch.num.messages": 10_000,
-        "queue.buffering.max.messages": 1_000_000,
-        "queue.buffering.max.kbytes": 1_048_576,
-        "transaction.timeout.ms": 60_000,
-        "log_level": 3,
-    }
+T = TypeVar("T")
 
 
 class Publisher:
@@ -97,30 +71,29 @@ class Publisher:
         self, settings: Settings, crash: CrashHook = no_crash, observer: Observer | None = None
     ) -> None:
         self.settings = settings
-        self.crash = crash
-        self.observer = observer
-        self.tid = transactional_id(settings)
-        self.state = CapturePosition()
-        self.committed = CapturePosition()
-        self._producer: Any = None
+        self.context = OffsetContext(settings)
+        self.producer = TransactionalProducer(settings)
+        self.tid = self.producer.tid
+        self.transactions = Transactions(settings, self.producer, self.context, crash, observer)
+        self.snapshots = SnapshotSource(settings, self.context, self.transactions, crash)
+        self.streaming = StreamingSource(settings, self.context, self.transactions)
         self._source: Source | None = None
-        self._store: TopicSchemaStore | Any = None
-        self._codecs: TableCodecs | None = None
-        self._chunk: steps.Chunk | None = None
-        self._operator = OffsetsLog()
-        self._feed: OperatorFeed | None = None
-        self._fatal: KafkaError | None = None
-        self._operator_read = 0.0
-        self._last_commit = 0.0
-        self._backoff = 0.2
-        self._newest = 0
-        cap = settings.capture
-        self._tables = None if "*" in cap.tables else [t.upper() for t in cap.tables]
-        self._topic_known: set[str] = set()
+        self._backoff = _MIN_BACKOFF_S
+
+    @property
+    def state(self) -> CapturePosition:
+        """Where the next step starts."""
+        return self.context.state
+
+    @property
+    def committed(self) -> CapturePosition:
+        """The position of the last committed transaction."""
+        return self.context.committed
 
     def table_versions(self) -> dict[str, int | None]:
         """The latest value schema version of each table resolved so far."""
-        return {} if self._codecs is None else self._codecs.versions()
+        codecs = self.transactions.codecs
+        return {} if codecs is None else codecs.versions()
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -139,27 +112,43 @@ class Publisher:
                 did = self._retrying(self._step, stop)
                 if not did:
                     if until_idle:
-                        self._retrying(self._flush_idle, stop)
+                        # before exiting, commit a position that only moved forward
+                        self._retrying(self.transactions.commit_moved, stop)
                         return
                     stop.wait(self.settings.capture.poll_interval_ms / 1000)
         finally:
             self._close()
 
-    def _retrying(self, action: Callable[[], Any], stop: threading.Event) -> Any:
+    def _step(self) -> bool:
+        """One step, one Kafka transaction at most; whether there was anything to do."""
+        if not self.producer.is_open or self.transactions.codecs is None or self._source is None:
+            self._connect()
+        source = self._source
+        assert source is not None
+        self.context.refresh()
+        lane = self.context.catching_up()
+        if lane is not None:
+            return self.streaming.catch_up(source, lane)
+        chunk = self.snapshots.pending(source)
+        if chunk is not None and steps.reached(self.context.state, chunk.data.lsn):
+            if self.snapshots.publish(chunk):
+                return True
+            return self.streaming.stream(source, None)  # blocks the table whose schema was refused
+        return self.streaming.stream(source, None if chunk is None else chunk.data.lsn)
+
+    # --- failures ------------------------------------------------------------------------
+
+    def _retrying(self, action: Callable[[], T], stop: threading.Event) -> T | bool:
+        """`action()`, retried with backoff after retriable failures; False once stopped."""
         while True:
             try:
                 result = action()
-                self._backoff = 0.2
+                self._backoff = _MIN_BACKOFF_S
                 return result
             except KafkaException as exc:
                 self._on_kafka_error(exc.args[0])
-            except CdcError as exc:
-                if not isinstance(exc, Transient):
-                    raise
-                logger.warning("%s; retrying in %.1f s", exc, self._backoff)
-                self._reconnect()
             except Exception as exc:
-                if not isinstance(exc, Transient):
+                if not is_retriable(exc):
                     raise
                 logger.warning("%s; retrying in %.1f s", exc, self._backoff)
                 self._reconnect()
@@ -168,26 +157,20 @@ class Publisher:
             self._backoff = min(self._backoff * 2, _MAX_BACKOFF_S)
 
     def _on_kafka_error(self, error: KafkaError) -> None:
-        if error.code() == KafkaError._FATAL:
-            if self._fatal is None and self._producer is not None:
-                try:
-                    self._producer.poll(0)  # serve error_cb, which names the cause
-                except KafkaException as exc:  # or poll raises the fatal error itself
-                    self._fatal = exc.args[0]
-            if self._fatal is not None:
-                error = self._fatal  # produce() only says "fatal error"; error_cb said which
-        if error.code() in _FENCED or error.name() in _FENCED_NAMES:
-            self._drop_producer()
+        error = self.producer.cause(error)  # produce() only says "fatal error"; error_cb said which
+        failure = kafka_failure(error)
+        if failure is KafkaFailure.FENCED:
+            self.producer.drop()
             raise CaptureFenced(self.tid, error.str())
-        if error.fatal() or error.code() == KafkaError._FATAL:
+        if failure is KafkaFailure.FATAL:
             # Never re-initialise after a fatal error: a new init_transactions() would fence
             # the instance that fenced this one, and two captures would take turns.
-            self._drop_producer()
+            self.producer.drop()
             raise CaptureFatal(self.tid, error.str())
-        if error.txn_requires_abort():
+        if failure is KafkaFailure.ABORTABLE:
             logger.warning("abortable Kafka error: %s; aborting and rewinding", error.str())
             try:
-                self._producer.abort_transaction(30)
+                self.producer.abort()
                 self._rewind()
                 return
             except KafkaException as exc:
@@ -196,234 +179,43 @@ class Publisher:
             logger.warning("Kafka error %s: outcome unknown; recreating the producer", error.str())
         self._reconnect()
 
+    def _rewind(self) -> None:
+        """Back to the committed position, forgetting what the aborted transaction did."""
+        self.context.rewind()
+        self.snapshots.forget()
+        self.transactions.discard_pending()
+
     # --- connecting ----------------------------------------------------------------------
 
     def _connect(self) -> None:
-        kafka = self.settings.kafka
-        if self._producer is None:
-            ensure_control_topics(kafka)
-            self._fatal = None
-            producer = Producer({**producer_config(self.settings), "error_cb": self._client_error})
-            self._producer = producer
-            producer.init_transactions(30)  # fences a previous instance FIRST
-        log = read_log(kafka, self.settings.capture.group)
-        self.state = self.committed = log.position or CapturePosition()
-        self._operator = log
-        self._operator_read = time.monotonic()
-        self._close_feed()
-        self._feed = OperatorFeed(kafka, self.settings.capture.group, log)
-        store = store_from_settings(self.settings, self._producer)
-        if isinstance(store, TopicSchemaStore):
-            store.load()
-        self._store = store
-        self._codecs = TableCodecs(store, kafka)
+        if not self.producer.is_open:
+            ensure_control_topics(self.settings.kafka)
+            self.producer.open()  # fences a previous instance FIRST
+        self.context.load()
+        self.transactions.load_schemas()
         if self._source is None:
             self._source = open_source(self.settings)
-        self._chunk = None
+        self.snapshots.forget()
+        state = self.context.state
         logger.info(
             "capture %s continues after LSN %d (seq %d), %d events published so far",
-            self.tid, self.state.lsn, self.state.seq, self.state.events,
+            self.tid, state.lsn, state.seq, state.events,
         )  # fmt: skip
 
-    def _client_error(self, error: KafkaError) -> None:
-        """librdkafka's error callback: remember a fatal error (it names the cause)."""
-        if error.fatal():
-            self._fatal = error
-        logger.debug("Kafka client error: %s", error.str())
-
     def _reconnect(self) -> None:
-        self._drop_producer()
-        self._close_feed()
+        self.producer.drop()
+        self.context.close()
         if self._source is not None:
             try:
                 self._source.close()
             except Exception:  # a broken connection may fail to close; it is dropped anyway
                 logger.debug("closing the source failed", exc_info=True)
             self._source = None
-        self._codecs = None
-
-    def _drop_producer(self) -> None:
-        if self._producer is not None:
-            try:
-                self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-            except KafkaException:
-                logger.debug("purging the old producer failed", exc_info=True)
-            self._producer = None
-
-    def _rewind(self) -> None:
-        self.state = self.committed
-        self._chunk = None
-        if isinstance(self._store, TopicSchemaStore):
-            self._store.discard_pending()
-        if self._codecs is not None:
-            self._codecs.reset()
+        self.transactions.reset()
 
     def _close(self) -> None:
-        self._close_feed()
+        self.context.close()
         if self._source is not None:
             self._source.close()
             self._source = None
-        if self._producer is not None:
-            self._producer.flush(10)
-            self._producer = None
-
-    # --- one step: one Kafka transaction at most ------------------------------------------
-
-    def _step(self) -> bool:
-        if self._producer is None or self._codecs is None or self._source is None:
-            self._connect()
-        self._refresh_operator()
-        lane = next((n for n, t in self.state.tables.items() if t.status == "catching_up"), None)
-        if lane is not None:
-            return self._catch_up(lane)
-        if self._chunk is None:
-            self._read_chunk()
-        chunk = self._chunk
-        if chunk is not None and steps.reached(self.state, chunk.data.lsn):
-            self._chunk = None
-            assert self._codecs is not None
-            self._begin()
-            codec = self._codecs.resolve(chunk.data.table, self._accepted().get(chunk.table))
-            if isinstance(codec, Refusal):  # the next main step blocks the table
-                self._producer.abort_transaction(30)
-                self._rewind_codecs_if_pending()
-                return self._main(None)
-            self._finish(lambda w: steps.write_chunk(w, self.state, chunk))
-            if chunk.table in self.state.snapshots:
-                self.crash("cdc.mid_snapshot")
-            return True
-        return self._main(None if chunk is None else chunk.data.lsn)
-
-    def _main(self, bound: int | None) -> bool:
-        assert self._source is not None and self._codecs is not None
-        max_rows = self.settings.capture.max_events_per_transaction
-        after = Position(self.state.lsn, self.state.seq)
-        batch = self._source.read_changes(after, max_rows, self._tables)
-        self._newest = batch.newest_lsn
-        units, position, last_complete = steps.cut_at(batch, bound)
-        new_tables = [t for t in batch.tables if t not in self._topic_known]
-        if new_tables:
-            ensure_change_topics(self.settings.kafka, new_tables)
-            self._topic_known.update(new_tables)
-        before = self.state
-        start = self._start_tables(before, batch.tables)
-        self._begin()
-        state = steps.check_tables(start, batch, self._codecs, self._accepted())
-        if not units and state == before:
-            self._producer.abort_transaction(30)
-            self._rewind_codecs_if_pending()
-            self.state = replace(state, lsn=position.lsn, seq=position.seq)
-            return bound is not None and steps.reached(self.state, bound)
-        self._finish(lambda w: steps.write_changes(w, state, units, position, last_complete))
-        return True
-
-    def _catch_up(self, name: str) -> bool:
-        assert self._source is not None and self._codecs is not None
-        max_rows = self.settings.capture.max_events_per_transaction
-        held = self.state.tables[name].held_after or (0, 0)
-        batch = self._source.read_changes(Position(*held), max_rows, [name])
-        self._begin()
-        state = steps.check_tables(self.state, batch, self._codecs, self._accepted())
-        if state.tables[name].status == "blocked":
-            self._finish(lambda _w: state)
-            return True
-        self._finish(lambda w: steps.write_catch_up(w, state, name, batch, max_rows))
-        return True
-
-    def _read_chunk(self) -> None:
-        assert self._source is not None
-        for name, progress in self.state.snapshots.items():
-            table = self.state.tables.get(name)
-            if table is not None and table.status != "running":
-                continue
-            size = self.settings.capture.snapshot_chunk_rows
-            data = self._source.read_chunk(name, progress.last_key, size + 1)
-            self._chunk = steps.Chunk(name, data, size, len(data.rows) <= size)
-            return
-
-    def _start_tables(self, state: CapturePosition, tables: Any) -> CapturePosition:
-        """Snapshot new tables whose capture history does not give their rows (they held rows
-        when registered, or their CD table was pruned), and tables with a new `cdc snapshot`
-        request."""
-        assert self._source is not None
-        snapshots = dict(state.snapshots)
-        result = state
-        new = [name for name in tables if name not in state.tables]
-        needs = {r.table for r in self._source.registrations() if r.needs_snapshot} if new else ()
-        for name in tables:
-            known = state.tables.get(name)
-            requested = self._operator.snapshot_requests.get(name, 0)
-            if known is None:
-                wanted = name in needs or requested > 0
-                if wanted and self._source.read_chunk(name, None, 1).rows:
-                    snapshots[name] = SnapshotProgress()
-                    logger.info("table %s: snapshot it (held rows when registered, or asked)", name)
-                result = result.with_table(name, TableState(snapshot_ms=requested))
-            elif requested > known.snapshot_ms:
-                snapshots[name] = SnapshotProgress()
-                result = result.with_table(name, replace(known, snapshot_ms=requested))
-                logger.info("table %s: snapshot requested", name)
-        return replace(result, snapshots=snapshots)
-
-    def _accepted(self) -> dict[str, int]:
-        return {name: d.schema_id for name, d in self._operator.decisions.items()}
-
-    def _refresh_operator(self) -> None:
-        if time.monotonic() - self._operator_read < self.settings.capture.operator_poll_s:
-            return
-        if self._feed is not None:
-            self._operator = self._feed.poll()
-        self._operator_read = time.monotonic()
-
-    def _close_feed(self) -> None:
-        if self._feed is not None:
-            self._feed.close()
-            self._feed = None
-
-    # --- transactions --------------------------------------------------------------------
-
-    def _begin(self) -> None:
-        self._producer.begin_transaction()
-
-    def _transact(self, build: Callable[[UnitWriter], CapturePosition]) -> None:
-        self._begin()
-        self._finish(build)
-
-    def _finish(self, build: Callable[[UnitWriter], CapturePosition]) -> None:
-        """Write the step's messages and the new position in the open transaction; commit."""
-        assert self._codecs is not None
-        producer = self._producer
-        produce, poll = producer.produce, producer.poll
-
-        def emit(topic: str, key: bytes, value: bytes | None) -> None:
-            while True:
-                try:
-                    produce(topic, value, key)
-                    return
-                except BufferError:
-                    poll(0.05)
-
-        source_info = SourceInfo(self.settings.kafka.topic_prefix, self.settings.sor_path.stem)
-        state = build(UnitWriter(self._codecs, source_info, emit))
-        key = record_key(POSITION_KEY, self.settings.capture.group)
-        producer.produce(offsets_topic(self.settings.kafka), state.to_json(), key, partition=0)
-        self.crash("cdc.after_produce")
-        producer.commit_transaction(60)
-        self.state = self.committed = state
-        if isinstance(self._store, TopicSchemaStore):
-            self._store.commit_pending()
-        self._last_commit = time.monotonic()
-        self.crash("cdc.after_commit")
-        if self.observer is not None:
-            self.observer(state, self._newest)
-
-    def _rewind_codecs_if_pending(self) -> None:
-        if isinstance(self._store, TopicSchemaStore):
-            self._store.discard_pending()
-        if self._codecs is not None:
-            self._codecs.reset()
-
-    def _flush_idle(self) -> None:
-        """Before exiting `--until-idle`, commit a position that only moved forward."""
-        if self.state != self.committed:
-            self._transact(lambda _w: replace(self.state, published_ms=steps.now_ms()))
+        self.producer.close()

@@ -1,9 +1,9 @@
 """The two `SchemaStore` adapters: the `<prefix>._schemas` topic, or an external registry.
 
 `TopicSchemaStore` (the embedded default) keeps Confluent's storage records in a compacted
-single-partition topic. It reads the topic from the beginning with read_committed on first
-use, and registers through a producer its caller passes in, so a transactional caller writes
-a new schema in the same Kafka transaction as the first events that use it. Until that
+single-partition topic. It reads the topic to its end (`plumbing.topic_reader`) on first use,
+and registers through a producer its caller passes in, so a transactional caller writes a new
+schema in the same Kafka transaction as the first events that use it. Until that
 transaction commits the new version is *pending*: call `commit_pending()` after the commit,
 `discard_pending()` after an abort (the version is then produced again on the next try).
 
@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from event_contract.errors import SchemaStoreError, SchemaStoreUnavailable
 from event_contract.registry import Schema, SchemaBook, SubjectVersion, storage_key, storage_value
+from plumbing.kafka_errors import KafkaUnavailable
+from plumbing.topic_reader import EndNotReached, Record, read_to_end
 
 if TYPE_CHECKING:
     from confluent_kafka import Producer
@@ -65,8 +66,8 @@ class TopicSchemaStore:
     def load(self) -> None:
         """(Re)read every committed record of the topic; pending registrations are kept."""
         book = SchemaBook()
-        for offset, key, value in self._read_committed():
-            book.apply(key, value, f"topic {self.topic} offset {offset}")
+        for record in self._read_committed():
+            book.apply(record.key, record.value, f"topic {self.topic} offset {record.offset}")
         for entry in self._pending:
             book.apply(storage_key(entry.subject, entry.version), storage_value(entry))
         self._book = book
@@ -131,52 +132,21 @@ class TopicSchemaStore:
         assert self._book is not None  # load() sets it
         return self._book
 
-    def _read_committed(self) -> list[tuple[int, bytes | None, bytes | None]]:
-        consumer = Consumer(
-            {
-                **self.kafka.client_config(),
-                "group.id": f"offload-schemas-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "enable.partition.eof": True,
-            }
-        )
+    def _read_committed(self) -> list[Record]:
+        # The end of a read_committed read is the last stable offset: it stops before a
+        # transaction still open, our own one carrying the pending registrations included.
+        records: list[Record] = []
         try:
-            return self._drain(consumer)
-        finally:
-            consumer.close()
-
-    def _drain(self, consumer: Consumer) -> list[tuple[int, bytes | None, bytes | None]]:
-        where = f"topic {self.topic}"
-        partition = TopicPartition(self.topic, 0, OFFSET_BEGINNING)
-        try:
-            _, high = consumer.get_watermark_offsets(partition, timeout=self.timeout_s)
-        except KafkaException as exc:
-            if exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
-                return []
-            raise SchemaStoreUnavailable(where, str(exc.args[0])) from exc
-        records: list[tuple[int, bytes | None, bytes | None]] = []
-        if high <= 0:
-            return records
-        consumer.assign([partition])
-        deadline = time.monotonic() + self.timeout_s
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is None:
-                records.append((int(message.offset() or 0), message.key(), message.value()))
-            elif error.code() != KafkaError._PARTITION_EOF:
-                raise SchemaStoreUnavailable(where, str(error))
-            elif int(message.offset() or 0) >= high or self._pending:
-                # With read_committed the end is the last stable offset. Short of the high
-                # watermark, a transaction is open or its commit markers are still being
-                # written: wait for it, unless it is our own (pending registrations).
-                return records
-        logger.warning(
-            "%s: a transaction stayed open for %g s; read what is committed", where, self.timeout_s
-        )
+            for record in read_to_end(self.kafka, [self.topic], self.timeout_s):
+                records.append(record)  # kept when the end is not reached in time
+        except EndNotReached:
+            logger.warning(
+                "topic %s: a transaction stayed open for %g s; read what is committed",
+                self.topic,
+                self.timeout_s,
+            )
+        except KafkaUnavailable as exc:
+            raise SchemaStoreUnavailable(exc.where, exc.reason) from exc
         return records
 
 

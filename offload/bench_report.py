@@ -145,10 +145,14 @@ def figures_of(benchmarks: dict[str, dict[str, Any]]) -> list[Figure]:
     """Every figure of the benchmarks that succeeded, in suite order."""
     rows: list[Figure] = []
     for name, make in FIGURES.items():
-        entry = benchmarks.get(name)
-        if entry and entry.get("status") == "ok":
-            rows.extend(make(entry["result"]))
+        if (result := _result(benchmarks.get(name))) is not None:
+            rows.extend(make(result))
     return rows
+
+
+def _result(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The benchmark's own figures when it succeeded, else None."""
+    return entry["result"] if entry and entry.get("status") == "ok" else None
 
 
 def _num(value: float | None, unit: str = "") -> str:
@@ -196,9 +200,8 @@ def _failures(benchmarks: dict[str, dict[str, Any]]) -> list[str]:
 
 
 def _freshness_section(entry: dict[str, Any] | None) -> list[str]:
-    if not entry or entry.get("status") != "ok":
+    if (r := _result(entry)) is None:
         return []
-    r = entry["result"]
     lines = [
         "",
         "End-to-end freshness (commit on the system of record → answer through the API with "
@@ -243,9 +246,8 @@ def _freshness_verdict(r: dict[str, Any]) -> str:
 
 
 def _query_section(entry: dict[str, Any] | None) -> list[str]:
-    if not entry or entry.get("status") != "ok":
+    if (r := _result(entry)) is None:
         return []
-    r = entry["result"]
     lines = [
         "",
         f"Query API, {r['clients']} client processes for {r['seconds']:.0f} s while the projection "

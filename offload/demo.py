@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -38,12 +38,16 @@ from config import Settings, load_settings
 from offload.demo_checks import (
     CommitClock,
     FreshnessProbe,
+    catch_up,
     non_compliant_containers,
     percentiles,
     reconcile_events,
     wait_ready,
 )
 from plumbing.errors import OffloadError
+
+if TYPE_CHECKING:
+    from simulators.simulation import Summary
 
 console = Console()
 
@@ -145,60 +149,73 @@ def _drive(
     pipeline up: the drive waits until the API reflects it, then starts the freshness probe,
     so that the figures describe the steady state, not topic and mirror creation.
     """
-    from simulators.simulation import SimulationOptions, Summary, run_simulation
+    from simulators.simulation import SimulationOptions, run_simulation
     from simulators.sor import SystemOfRecord
 
-    state: dict[str, Any] = {"applied": 0, "last_poll": 0.0}
+    simulation = SimulationOptions(
+        duration_s=options.duration_s, tps=options.tps, seed=options.seed
+    )
+    with SystemOfRecord.open(run.settings.sor_path, run.settings.source.schema_name) as sor:
+        started = time.monotonic()
+        with Live(console=console, refresh_per_second=4, transient=False) as live:
+            progress = _Progress(live, client, clock, probe, options.tps, started)
+            return run_simulation(sor, simulation, on_step=progress.on_step)
 
-    def progress(summary: Summary) -> Table:
-        table = Table(title=f"driving the simulator at {options.tps:g} units of work/s")
+
+class _Progress:
+    """The drive's live view: each commit noted, the warm-up awaited, the applied LSN polled."""
+
+    def __init__(  # noqa: PLR0917 - one call site, each argument a part of the view
+        self,
+        live: Live,
+        client: httpx.Client,
+        clock: CommitClock,
+        probe: FreshnessProbe,
+        tps: float,
+        started: float,
+    ) -> None:
+        self._live, self._client, self._clock, self._probe = live, client, clock, probe
+        self._tps, self._started = tps, started
+        self._applied, self._last_poll = 0, 0.0
+
+    def on_step(self, summary: Summary) -> None:
+        """After each unit of work: record it; redraw at most every 0.5 s."""
+        self._clock.record(summary.last_lsn or 0)
+        if summary.units_of_work == 1:
+            waited = _catch_up(self._client, summary.last_lsn or 0)
+            self._live.console.print(f"  warm-up unit of work reflected after {waited:.1f} s")
+            self._probe.start()
+        now = time.monotonic()
+        if now - self._last_poll >= 0.5:
+            self._last_poll = now
+            try:
+                fresh = self._client.get("/freshness", timeout=2).json()
+                self._applied = int(fresh["watermark"]["lsn"])
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            self._live.update(self._table(summary))
+
+    def _table(self, summary: Summary) -> Table:
+        table = Table(title=f"driving the simulator at {self._tps:g} units of work/s")
         for column in ("elapsed", "units of work", "rows", "applied LSN", "lag (LSNs)"):
             table.add_column(column, justify="right")
-        applied = state["applied"]
         last = summary.last_lsn or 0
         table.add_row(
-            f"{time.monotonic() - state['start']:.0f} s",
+            f"{time.monotonic() - self._started:.0f} s",
             str(summary.units_of_work),
             str(summary.total_rows),
-            str(applied),
-            str(max(last - applied, 0)),
+            str(self._applied),
+            str(max(last - self._applied, 0)),
         )
         return table
-
-    with SystemOfRecord.open(run.settings.sor_path, run.settings.source.schema_name) as sor:
-        state["start"] = time.monotonic()
-        with Live(console=console, refresh_per_second=4, transient=False) as live:
-
-            def on_step(summary: Summary) -> None:
-                clock.record(summary.last_lsn or 0)
-                if summary.units_of_work == 1:
-                    waited = _catch_up(client, summary.last_lsn or 0)
-                    live.console.print(f"  warm-up unit of work reflected after {waited:.1f} s")
-                    probe.start()
-                now = time.monotonic()
-                if now - state["last_poll"] >= 0.5:
-                    state["last_poll"] = now
-                    try:
-                        fresh = client.get("/freshness", timeout=2).json()
-                        state["applied"] = int(fresh["watermark"]["lsn"])
-                    except (httpx.HTTPError, KeyError, ValueError):
-                        pass
-                    live.update(progress(summary))
-
-            options_ = SimulationOptions(
-                duration_s=options.duration_s, tps=options.tps, seed=options.seed
-            )
-            return run_simulation(sor, options_, on_step=on_step)
 
 
 def _catch_up(client: httpx.Client, lsn: int, timeout_s: float = 180) -> float:
     """Wait until the API answers at or after `lsn`; the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        answer = client.get("/freshness", params={"min_lsn": lsn, "wait_ms": 5000}, timeout=10)
-        if answer.status_code == 200:
-            return time.monotonic() - started
-    raise DemoError(f"the projection did not reach LSN {lsn} within {timeout_s:.0f} s")
+    try:
+        return catch_up(client, lsn, timeout_s)
+    except TimeoutError as exc:
+        raise DemoError(f"the projection did not reach LSN {lsn} within {timeout_s:.0f} s") from exc
 
 
 def run_demo(base: Settings, config_path: Path, options: DemoOptions) -> int:

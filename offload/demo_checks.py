@@ -2,8 +2,8 @@
 event against the capture tables, and the cold-chain verdict against the injected excursions.
 
 Each check talks to the gateway the way a user or an independent auditor would: freshness and
-cold-chain legs through the HTTP API, events by reading the change topics with a plain
-read_committed consumer, the source through its capture tables.
+cold-chain legs through the HTTP API, events by reading the change topics to their end with
+read_committed (`plumbing.topic_reader`), the source through its capture tables.
 """
 
 from __future__ import annotations
@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, TopicPartition
 
 from cdc_ingest.source import Position, open_source
 from config import Settings
 from event_contract.codec import Codec
 from event_contract.schema_stores import store_from_settings
+from plumbing.topic_reader import TopicReader
+from plumbing.topics import admin_client
 
 
 @dataclass
@@ -148,57 +149,20 @@ def published_events(settings: Settings) -> Counter[tuple[str, int, int, str]]:
     Snapshot reads ("r") are left out: they restate rows, they are not changes."""
     store = store_from_settings(settings)
     codec = Codec(lookup=store.by_id)
-    consumer = Consumer(
-        {
-            **settings.kafka.client_config(),
-            "group.id": "offload-demo-audit",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-        }
-    )
+    prefix = settings.kafka.topic(settings.source.schema_name) + "."
+    names = admin_client(settings.kafka).list_topics(timeout=10).topics
+    topics = sorted(t for t in names if t.startswith(prefix))
     found: Counter[tuple[str, int, int, str]] = Counter()
-    try:
-        prefix = settings.kafka.topic(settings.source.schema_name) + "."
-        topics = [t for t in consumer.list_topics(timeout=10).topics if t.startswith(prefix)]
-        ends: dict[tuple[str, int], int] = {}
-        assignment = []
-        for topic in topics:
-            for partition in consumer.list_topics(topic, timeout=10).topics[topic].partitions:
-                _low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=10
-                )
-                if high > 0:
-                    ends[(topic, partition)] = high
-                    assignment.append(TopicPartition(topic, partition, 0))
-        consumer.assign(assignment)
-        while ends:
-            message = consumer.poll(1.0)
-            if message is None:
-                # Transaction markers take the last offsets: stop where nothing more comes.
-                now = consumer.position([TopicPartition(t, p) for t, p in ends])
-                ends = {
-                    (tp.topic, tp.partition): ends[(tp.topic, tp.partition)]
-                    for tp in now
-                    if tp.offset < ends[(tp.topic, tp.partition)]
-                }
+    with TopicReader(settings.kafka, "offload-demo-audit") as reader:
+        for record in reader.read(reader.ends(topics, timeout_s=10), timeout_s=None):
+            if record.value is None:
                 continue
-            if message.error():
-                continue
-            here = (message.topic() or "", message.partition() or 0)
-            if (message.offset() or 0) + 1 >= ends.get(here, 0):
-                ends.pop(here, None)
-            payload = message.value()
-            if payload is None:
-                continue
-            value = codec.decode(payload)
+            value = codec.decode(record.value)
             if value["op"] == "r":
                 continue
             src = value["source"]
             table = f"{src['schema']}.{src['table']}"
             found[(table, src["commit_lsn"], src["change_lsn"], value["op"])] += 1
-    finally:
-        consumer.close()
     return found
 
 
@@ -249,3 +213,17 @@ def wait_ready(client: httpx.Client, proc: subprocess.Popen[bytes], timeout_s: f
             pass
         time.sleep(0.3)
     raise RuntimeError(f"the query API did not answer within {timeout_s:.0f} s")
+
+
+def catch_up(client: httpx.Client, lsn: int, timeout_s: float = 120.0) -> float:
+    """Seconds until the API answers at or after `lsn` (raises TimeoutError past `timeout_s`)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        try:
+            answer = client.get("/freshness", params={"min_lsn": lsn, "wait_ms": 5000}, timeout=10)
+        except httpx.HTTPError:
+            time.sleep(0.2)
+            continue
+        if answer.status_code == 200:
+            return time.monotonic() - started
+    raise TimeoutError(f"the API did not reach LSN {lsn} within {timeout_s:.0f} s")

@@ -105,12 +105,11 @@ def _serve_with_projection(settings: Settings) -> None:
     design decisions): the loop applies batches on the writer's connection, each request
     reads a snapshot through its own cursor."""
     from projections.runtime import open_projection
-    from query_api.store import Watermark
 
     with open_projection(settings) as projection:
         consumer = projection.consumer()
         _lock(settings, projection.con)
-        store = projection.read_store(Watermark)
+        store = projection.read_store()
         holder: dict[str, Any] = {}
         loop = _ProjectionThread(consumer, lambda: _stop_server(holder))
         loop.start()

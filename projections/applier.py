@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from projections.assembler import AssembledUnit, Partition, Stage
 from projections.errors import ApplyError
-from projections.events import SNAPSHOT_SEQ, ChangeEvent
+from projections.events import SNAPSHOT_SEQ, DecodedChange
 from projections.fold import Folded, fold
 from projections.mirror import MirrorSpec
 from projections.sqlfiles import statements
@@ -157,7 +157,7 @@ class BatchApplier:
         self,
         units: Sequence[AssembledUnit],
         positions: Mapping[Partition, int],
-        references: Sequence[ChangeEvent] = (),
+        references: Sequence[DecodedChange] = (),
         *,
         within: InTransaction | None = None,
         commit: bool = True,
@@ -217,7 +217,7 @@ class BatchApplier:
         return BatchResult(len(units), events, changed, view_rows, lsn, seconds)
 
     def _apply_all(
-        self, units: Sequence[AssembledUnit], references: Sequence[ChangeEvent]
+        self, units: Sequence[AssembledUnit], references: Sequence[DecodedChange]
     ) -> tuple[int, set[str]]:
         for spec in self._mirrors.values():
             self._con.execute(self._format("delta_clear", spec))
@@ -246,7 +246,7 @@ class BatchApplier:
                 touched.add(f"{spec.schema}.{spec.name}".lower())
         return changed, touched
 
-    def _apply_table(self, spec: MirrorSpec, events: list[ChangeEvent]) -> int:
+    def _apply_table(self, spec: MirrorSpec, events: list[DecodedChange]) -> int:
         con = self._con
         con.register("_incoming", arrow_batch(spec, events))
         try:
@@ -311,7 +311,7 @@ class BatchApplier:
         )
 
 
-def arrow_batch(spec: MirrorSpec, events: Iterable[ChangeEvent]) -> pa.Table:
+def arrow_batch(spec: MirrorSpec, events: Iterable[DecodedChange]) -> pa.Table:
     """The Arrow table of one mirror's folded changes: its columns, then the bookkeeping.
 
     Key columns come from the event's key (deletes have no after image); the others from

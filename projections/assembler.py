@@ -32,7 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from projections.events import SNAPSHOT_PREFIX, ChangeEvent, TxMarker, is_pseudo
+from projections.events import SNAPSHOT_PREFIX, DecodedChange, TxMarker, is_pseudo
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,10 @@ Partition = tuple[str, int]
 class Stage(Protocol):
     """Where the events of a unit of work too large to hold in memory wait for its END."""
 
-    def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
+    def put(self, uow_id: str, events: Sequence[DecodedChange]) -> None:
         """Append events of a unit of work."""
 
-    def chunks(self, uow_id: str, size: int) -> Iterator[list[ChangeEvent]]:
+    def chunks(self, uow_id: str, size: int) -> Iterator[list[DecodedChange]]:
         """The unit's staged events, in chunks of at most `size`."""
 
     def drop(self, uow_id: str) -> None:
@@ -56,13 +56,13 @@ class MemoryStage:
     """A `Stage` that keeps everything in memory (tests, and tiny deployments)."""
 
     def __init__(self) -> None:
-        self._units: dict[str, list[ChangeEvent]] = {}
+        self._units: dict[str, list[DecodedChange]] = {}
 
-    def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
+    def put(self, uow_id: str, events: Sequence[DecodedChange]) -> None:
         """Append events of a unit of work."""
         self._units.setdefault(uow_id, []).extend(events)
 
-    def chunks(self, uow_id: str, size: int) -> Iterator[list[ChangeEvent]]:
+    def chunks(self, uow_id: str, size: int) -> Iterator[list[DecodedChange]]:
         """The unit's staged events, in chunks of at most `size`."""
         events = self._units.get(uow_id, [])
         for start in range(0, len(events), size):
@@ -89,7 +89,7 @@ class AssembledUnit:
     uow_id: str
     commit_lsn: int
     commit_ms: int
-    events: tuple[ChangeEvent, ...]
+    events: tuple[DecodedChange, ...]
     staged: bool
     event_count: int
 
@@ -112,7 +112,7 @@ class _Buffer:
     commit_lsn: int
     marker_offset: int | None = None
     end: TxMarker | None = None
-    events: list[ChangeEvent] = field(default_factory=list)
+    events: list[DecodedChange] = field(default_factory=list)
     seen: set[tuple[str, int, tuple[Any, ...]]] = field(default_factory=set)
     counts: Counter[str] = field(default_factory=Counter)
     staged: int = 0
@@ -219,7 +219,7 @@ class UnitOfWorkAssembler:
         if buf is not None:
             buf.excused[table] += count
 
-    def add_event(self, event: ChangeEvent) -> None:
+    def add_event(self, event: DecodedChange) -> None:
         """Take one change event (not a tombstone)."""
         part = (event.topic, event.partition)
         self._consumed[part] = max(self._consumed.get(part, 0), event.offset + 1)

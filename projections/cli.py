@@ -15,11 +15,10 @@ from typing import Annotated, Any
 import typer
 
 from plumbing.cli_context import settings_of
+from plumbing.crash import CRASH_ENV, crash_hook
 
 project_app = typer.Typer(help="Apply the topics to the DuckDB read models.", no_args_is_help=True)
 errors_app = typer.Typer(help="Inspect and replay records that failed.", no_args_is_help=True)
-
-CRASH_ENV = "OFFLOAD_CRASH_AT"
 
 
 @project_app.command("run")
@@ -30,11 +29,10 @@ def run(
     ] = False,
 ) -> None:
     """Consume the change, transaction and reference topics and apply them in batches."""
-    from projections.crash import CrashPoints
     from projections.runtime import open_projection
 
     settings = settings_of(ctx)
-    hook = CrashPoints(os.environ.get(CRASH_ENV, ""))
+    hook = crash_hook(os.environ.get(CRASH_ENV))
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -113,14 +111,13 @@ def rebuild(
     """Rebuild a view (or all) into a fresh table and swap it in atomically."""
     from rich.console import Console
 
-    from projections.crash import CrashPoints
     from projections.runtime import open_projection
 
     if (name is None) == (not all_views):
         raise typer.BadParameter("give a view NAME or --all, not both")
     settings = settings_of(ctx)
     console = Console(stderr=True)
-    with open_projection(settings, CrashPoints(os.environ.get(CRASH_ENV, ""))) as projection:
+    with open_projection(settings, crash_hook(os.environ.get(CRASH_ENV))) as projection:
         projection.decoder()  # mirrors of every known topic exist before views read them
         names = [v.name for v in projection.writer.views.definitions] if all_views else [name]
         for view in names:

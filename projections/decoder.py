@@ -2,8 +2,8 @@
 
 `RawRecord` is a consumed record as plain values (what the error table keeps); `RecordDecoder`
 decodes it with the contract's codec and the topology: a change topic's record becomes a
-`ChangeEvent` (its tombstone: None), the transaction topic's a `TxMarker`, a reference
-topic's a `ChangeEvent` of table `REFERENCE.<NAME>` whose version is its offset (a reference
+`DecodedChange` (its tombstone: None), the transaction topic's a `TxMarker`, a reference
+topic's a `DecodedChange` of table `REFERENCE.<NAME>` whose version is its offset (a reference
 record has no LSN) and whose null value deletes the key. Anything else raises `DecodeFailure`
 naming the topic, partition, offset and reason.
 """
@@ -19,7 +19,12 @@ from typing import Any, Protocol
 from event_contract.errors import EventContractError
 from projections.errorlog import ErrorRecord, Headers
 from projections.errors import ContractError, DecodeFailure
-from projections.events import ChangeEvent, TxMarker, change_event_from_envelope, marker_from_value
+from projections.events import (
+    DecodedChange,
+    TxMarker,
+    decoded_change_from_envelope,
+    marker_from_value,
+)
 from projections.topology import Topology
 
 REFERENCE_UOW = "reference"
@@ -126,7 +131,7 @@ class RecordDecoder:
         self._codec = codec
         self.topology = topology
 
-    def decode(self, record: RawRecord) -> ChangeEvent | TxMarker | None:
+    def decode(self, record: RawRecord) -> DecodedChange | TxMarker | None:
         """The event or marker of `record`; None for a change topic's tombstone.
 
         Raises:
@@ -158,14 +163,14 @@ class RecordDecoder:
         key = self.decode_key(record)
         return None if key is None else json.dumps(dict(key), default=str)
 
-    def _change(self, record: RawRecord) -> ChangeEvent | None:
+    def _change(self, record: RawRecord) -> DecodedChange | None:
         spec = self.topology.change.get(record.topic)
         if spec is None:
             raise ContractError(record.topic, record.partition, record.offset, "unknown topic")
         if record.value is None:
             return None
         key = self._key(record)
-        event = change_event_from_envelope(
+        event = decoded_change_from_envelope(
             record.topic,
             record.partition,
             record.offset,
@@ -181,14 +186,14 @@ class RecordDecoder:
             raise ContractError(record.topic, record.partition, record.offset, reason)
         return event
 
-    def _reference(self, record: RawRecord) -> ChangeEvent:
+    def _reference(self, record: RawRecord) -> DecodedChange:
         spec = self.topology.reference[record.topic]
         key = self._key(record)
         row = None if record.value is None else self._value(record)
         if len(key) != len(spec.primary_key):
             reason = f"key {key} does not match key fields {', '.join(spec.primary_key)}"
             raise ContractError(record.topic, record.partition, record.offset, reason)
-        return ChangeEvent(
+        return DecodedChange(
             topic=record.topic,
             partition=record.partition,
             offset=record.offset,

@@ -1,9 +1,11 @@
-"""What the read side consumes, as plain values: change events and transaction markers.
+"""What the read side consumes, as plain values: decoded changes and transaction markers.
 
 The Kafka loop decodes each record with the contract's codec (`event_contract.codec`) into the
 envelope dict and the key dict, then turns them into these frozen values with
-`change_event_from_envelope` and `marker_from_value`. Everything downstream (the assembler,
+`decoded_change_from_envelope` and `marker_from_value`. Everything downstream (the assembler,
 the fold, the applier) works on these values and needs no broker, so it is tested without one.
+(`DecodedChange` is the read side's value; the capture side's envelope is
+`event_contract.envelope.ChangeEvent`.)
 
 Versions: every change carries `version = (commit_lsn, change_lsn)`. A snapshot read ("r")
 of LSN L reflects every unit of work ≤ L, so its version is `(L, SNAPSHOT_SEQ)`: a later
@@ -40,8 +42,8 @@ def is_pseudo(uow_id: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class ChangeEvent:
-    """One row change of a unit of work, as read from a change topic.
+class DecodedChange:
+    """One row change of a unit of work, as decoded from a change (or reference) topic.
 
     Attributes:
         topic: the change topic.
@@ -86,6 +88,10 @@ class ChangeEvent:
         return self.row is None
 
 
+ChangeEvent = DecodedChange
+"""The old name, kept only until `projections/replay.py` imports `DecodedChange`."""
+
+
 @dataclass(frozen=True, slots=True)
 class TxMarker:
     """A BEGIN or END record of the transaction metadata topic.
@@ -119,7 +125,7 @@ class TxMarker:
         return is_pseudo(self.uow_id)
 
 
-def change_event_from_envelope(
+def decoded_change_from_envelope(
     topic: str,
     partition: int,
     offset: int,
@@ -127,8 +133,8 @@ def change_event_from_envelope(
     value: Mapping[str, Any],
     *,
     raw: tuple[bytes | None, bytes | None] = (None, None),
-) -> ChangeEvent:
-    """Turn a decoded change record (key dict, envelope dict) into a `ChangeEvent`.
+) -> DecodedChange:
+    """Turn a decoded change record (key dict, envelope dict) into a `DecodedChange`.
 
     Args:
         topic: the change topic.
@@ -152,7 +158,7 @@ def change_event_from_envelope(
             raise ContractError(topic, partition, offset, f"unknown op {op!r}")
         if (op == "d") != (row is None):
             raise ContractError(topic, partition, offset, f"op {op!r} with after={row!r}")
-        return ChangeEvent(
+        return DecodedChange(
             topic=topic,
             partition=partition,
             offset=offset,

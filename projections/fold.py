@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from projections.events import ChangeEvent
+from projections.events import DecodedChange
 
-Folded = dict[str, dict[tuple[Any, ...], ChangeEvent]]
+Folded = dict[str, dict[tuple[Any, ...], DecodedChange]]
 """Source table (SCHEMA.TABLE) → primary key → the key's last change in the batch."""
 
 
-def fold(events: Iterable[ChangeEvent], into: Folded | None = None) -> Folded:
+def fold(events: Iterable[DecodedChange], into: Folded | None = None) -> Folded:
     """Keep, per (table, key), the change with the highest version.
 
     Args:

@@ -12,7 +12,7 @@ commit time: this is how an older or duplicate event is recognised as a no-op, d
 included, and what derived views read "the last change that touched the row" from.
 
 The input is a `MirrorSpec`, built from the contract's Avro schemas (`spec_from_avro`, through
-`event_contract.avro_types.row_columns`, which reads the `db2Type` attribute of every Value field)
+`event_contract.avro_columns.row_columns`, which reads the `db2Type` attribute of every Value field)
 or from a catalog `Table` (`spec_from_table`).
 """
 
@@ -208,7 +208,7 @@ def spec_from_table(table: Table) -> MirrorSpec:
 
 
 class ColumnLike(Protocol):
-    """A column as the contract's `avro_types.row_columns` describes it."""
+    """A column as the contract's `avro_columns.row_columns` describes it."""
 
     @property
     def name(self) -> str: ...
@@ -226,7 +226,7 @@ def spec_from_columns(
     Args:
         schema: the source schema ("SHIPPING", or "REFERENCE" for a reference topic).
         name: the table or reference name.
-        columns: the columns in order, e.g. `avro_types.row_columns(value_schema)`.
+        columns: the columns in order, e.g. `avro_columns.row_columns(value_schema)`.
         primary_key: the key column names in key order (the Avro `Key` record's fields).
 
     Raises:
@@ -244,7 +244,7 @@ def spec_from_avro(
     schema: str, name: str, key_schema: Mapping[str, Any], value_schema: Mapping[str, Any]
 ) -> MirrorSpec:
     """The mirror described by a topic's Avro key and value (Envelope or row) schemas."""
-    from event_contract.avro_types import row_columns
+    from event_contract.avro_columns import row_columns
 
     primary_key = [str(f["name"]) for f in key_schema["fields"]]
     return spec_from_columns(schema, name, row_columns(value_schema), primary_key)

@@ -4,8 +4,8 @@ A record that cannot be decoded names no unit of work, yet its unit's END marker
 that unit would wait for it forever. Events of one key are published in commit order to one
 partition, so a poison record's LSN lies between the LSN of the event before it in its
 partition and the LSN of the event after it. When the head unit of work (LSN L) stalls on a
-table, the consumer takes from this ledger the poison records of that table's topic whose
-range holds L, and applies the unit without them (see `consumer`). Pure bookkeeping.
+table, stall detection takes from this ledger the poison records of that table's topic whose
+range holds L, and the unit is applied without them (see `stalls`). Pure bookkeeping.
 """
 
 from __future__ import annotations

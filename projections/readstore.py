@@ -3,8 +3,8 @@
 `CommitSignal` is notified by the writer after every committed batch (and whenever it sees a
 newer published LSN); `ProjectionReadStore` satisfies the query API's `ReadStore` protocol
 over the writer's DuckDB connection: cursors for readers, the committed watermark, a wait for
-an LSN woken by the signal, and the newest published LSN. The entry point passes the API's
-watermark class as `make_watermark`, so this module needs nothing of query_api.
+an LSN woken by the signal, and the newest published LSN, as the contract's `Watermark` (which
+both packages import, so neither imports the other).
 """
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Generic, TypeVar
 
 import duckdb
 
+from event_contract.watermark import Watermark
 from projections.applier import ms_to_datetime
 
-W = TypeVar("W")
 _WATERMARK_SQL = "SELECT lsn, commit_time FROM _offload.watermark WHERE id = 1"
 
 
@@ -57,44 +56,37 @@ class CommitSignal:
         return True
 
 
-class ProjectionReadStore(Generic[W]):
+class ProjectionReadStore:
     """The query API's `ReadStore` over the writer's database.
 
     Args:
         con: the writer's connection (each reader gets its own cursor).
         signal: the writer's commit signal.
-        make_watermark: builds the API's watermark value from (lsn, commit_time).
     """
 
-    def __init__(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        signal: CommitSignal,
-        make_watermark: Callable[[int, datetime | None], W],
-    ) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, signal: CommitSignal) -> None:
         self._con = con
         self._signal = signal
-        self._make = make_watermark
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A new cursor on the shared database (the caller closes it)."""
         return self._con.cursor()
 
-    def watermark(self) -> W:
+    def watermark(self) -> Watermark:
         """The newest committed watermark."""
-        return self._make(*self._read())
+        return self._read()
 
     def wait_for_lsn(self, lsn: int, timeout_s: float) -> bool:
         """Block until the watermark reaches `lsn` or `timeout_s` passes; True if reached."""
-        return self._signal.wait(lambda: self._read()[0] >= lsn, timeout_s)
+        return self._signal.wait(lambda: self._read().lsn >= lsn, timeout_s)
 
-    def head(self) -> W | None:
+    def head(self) -> Watermark | None:
         """The newest LSN the writer saw published, or None before it saw one."""
         if self._signal.head_lsn is None:
             return None
-        return self._make(self._signal.head_lsn, self._signal.head_time)
+        return Watermark(self._signal.head_lsn, self._signal.head_time)
 
-    def _read(self) -> tuple[int, datetime | None]:
+    def _read(self) -> Watermark:
         with self._con.cursor() as cur:
             row = cur.execute(_WATERMARK_SQL).fetchone()
-        return (0, None) if row is None else (int(row[0]), row[1])
+        return Watermark(0, None) if row is None else Watermark(int(row[0]), row[1])

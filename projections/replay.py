@@ -3,8 +3,8 @@
 `replay` decodes an entry's original bytes again (the schema store is re-read, so a schema
 registered since resolves) and applies the event on its own: the per-key version makes an
 event that is now older than the row a no-op. The entry is closed in the same transaction.
-`search_key` scans every change topic from its beginning for the records whose key holds a
-value (an order id, say); `offload errors search` applies what it finds the same way.
+`search_key` scans every change topic from its beginning to its end for the records whose key
+holds a value (an order id, say); `offload errors search` applies what it finds the same way.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import duckdb
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from config import KafkaSettings
 from plumbing.kafka_errors import KafkaUnavailable
+from plumbing.topic_reader import Record, TopicReader
 from projections.applier import DATA_ERRORS
 from projections.decoder import RawRecord, RecordDecoder
 from projections.errorlog import ErrorEntry, mark_replayed, set_reason
@@ -107,48 +107,35 @@ def search_key(
         for t, spec in decoder.topology.change.items()
         if table is None or spec.source_name == table.upper()
     ]
-    consumer = Consumer(
-        {
-            **kafka.client_config(),
-            "group.id": f"{kafka.topic_prefix}.errors-search",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
     try:
-        yield from _scan(consumer, decoder, topics, value)
-    finally:
-        consumer.close()
+        with TopicReader(kafka, f"{kafka.topic_prefix}.errors-search") as reader:
+            for record in reader.read(reader.ends(topics), timeout_s=None):
+                found = _matching(decoder, _raw(record), value)
+                if found is not None:
+                    yield found
+    except KafkaUnavailable as exc:
+        raise KafkaUnavailable("searching the change topics", exc.reason) from exc
 
 
-def _scan(
-    consumer: Consumer, decoder: RecordDecoder, topics: list[str], value: str
-) -> Iterator[ChangeEvent]:
-    parts = []
-    for topic in topics:
-        meta = consumer.list_topics(topic, timeout=30).topics[topic]
-        parts += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in meta.partitions]
-    consumer.assign(parts)
-    open_parts = {(p.topic, p.partition) for p in parts}
-    while open_parts:
-        message = consumer.poll(1.0)
-        if message is None:
-            continue
-        error = message.error()
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaUnavailable("searching the change topics", str(error))
-            open_parts.discard((message.topic() or "", int(message.partition() or 0)))
-            continue
-        record = RawRecord.of(message)
-        key = decoder.decode_key(record)
-        if key is None or record.value is None or not key_matches(dict(key), value):
-            continue
-        try:
-            decoded = decoder.decode(record)
-        except DecodeFailure as exc:
-            logger.warning("skipping %s", exc)
-            continue
-        if isinstance(decoded, ChangeEvent):
-            yield decoded
+def _matching(decoder: RecordDecoder, record: RawRecord, value: str) -> ChangeEvent | None:
+    key = decoder.decode_key(record)
+    if key is None or record.value is None or not key_matches(dict(key), value):
+        return None
+    try:
+        decoded = decoder.decode(record)
+    except DecodeFailure as exc:
+        logger.warning("skipping %s", exc)
+        return None
+    return decoded if isinstance(decoded, ChangeEvent) else None
+
+
+def _raw(record: Record) -> RawRecord:
+    return RawRecord(
+        record.topic,
+        record.partition,
+        record.offset,
+        record.key,
+        record.value,
+        record.headers,
+        record.timestamp_ms,
+    )

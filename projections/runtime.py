@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 
@@ -30,8 +30,6 @@ from projections.topology import discover
 from projections.writer import ProjectionWriter
 
 logger = logging.getLogger(__name__)
-
-W = TypeVar("W")
 
 
 @dataclass
@@ -64,11 +62,9 @@ class Projection:
         """The Kafka loop of this projection; it writes `status.json` as it commits."""
         return ProjectionConsumer(self.settings, self.writer, self.store, self._committed)
 
-    def read_store(
-        self, make_watermark: Callable[[int, datetime | None], W]
-    ) -> ProjectionReadStore[W]:
+    def read_store(self) -> ProjectionReadStore:
         """The query API's read store over this database."""
-        return ProjectionReadStore(self.con, self.writer.signal, make_watermark)
+        return ProjectionReadStore(self.con, self.writer.signal)
 
     def write_status(self, consumer: ProjectionConsumer | None = None) -> None:
         """Write `status.json` beside the database (and set the lag gauges)."""

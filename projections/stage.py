@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
-from projections.events import ChangeEvent
+from projections.events import DecodedChange
 
 _PUT = "INSERT INTO _offload.stage SELECT uow_id, seq, payload FROM _stage_in"
 _READ = (
@@ -43,7 +43,7 @@ class DuckDBStage:
         self._sizes: dict[str, int] = {}
         self._con.execute("DELETE FROM _offload.stage").fetchall()
 
-    def put(self, uow_id: str, events: Sequence[ChangeEvent]) -> None:
+    def put(self, uow_id: str, events: Sequence[DecodedChange]) -> None:
         """Append events of a unit of work."""
         start = self._sizes.get(uow_id, 0)
         payloads = [pickle.dumps(e, protocol=pickle.HIGHEST_PROTOCOL) for e in events]
@@ -61,7 +61,7 @@ class DuckDBStage:
             self._con.unregister("_stage_in")
         self._sizes[uow_id] = start + len(payloads)
 
-    def chunks(self, uow_id: str, size: int) -> Iterator[list[ChangeEvent]]:
+    def chunks(self, uow_id: str, size: int) -> Iterator[list[DecodedChange]]:
         """The unit's staged events, in chunks of at most `size`."""
         total = self._sizes.get(uow_id, 0)
         for low in range(0, total, size):

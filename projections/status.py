@@ -9,24 +9,28 @@ and that file when a writer holds it.
 from __future__ import annotations
 
 import json
+import logging
 import os
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
-from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from config import KafkaSettings
 from event_contract.codec import Codec
+from plumbing.kafka_errors import KafkaUnavailable
+from plumbing.topic_reader import TopicReader
 from projections.applier import ms_to_datetime
 from projections.errorlog import count_open
 from projections.mirror import quote
 from projections.sqlfiles import statements
 from projections.store import read_watermark
 
+logger = logging.getLogger(__name__)
+
 STATUS_FILE = "status.json"
+_HEAD_TAIL = 20
 
 
 def collect(
@@ -96,43 +100,25 @@ def read_file(path: Path) -> dict[str, Any] | None:
 def published_head(
     kafka: KafkaSettings, codec: Codec, timeout_s: float = 10.0
 ) -> tuple[int, int] | None:
-    """The newest END marker of the transaction topic: (commit LSN, commit ms), or None."""
+    """The newest END marker of the transaction topic: (commit LSN, commit ms), or None.
+
+    Reads the last `_HEAD_TAIL` offsets; when Kafka does not answer, the head is unknown (None)
+    or the newest END read so far.
+    """
     topic = kafka.topic("transaction")
-    consumer = Consumer(
-        {
-            **kafka.client_config(),
-            "group.id": f"{kafka.topic_prefix}.status",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    try:
+    newest: tuple[int, int] | None = None
+    with TopicReader(kafka, f"{kafka.topic_prefix}.status") as reader:
         try:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=timeout_s)
-        except Exception:
-            return None
-        consumer.assign([TopicPartition(topic, 0, max(low, high - 20))])
-        newest: tuple[int, int] | None = None
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    break
-                continue
-            try:
-                value = codec.decode(message.value() or b"")
-            except Exception:  # a poison marker: the status shows the last good one
-                continue
-            if value.get("status") == "END":
-                newest = (int(value["commit_lsn"]), int(value["ts_ms"]))
-        return newest
-    finally:
-        consumer.close()
+            for record in reader.read(reader.ends([topic], timeout_s), timeout_s, _HEAD_TAIL):
+                try:
+                    value = codec.decode(record.value or b"")
+                except Exception:  # a poison marker: the status shows the last good one
+                    continue
+                if value.get("status") == "END":
+                    newest = (int(value["commit_lsn"]), int(value["ts_ms"]))
+        except KafkaUnavailable as exc:
+            logger.debug("published head of %s: %s", topic, exc)
+    return newest
 
 
 def _mirror_rows(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:

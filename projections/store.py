@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from event_contract.watermark import Watermark
 from projections.errors import DatabaseBusy
 from projections.sqlfiles import script, statements
 
@@ -31,20 +32,16 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Watermark:
-    """What the projection has applied.
+class AppliedWatermark(Watermark):
+    """The stored watermark (`lsn`, `commit_time`: naive UTC) with the bookkeeping beside it.
 
     Attributes:
-        lsn: the highest LSN applied (0 when nothing was).
-        commit_time: that LSN's source commit time, naive UTC; None when nothing was applied.
         uow_lsn: the highest LSN of a source unit of work (not a snapshot chunk) applied.
         applied_at: when the last batch committed, naive UTC.
         units: units of work applied since the projection was created.
         events: change events applied (after the fold) since then.
     """
 
-    lsn: int
-    commit_time: datetime | None
     uow_lsn: int
     applied_at: datetime | None
     units: int
@@ -84,12 +81,14 @@ def read_positions(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]
     return {(str(t), int(p)): int(o) for t, p, o in rows}
 
 
-def read_watermark(con: duckdb.DuckDBPyConnection) -> Watermark:
+def read_watermark(con: duckdb.DuckDBPyConnection) -> AppliedWatermark:
     """The stored watermark (a fresh projection's is all zeros)."""
     row = con.execute(statements("positions.sql")["read_watermark"]).fetchone()
     assert row is not None  # bookkeeping.sql inserts the one row
     lsn, commit_time, uow_lsn, applied_at, units, events = row
-    return Watermark(int(lsn), commit_time, int(uow_lsn), applied_at, int(units), int(events))
+    return AppliedWatermark(
+        int(lsn), commit_time, int(uow_lsn), applied_at, int(units), int(events)
+    )
 
 
 def open_read_only(path: Path) -> duckdb.DuckDBPyConnection | None:

@@ -89,6 +89,17 @@ def discover(store: SubjectSource, prefix: str, reference_names: Sequence[str]) 
     return Topology(f"{prefix}.{TRANSACTION}", change, reference)
 
 
+def schema_ids(store: SubjectSource, topics: Sequence[str]) -> list[int]:
+    """The ids of the latest key and value schemas of `topics` (of those that have them)."""
+    ids = []
+    for topic in topics:
+        for part in ("key", "value"):
+            found = store.latest(f"{topic}-{part}")
+            if found is not None:
+                ids.append(int(found.id))
+    return ids
+
+
 def _spec(
     store: SubjectSource, topic: str, schema: str, name: str, *, envelope: bool
 ) -> MirrorSpec | None:

@@ -24,7 +24,7 @@ from projections.assembler import AssembledUnit, Partition
 from projections.deadletters import DeadLetters
 from projections.errorlog import ErrorRecord, record_errors
 from projections.errors import ApplyError, UnknownView
-from projections.events import ChangeEvent
+from projections.events import DecodedChange
 from projections.metrics import ProjectionMetrics
 from projections.mirror import MirrorSpec, quote
 from projections.readstore import CommitSignal
@@ -85,7 +85,7 @@ class ProjectionWriter:
         self,
         units: Sequence[AssembledUnit],
         positions: Mapping[Partition, int],
-        references: Sequence[ChangeEvent] = (),
+        references: Sequence[DecodedChange] = (),
         errors: Sequence[ErrorRecord] = (),
     ) -> BatchResult:
         """Apply a batch with its positions and error rows in one transaction.
@@ -110,7 +110,7 @@ class ProjectionWriter:
         self._after(result, recorded)
         return result
 
-    def replay(self, events: Sequence[ChangeEvent], within: InTransaction) -> BatchResult:
+    def replay(self, events: Sequence[DecodedChange], within: InTransaction) -> BatchResult:
         """Apply events again on their own (per-key versions make older ones no-ops)."""
         result = self.applier.apply([], {}, events, within=within)
         self._after(result, [])
@@ -152,8 +152,8 @@ class ProjectionWriter:
             self.deliver_dead_letters()
 
     def _isolate(
-        self, units: Sequence[AssembledUnit], references: Sequence[ChangeEvent]
-    ) -> tuple[list[AssembledUnit], list[ChangeEvent], list[ErrorRecord]]:
+        self, units: Sequence[AssembledUnit], references: Sequence[DecodedChange]
+    ) -> tuple[list[AssembledUnit], list[DecodedChange], list[ErrorRecord]]:
         kept_units: list[AssembledUnit] = []
         poison: list[ErrorRecord] = []
         for unit in units:
@@ -180,7 +180,7 @@ class ProjectionWriter:
                 poison.append(apply_error_record(event, reason))
         return kept_units, kept_refs, poison
 
-    def _trial(self, units: Sequence[AssembledUnit], refs: Sequence[ChangeEvent]) -> str | None:
+    def _trial(self, units: Sequence[AssembledUnit], refs: Sequence[DecodedChange]) -> str | None:
         try:
             self.applier.apply(units, {}, refs, commit=False)
         except ApplyError as exc:
@@ -190,7 +190,7 @@ class ProjectionWriter:
         return None
 
 
-def apply_error_record(event: ChangeEvent, reason: str) -> ErrorRecord:
+def apply_error_record(event: DecodedChange, reason: str) -> ErrorRecord:
     """The error row of an event DuckDB rejected."""
     return ErrorRecord(
         kind="apply",

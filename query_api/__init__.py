@@ -1,9 +1,10 @@
 """Read-only serving of the projections: HTTP API, named queries, gated SQL."""
 
+from event_contract.watermark import Watermark
 from query_api.app import create_app
 from query_api.errors import QueryApiError
 from query_api.routes_registry import SchemaSource, SchemaVersion
-from query_api.store import DuckDBLimits, DuckDBReadStore, ReadStore, Watermark, lock_down
+from query_api.store import DuckDBLimits, DuckDBReadStore, ReadStore, lock_down
 
 __all__ = [
     "DuckDBLimits",

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from config import Settings
+from event_contract.watermark import Watermark
 from query_api.auth import KeyRing
 from query_api.context import ApiContext, watermark_headers
 from query_api.errors import NotFreshEnough, QueryApiError, TooManyQueries
@@ -30,7 +31,7 @@ from query_api.routes_registry import SchemaSource, registry_router
 from query_api.routes_sql import sql_router
 from query_api.sql_gate import SqlGate
 from query_api.sql_runner import SqlLimits, SqlRunner
-from query_api.store import ReadStore, Watermark
+from query_api.store import ReadStore
 
 logger = logging.getLogger(__name__)
 

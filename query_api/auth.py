@@ -20,7 +20,7 @@ ROLE_RANK: dict[str, int] = {"reader": 1, "analyst": 2, "admin": 3}
 
 
 class KeySpec(Protocol):
-    """What a configured key carries (config.settings.ApiKey fits)."""
+    """What a configured key carries (config.ApiKey fits)."""
 
     @property
     def role(self) -> str: ...

@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from config import Settings
-from config.settings import ApiKey
+from config import ApiKey, Settings
 from query_api.app import create_app
 from query_api.auth import hash_key
 from query_api.errors import ApiUnreachable

@@ -11,6 +11,7 @@ from fastapi import Depends, Header, HTTPException, Query
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
+from event_contract.watermark import Watermark
 from query_api.auth import KeyRing, Principal, basic_password
 from query_api.errors import NotFreshEnough, QueryApiError
 from query_api.metrics import ApiMetrics
@@ -18,7 +19,7 @@ from query_api.page import KeyTypes, PageRequest, decode_cursor
 from query_api.reads import Reads
 from query_api.snapshot import Snapshot, open_snapshot
 from query_api.sql_runner import SqlRunner
-from query_api.store import ReadStore, Watermark
+from query_api.store import ReadStore
 
 LSN_HEADER = "X-Offload-Watermark-LSN"
 TIME_HEADER = "X-Offload-Watermark-Time"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from query_api.store import Watermark
+from event_contract.watermark import Watermark
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from query_api.store import ReadStore, Watermark, read_watermark
+from event_contract.watermark import Watermark
+from query_api.store import ReadStore, read_watermark
 
 
 @dataclass(frozen=True, slots=True)

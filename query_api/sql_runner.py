@@ -18,10 +18,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from event_contract.watermark import Watermark
 from query_api.errors import SqlFailed, SqlTimeout, TooManyQueries
 from query_api.snapshot import open_snapshot
 from query_api.sql_gate import SqlGate
-from query_api.store import ReadStore, Watermark
+from query_api.store import ReadStore
 
 logger = logging.getLogger(__name__)
 

@@ -22,12 +22,12 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
 
+from event_contract.watermark import Watermark
 from query_api.errors import StoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -36,35 +36,6 @@ _MEMORY_RE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$")
 # The projection keeps one watermark row; the newest is picked in Python, because a
 # `ORDER BY lsn DESC LIMIT 1` in DuckDB costs about four times this plain scan.
 _WATERMARK_SQL = "SELECT lsn, commit_time FROM _offload.watermark"
-
-
-@dataclass(frozen=True, slots=True)
-class Watermark:
-    """The highest source LSN applied to the read models and its source commit time.
-
-    Attributes:
-        lsn: the LSN; 0 before the first batch was applied.
-        commit_time: the source commit time of that LSN (UTC), None before the first batch.
-    """
-
-    lsn: int
-    commit_time: datetime | None
-
-    @property
-    def time_text(self) -> str:
-        """The commit time as ISO 8601 UTC (`...Z`), or "none"."""
-        if self.commit_time is None:
-            return "none"
-        stamp = self.commit_time
-        stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-        return stamp.isoformat().replace("+00:00", "Z")
-
-    def as_json(self) -> dict[str, object]:
-        """The watermark as carried in JSON bodies."""
-        return {
-            "lsn": self.lsn,
-            "commit_time": None if self.commit_time is None else self.time_text,
-        }
 
 
 EMPTY_WATERMARK = Watermark(0, None)

@@ -6,7 +6,7 @@ and JSON Lines readers with declared types, and key validation, all yielding `Re
 """
 
 from reference_loader.dataset import Recfm, read_dataset
-from reference_loader.decoders import RecordDecoder
+from reference_loader.decoders import CopybookDecoder
 from reference_loader.errors import LayoutError, ReferenceLoadError, RejectedRecordError
 from reference_loader.extract import (
     CopybookFormat,
@@ -19,15 +19,16 @@ from reference_loader.extract import (
     output_fields,
     read_extract,
 )
-from reference_loader.fieldtypes import DeclaredField, FieldType, TypeName
+from reference_loader.fieldtypes import ExtractField, FieldType, TypeName
 from reference_loader.layout import FieldKind, FieldSpec, Layout, load_layout
 from reference_loader.records import Location, Record, Reject
 from reference_loader.validation import check_keys
 
 __all__ = [
+    "CopybookDecoder",
     "CopybookFormat",
     "CsvFormat",
-    "DeclaredField",
+    "ExtractField",
     "ExtractFormat",
     "FieldKind",
     "FieldSpec",
@@ -38,7 +39,6 @@ __all__ = [
     "Location",
     "Recfm",
     "Record",
-    "RecordDecoder",
     "ReferenceLoadError",
     "Reject",
     "RejectedRecordError",

@@ -21,8 +21,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CRASH_ENV = "OFFLOAD_CRASH_AT"
-
 reference_app = typer.Typer(
     help="Scheduled loads of reference extracts into compacted topics.", no_args_is_help=True
 )
@@ -77,19 +75,20 @@ def load_cmd(
     from rich.progress import Progress as RichProgress
 
     from plumbing.cli_context import settings_of
+    from plumbing.crash import CRASH_ENV, crash_hook
     from plumbing.errors import OffloadError
     from reference_loader.jobs import select_jobs
     from reference_loader.load import RunOptions, run_job
 
     settings = settings_of(ctx)
-    crash_at = os.environ.get(CRASH_ENV) or None  # crash tests only; read here, passed down
+    crash = crash_hook(os.environ.get(CRASH_ENV))  # crash tests only; read here, passed down
     failed = 0
     console = Console(stderr=True)
     with RichProgress(console=console, disable=not console.is_terminal) as bar:
         progress = _BarProgress(bar) if console.is_terminal else _LogProgress()
         for job in select_jobs(settings, jobs or []):
             try:
-                report = run_job(settings, job, RunOptions(progress=progress, crash_at=crash_at))
+                report = run_job(settings, job, RunOptions(progress=progress, crash=crash))
             except OffloadError as exc:
                 failed += 1
                 console.print(f"{job.name}: failed: {exc}", markup=False, highlight=False)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import BinaryIO
 
-from reference_loader.decoders import RecordDecoder
+from reference_loader.decoders import CopybookDecoder
 from reference_loader.framing import fixed_frames, variable_frames
 from reference_loader.records import InvalidField, Location, Record, Reject
 
@@ -23,7 +23,7 @@ class Recfm(StrEnum):
 
 
 def read_dataset(
-    stream: BinaryIO, decoder: RecordDecoder, recfm: Recfm = Recfm.FB
+    stream: BinaryIO, decoder: CopybookDecoder, recfm: Recfm = Recfm.FB
 ) -> Iterator[Record | Reject]:
     """Decode every record of a dataset.
 

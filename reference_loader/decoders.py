@@ -191,8 +191,8 @@ def _maps_every_byte(codepage: str) -> bool:
     return True
 
 
-class RecordDecoder:
-    """Decodes records of one layout into dicts of field name → value.
+class CopybookDecoder:
+    """Decodes records of one copybook layout into dicts of field name → value.
 
     Args:
         layout: the record layout.

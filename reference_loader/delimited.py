@@ -7,13 +7,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from reference_loader.errors import LayoutError
-from reference_loader.fieldtypes import DeclaredField, from_text
+from reference_loader.fieldtypes import ExtractField, from_text
 from reference_loader.records import InvalidField, InvalidValue, Location, Record, Reject
 
 
 def read_csv(
     lines: Iterable[str],
-    fields: Sequence[DeclaredField],
+    fields: Sequence[ExtractField],
     *,
     delimiter: str = ",",
     source: str = "",
@@ -71,8 +71,8 @@ def read_csv(
 
 
 def _positions(
-    header: list[str], fields: Sequence[DeclaredField], source: str
-) -> list[tuple[DeclaredField, int]]:
+    header: list[str], fields: Sequence[ExtractField], source: str
+) -> list[tuple[ExtractField, int]]:
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         if name in columns:
@@ -88,7 +88,7 @@ def _positions(
     return [(f, columns[f.name]) for f in fields]
 
 
-def _typed(row: list[str], positions: list[tuple[DeclaredField, int]]) -> dict[str, Any]:
+def _typed(row: list[str], positions: list[tuple[ExtractField, int]]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for field, index in positions:
         cell = row[index]

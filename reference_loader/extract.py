@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reference_loader.dataset import Recfm, read_dataset
-from reference_loader.decoders import DEFAULT_CODEPAGE, RecordDecoder, check_codepage
+from reference_loader.decoders import DEFAULT_CODEPAGE, CopybookDecoder, check_codepage
 from reference_loader.delimited import read_csv
 from reference_loader.errors import LayoutError
-from reference_loader.fieldtypes import DeclaredField, FieldType, TypeName, declare_fields
+from reference_loader.fieldtypes import ExtractField, FieldType, TypeName, declare_fields
 from reference_loader.jsonlines import read_jsonl
 from reference_loader.layout import FieldKind, Layout, load_layout
 from reference_loader.records import Record, Reject
@@ -41,7 +41,7 @@ class CopybookFormat:
 class CsvFormat:
     """A CSV file with a header row."""
 
-    fields: tuple[DeclaredField, ...]
+    fields: tuple[ExtractField, ...]
     delimiter: str = ","
     encoding: str = "utf-8"
 
@@ -50,7 +50,7 @@ class CsvFormat:
 class JsonLinesFormat:
     """A JSON Lines file, one object a line."""
 
-    fields: tuple[DeclaredField, ...]
+    fields: tuple[ExtractField, ...]
     encoding: str = "utf-8"
 
 
@@ -94,7 +94,7 @@ def jsonl_format(types: Mapping[str, str], *, encoding: str = "utf-8") -> JsonLi
     return JsonLinesFormat(declare_fields(types), encoding)
 
 
-def output_fields(fmt: ExtractFormat) -> tuple[DeclaredField, ...]:
+def output_fields(fmt: ExtractFormat) -> tuple[ExtractField, ...]:
     """The fields a format's records carry, typed, in order (for the topic's Avro schema).
 
     Copybook fields: text → string(n); numbers without decimals and at most 18 digits →
@@ -110,7 +110,7 @@ def output_fields(fmt: ExtractFormat) -> tuple[DeclaredField, ...]:
             ftype = FieldType(TypeName.INT)
         else:
             ftype = FieldType(TypeName.DECIMAL, precision=spec.digits, scale=spec.scale)
-        fields.append(DeclaredField(spec.name, ftype))
+        fields.append(ExtractField(spec.name, ftype))
     return tuple(fields)
 
 
@@ -123,7 +123,7 @@ def read_extract(path: Path, fmt: ExtractFormat) -> Iterator[Record | Reject]:
         OSError: the file cannot be opened.
     """
     if isinstance(fmt, CopybookFormat):
-        decoder = RecordDecoder(fmt.layout, fmt.codepage)
+        decoder = CopybookDecoder(fmt.layout, fmt.codepage)
         with path.open("rb") as stream:
             yield from read_dataset(stream, decoder, fmt.recfm)
         return

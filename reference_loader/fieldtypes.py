@@ -69,8 +69,12 @@ class FieldType:
 
 
 @dataclass(frozen=True, slots=True)
-class DeclaredField:
-    """A field of a record with its type; `nullable` allows a missing value."""
+class ExtractField:
+    """A field of an extract's records with its type; `nullable` allows a missing value.
+
+    Declared by the job for CSV and JSON Lines, derived from the copybook otherwise (see
+    `extract.output_fields`).
+    """
 
     name: str
     type: FieldType
@@ -101,7 +105,7 @@ def parse_field_type(text: str) -> tuple[FieldType, bool]:
     return FieldType(name), nullable
 
 
-def declare_fields(types: Mapping[str, str], *, source: str = "") -> tuple[DeclaredField, ...]:
+def declare_fields(types: Mapping[str, str], *, source: str = "") -> tuple[ExtractField, ...]:
     """Declared fields from a name → type-text mapping (config order kept).
 
     Raises:
@@ -113,7 +117,7 @@ def declare_fields(types: Mapping[str, str], *, source: str = "") -> tuple[Decla
             ftype, nullable = parse_field_type(text)
         except ValueError as exc:
             raise LayoutError(f"field {name}: {exc}", source=source) from exc
-        fields.append(DeclaredField(name, ftype, nullable))
+        fields.append(ExtractField(name, ftype, nullable))
     if not fields:
         raise LayoutError("no fields declared", source=source)
     return tuple(fields)

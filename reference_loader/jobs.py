@@ -14,16 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from event_contract.avro_types import DeclaredField as AvroField
+from event_contract.reference_schemas import DeclaredField
 from reference_loader.errors import JobConfigError, SourceMissing
 from reference_loader.extract import ExtractFormat, copybook_format, csv_format, jsonl_format
-from reference_loader.fieldtypes import DeclaredField, TypeName
+from reference_loader.fieldtypes import ExtractField, TypeName
 
 if TYPE_CHECKING:
     from apscheduler.triggers.base import BaseTrigger
 
-    from config import Settings
-    from config.settings import ReferenceJobSettings
+    from config import ReferenceJobSettings, Settings
 
 _AVRO_TYPE = {
     TypeName.STRING: "string",
@@ -115,7 +114,7 @@ def resolve_source(job: Job) -> Path:
     return max(found, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
-def avro_fields(fields: Sequence[DeclaredField]) -> list[AvroField]:
+def avro_fields(fields: Sequence[ExtractField]) -> list[DeclaredField]:
     """The reader's typed fields as the event contract declares them (int is a 64-bit long)."""
     out = []
     for field in fields:
@@ -124,11 +123,11 @@ def avro_fields(fields: Sequence[DeclaredField]) -> list[AvroField]:
             text = f"decimal({ftype.precision},{ftype.scale})"
         else:
             text = _AVRO_TYPE[ftype.name]
-        out.append(AvroField(field.name, text, field.nullable))
+        out.append(DeclaredField(field.name, text, field.nullable))
     return out
 
 
-def key_fields(job: Job, fields: Sequence[DeclaredField]) -> list[DeclaredField]:
+def key_fields(job: Job, fields: Sequence[ExtractField]) -> list[ExtractField]:
     """The job's key fields, typed, in key order.
 
     Raises:

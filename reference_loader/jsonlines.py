@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from reference_loader.fieldtypes import DeclaredField, from_json
+from reference_loader.fieldtypes import ExtractField, from_json
 from reference_loader.records import InvalidField, InvalidValue, Location, Record, Reject
 
 
-def read_jsonl(lines: Iterable[str], fields: Sequence[DeclaredField]) -> Iterator[Record | Reject]:
+def read_jsonl(lines: Iterable[str], fields: Sequence[ExtractField]) -> Iterator[Record | Reject]:
     """Read a JSON Lines extract.
 
     Numbers are parsed exactly (floats as Decimal). Members that are not declared are not
@@ -48,7 +48,7 @@ def read_jsonl(lines: Iterable[str], fields: Sequence[DeclaredField]) -> Iterato
             yield Reject(number, where, exc.field or None, exc.reason)
 
 
-def _typed(text: str, fields: Sequence[DeclaredField]) -> dict[str, Any]:
+def _typed(text: str, fields: Sequence[ExtractField]) -> dict[str, Any]:
     try:
         obj = json.loads(text.rstrip("\r\n"), parse_float=Decimal)
     except json.JSONDecodeError as exc:

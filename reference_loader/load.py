@@ -18,8 +18,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import logging
-import os
-import signal
 import threading
 import uuid
 from collections.abc import Iterator
@@ -28,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from event_contract.avro_types import reference_key_schema, reference_value_schema
 from event_contract.codec import Codec, Encoder
 from event_contract.errors import CodecError
+from event_contract.reference_schemas import reference_key_schema, reference_value_schema
 from event_contract.registry import schema_id
 from event_contract.schema_stores import TopicSchemaStore, store_from_settings
+from plumbing.crash import CrashHook, no_crash
 from reference_loader.dataset import Recfm
 from reference_loader.delta import Change, Counts, Delta, DuplicateKey, State
 from reference_loader.errors import JobBusy, LoadCancelled
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CRASH_POINTS = ("reference.mid_produce", "reference.after_produce", "reference.after_commit")
-"""Where `RunOptions.crash_at` kills the process (SIGKILL), for crash tests."""
+"""The points `RunOptions.crash` is called with (crash tests kill the process there)."""
 _CHECK_EVERY = 1000
 _PROGRESS_EVERY = 50_000
 
@@ -74,12 +73,12 @@ class RunOptions:
     Attributes:
         cancel: when set, the run aborts its transaction and stops (before the commit).
         progress: progress sink, or None.
-        crash_at: one of `CRASH_POINTS`: kill this process there (tests only).
+        crash: called at each of `CRASH_POINTS` (`plumbing.crash`; tests only).
     """
 
     cancel: threading.Event | None = None
     progress: Progress | None = None
-    crash_at: str | None = None
+    crash: CrashHook = no_crash
 
 
 @dataclass(slots=True)
@@ -350,6 +349,4 @@ class _Run:
         self.ledger.finish_run(report.run_id, self._end(str(exc) or type(exc).__name__))
 
     def _checkpoint(self, name: str) -> None:
-        if self.options.crash_at == name:
-            logger.warning("crash point %s: killing this process", name)
-            os.kill(os.getpid(), signal.SIGKILL)
+        self.options.crash(name)

@@ -10,15 +10,12 @@ tell which crashed runs committed.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
-
-from plumbing.kafka_errors import KafkaUnavailable
+from plumbing.topic_reader import Record, read_to_end
 from reference_loader.delta import State, value_hash
 from reference_loader.publisher import RUN_HEADER
 
@@ -46,81 +43,23 @@ def read_topic_state(
         KafkaUnavailable: the broker did not answer, or the topic did not become readable to
             its end within `timeout_s` (a transaction of another writer stayed open).
     """
-    consumer = Consumer(
-        {
-            **kafka.client_config(),
-            "group.id": f"offload-reference-state-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        return _drain(consumer, topic, set(runs), timeout_s)
-    finally:
-        consumer.close()
-
-
-def _ends(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
-        if metadata is None or metadata.error is not None:
-            return {}
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
-            for p in metadata.partitions
-        }
-    except KafkaException as exc:
-        raise KafkaUnavailable(f"topic {topic}", str(exc.args[0])) from exc
-
-
-def _drain(consumer: Consumer, topic: str, runs: set[str], timeout_s: float) -> TopicState:
     out = TopicState()
-    ends = _ends(consumer, topic, timeout_s)
-    pending = {p for p, high in ends.items() if high > 0}
-    if not pending:
-        return out
-    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
-    deadline = time.monotonic() + timeout_s
-    while pending:
-        if time.monotonic() > deadline:
-            raise KafkaUnavailable(
-                f"topic {topic}",
-                f"partitions {sorted(pending)} not readable to their end after {timeout_s:g} s "
-                "(an open transaction of another writer?)",
-            )
-        message = consumer.poll(0.2)
-        if message is None:
-            continue
-        error = message.error()
-        partition, offset = int(message.partition() or 0), int(message.offset() or 0)
-        if error is not None:
-            if error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaUnavailable(f"topic {topic}", str(error))
-            if offset >= ends[partition]:
-                pending.discard(partition)
-            continue
-        _apply(out, message.key(), message.value(), message.headers(), runs)
-        if offset + 1 >= ends[partition]:
-            pending.discard(partition)
+    wanted = set(runs)
+    group = f"offload-reference-state-{uuid.uuid4().hex}"
+    for record in read_to_end(kafka, [topic], timeout_s, group):
+        _apply(out, record, wanted)
     logger.info("rebuilt the state of %s from the topic: %d keys", topic, len(out.state))
     return out
 
 
-def _apply(
-    out: TopicState,
-    key: bytes | None,
-    value: bytes | None,
-    headers: Any,
-    runs: set[str],
-) -> None:
-    if key is None:
+def _apply(out: TopicState, record: Record, runs: set[str]) -> None:
+    if record.key is None:
         return
-    if value is None:
-        out.state.pop(key, None)
+    if record.value is None:
+        out.state.pop(record.key, None)
     else:
-        out.state[key] = value_hash(value)
-    if runs and headers:
-        for name, raw in headers:
+        out.state[record.key] = value_hash(record.value)
+    if runs:
+        for name, raw in record.headers:
             if name == RUN_HEADER and isinstance(raw, bytes) and raw.decode() in runs:
                 out.runs_seen.add(raw.decode())

@@ -23,6 +23,8 @@ want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "bootstrap: installing Offload and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    # compat: the repository root on sys.path (every top-level package, no link tree), which
+    # also spares newcomers setuptools' multi-line "Editable installation" warning.
+    .venv/bin/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
     echo "$want" > "$stamp"
 fi

@@ -18,8 +18,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from config import Settings
-from config.settings import ApiKey
+from config import ApiKey, Settings
 from event_contract.schema_stores import TopicSchemaStore
 from plumbing.topics import admin_client
 from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down

@@ -10,17 +10,12 @@ from typing import Any
 import fastavro
 import pytest
 
+from event_contract.avro_columns import ColumnSpec, row_columns
 from event_contract.avro_types import (
-    ColumnSpec,
-    DeclaredField,
     avro_namespace,
     column_field,
-    declared_type,
     envelope_schema,
     key_schema,
-    reference_key_schema,
-    reference_value_schema,
-    row_columns,
     row_schema,
     transaction_key_schema,
     transaction_value_schema,
@@ -28,6 +23,12 @@ from event_contract.avro_types import (
 from event_contract.catalog import Column, Db2Type, Table
 from event_contract.compatibility import backward_incompatibilities
 from event_contract.errors import SchemaDefinitionError
+from event_contract.reference_schemas import (
+    DeclaredField,
+    declared_type,
+    reference_key_schema,
+    reference_value_schema,
+)
 
 
 @pytest.mark.parametrize(

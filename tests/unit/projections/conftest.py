@@ -15,90 +15,65 @@ import pytest
 
 from projections.applier import BatchApplier
 from projections.assembler import AssembledUnit, MemoryStage
-from projections.events import ChangeEvent
-from projections.mirror import MirrorColumn, MirrorSpec
+from projections.events import DecodedChange
+from projections.mirror import MirrorColumn, MirrorSpec, spec_from_table
 from projections.store import open_database
 from projections.views import ViewSet, load_views
+from simulators.ddl import CreateTable, parse_statement, split_statements
+from simulators.sor import SHIPPING_DDL
+
+T0 = datetime(2024, 5, 1, 8, 0, 0)
+D = Decimal
 
 
-def _spec(schema: str, name: str, key: tuple[str, ...], *cols: tuple[str, str]) -> MirrorSpec:
-    columns = tuple(MirrorColumn(n, t, n not in key) for n, t in cols)
-    return MirrorSpec(schema, name, columns, key)
+def _shipping_specs() -> list[MirrorSpec]:
+    """The mirrors of the simulator's own DDL (simulators/sql/shipping.sql)."""
+    texts = split_statements(SHIPPING_DDL.read_text(encoding="utf-8"))
+    statements = [parse_statement(text, "SHIPPING") for text in texts]
+    return [spec_from_table(s.table) for s in statements if isinstance(s, CreateTable)]
+
+
+def _reference(name: str, key: str, *cols: tuple[str, str]) -> MirrorSpec:
+    """A reference mirror as projections/views/*.sql read it: a VARCHAR key, then `cols`."""
+    columns = tuple(MirrorColumn(n, t, n != key) for n, t in ((key, "VARCHAR"), *cols))
+    return MirrorSpec("REFERENCE", name, columns, (key,))
 
 
 SHIPPING = {
     s.source_name: s
     for s in (
-        _spec(
-            "SHIPPING",
-            "CUSTOMERS",
-            ("CUSTOMER_ID",),
-            ("CUSTOMER_ID", "INTEGER"),
-            ("NAME", "VARCHAR"),
-        ),
-        _spec(
-            "SHIPPING",
-            "ORDERS",
-            ("ORDER_ID",),
-            ("ORDER_ID", "BIGINT"),
-            ("CUSTOMER_ID", "INTEGER"),
-            ("PRODUCT_ID", "VARCHAR"),
-            ("QUANTITY", "INTEGER"),
-            ("AMOUNT", "DECIMAL(13,2)"),
-            ("CURRENCY", "VARCHAR"),
-            ("STATUS", "VARCHAR"),
-            ("ORIGIN_PORT", "VARCHAR"),
-            ("DESTINATION_PORT", "VARCHAR"),
-        ),
-        _spec(
-            "SHIPPING",
-            "VOYAGES",
-            ("VOYAGE_ID",),
-            ("VOYAGE_ID", "VARCHAR"),
-            ("VESSEL_ID", "VARCHAR"),
-            ("PLANNED_DEPARTURE", "TIMESTAMP"),
-            ("PLANNED_ARRIVAL", "TIMESTAMP"),
-            ("DEPARTED_AT", "TIMESTAMP"),
-            ("ARRIVED_AT", "TIMESTAMP"),
-        ),
-        _spec(
-            "SHIPPING",
-            "ORDER_ASSIGNMENTS",
-            ("ORDER_ID", "CONTAINER_ID", "VOYAGE_ID"),
-            ("ORDER_ID", "BIGINT"),
-            ("CONTAINER_ID", "VARCHAR"),
-            ("VOYAGE_ID", "VARCHAR"),
-            ("ASSIGNED_AT", "TIMESTAMP"),
-            ("LOADED_AT", "TIMESTAMP"),
-            ("DISCHARGED_AT", "TIMESTAMP"),
-        ),
-        _spec(
-            "SHIPPING",
-            "REEFER_TELEMETRY",
-            ("CONTAINER_ID", "READING_TS"),
-            ("CONTAINER_ID", "VARCHAR"),
-            ("READING_TS", "TIMESTAMP"),
-            ("TEMPERATURE", "DECIMAL(5,2)"),
-            ("HUMIDITY", "DECIMAL(5,2)"),
-            ("POWER_STATE", "VARCHAR"),
-        ),
-        _spec(
-            "REFERENCE",
-            "PRODUCTS",
-            ("product_id",),
-            ("product_id", "VARCHAR"),
-            ("product_name", "VARCHAR"),
-            ("temp_min", "DECIMAL(5,2)"),
-            ("temp_max", "DECIMAL(5,2)"),
-        ),
-        _spec("REFERENCE", "PORTS", ("unlocode",), ("unlocode", "VARCHAR"), ("name", "VARCHAR")),
-        _spec(
-            "REFERENCE", "VESSELS", ("vessel_id",), ("vessel_id", "VARCHAR"), ("name", "VARCHAR")
-        ),
+        *_shipping_specs(),
+        _reference("PRODUCTS", "product_id", ("product_name", "VARCHAR"),
+                   ("temp_min", "DECIMAL(5,2)"), ("temp_max", "DECIMAL(5,2)")),
+        _reference("PORTS", "unlocode", ("name", "VARCHAR")),
+        _reference("VESSELS", "vessel_id", ("name", "VARCHAR")),
     )
+}  # fmt: skip
+
+# A value of each DuckDB type for the NOT NULL columns a test row does not name.
+_FILLERS: dict[str, Any] = {
+    "VARCHAR": "",
+    "SMALLINT": 0,
+    "INTEGER": 0,
+    "BIGINT": 0,
+    "DATE": T0.date(),
+    "TIME": T0.time(),
+    "TIMESTAMP": T0,
+    "DOUBLE": 0.0,
 }
 
-EventFactory = Callable[..., ChangeEvent]
+
+def full_row(table: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` completed to the whole row image a change event carries: a column the test does
+    not name is NULL, or a fixed value of its type where the DDL declares it NOT NULL."""
+    row = {
+        c.name: None if c.nullable else _FILLERS.get(c.duck_type, Decimal(0))
+        for c in SHIPPING[table].columns
+    }
+    return row | dict(values)
+
+
+EventFactory = Callable[..., DecodedChange]
 
 
 def make_event(
@@ -112,20 +87,20 @@ def make_event(
     uow: str | None = None,
     offset: int = 0,
     partition: int = 0,
-) -> ChangeEvent:
+) -> DecodedChange:
     """A change event of `table` (SCHEMA.TABLE); key from the row unless given."""
     spec = SHIPPING[table]
     if key is None:
         assert row is not None
         key = tuple(row[k] for k in spec.primary_key)
-    return ChangeEvent(
+    return DecodedChange(
         topic=f"t.{table.lower()}",
         partition=partition,
         offset=offset,
         table=table,
         op=op or ("d" if row is None else "u"),
         key=key,
-        row=None if row is None else dict(row),
+        row=None if row is None else full_row(table, row),
         commit_lsn=lsn,
         change_lsn=seq,
         uow_id=uow or f"U{lsn}",
@@ -133,7 +108,7 @@ def make_event(
     )
 
 
-def unit(lsn: int, *events: ChangeEvent, uow: str | None = None) -> AssembledUnit:
+def unit(lsn: int, *events: DecodedChange, uow: str | None = None) -> AssembledUnit:
     """An assembled unit of work holding `events`."""
     return AssembledUnit(uow or f"U{lsn}", lsn, 1_700_000_000_000 + lsn, events, False, len(events))
 
@@ -158,10 +133,6 @@ class Projection:
             return sorted(cur.execute(sql).fetchall(), key=repr)
         finally:
             cur.close()
-
-
-T0 = datetime(2024, 5, 1, 8, 0, 0)
-D = Decimal
 
 
 @pytest.fixture

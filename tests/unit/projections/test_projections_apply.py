@@ -14,6 +14,7 @@ from projections.errors import ApplyError
 from projections.store import read_positions, read_watermark
 
 CUSTOMERS = "SHIPPING.CUSTOMERS"
+NAMES = "SELECT customer_id, name FROM shipping.customers"  # the columns the tests write
 
 
 def customer(cid: int, name: str) -> dict[str, object]:
@@ -32,7 +33,7 @@ def test_apply_writes_rows_positions_and_watermark(
     )
     result = p.applier.apply([u1], {("t.customers", 0): 7, ("tx", 0): 3})
     assert result.changed == 2
-    assert p.rows("SELECT * FROM shipping.customers") == [(1, "Ann"), (2, "Bob")]
+    assert p.rows(NAMES) == [(1, "Ann"), (2, "Bob")]
     assert read_positions(p.con) == {("t.customers", 0): 7, ("tx", 0): 3}
     mark = read_watermark(p.con)
     assert (mark.lsn, mark.uow_lsn, mark.units, mark.events) == (10, 10, 1, 2)
@@ -50,9 +51,9 @@ def test_older_duplicate_and_deleted_keys_change_nothing(
     again = p.applier.apply([unit(5, make_event(CUSTOMERS, customer(1, "v5"), 5))], {})
     older = p.applier.apply([unit(4, make_event(CUSTOMERS, customer(1, "v4"), 4))], {})
     assert (again.changed, older.changed) == (0, 0)
-    assert p.rows("SELECT * FROM shipping.customers") == []
+    assert p.rows(NAMES) == []
     p.applier.apply([unit(7, make_event(CUSTOMERS, customer(1, "v7"), 7))], {})
-    assert p.rows("SELECT * FROM shipping.customers") == [(1, "v7")]
+    assert p.rows(NAMES) == [(1, "v7")]
 
 
 def test_snapshot_read_at_the_applied_lsn_is_a_no_op(
@@ -80,7 +81,7 @@ def test_a_failed_batch_commits_nothing(bare_projection: Any, kit: SimpleNamespa
     with pytest.raises(ApplyError) as caught:
         p.applier.apply([unit(3, good, bad)], {("t.customers", 0): 1})
     assert str(caught.value).startswith("applying U3 (LSN 3..3) failed: ")
-    assert p.rows("SELECT * FROM shipping.customers") == []
+    assert p.rows(NAMES) == []
     assert read_positions(p.con) == {}
     assert read_watermark(p.con).lsn == 0
 
@@ -109,7 +110,7 @@ def test_staged_unit_applies_whole_in_one_transaction(
     p.applier.apply([staged], {})
     last = {e.key[0]: (e.key[0], e.row["NAME"]) for e in events}
     expected = sorted(last.values(), key=repr)
-    assert p.rows("SELECT * FROM shipping.customers") == expected
+    assert p.rows(NAMES) == expected
     assert list(p.stage.chunks("U30", 10)) == []
 
 
@@ -163,7 +164,7 @@ def test_any_permutation_and_duplication_gives_the_last_event(
             _, _, name = max(changes, key=lambda t: (t[0], t[1]))
             if name is not None:
                 expected.append((cid, name))
-        assert p.rows("SELECT * FROM shipping.customers") == sorted(expected, key=repr)
+        assert p.rows(NAMES) == sorted(expected, key=repr)
     finally:
         p.con.close()
 
@@ -179,6 +180,6 @@ def test_a_resumed_part_applies_by_the_per_key_rule(
     part = unit(7, make_event(CUSTOMERS, customer(1, "v7"), 7, uow=uow), uow=uow)
     assert p.applier.apply([part], {}).changed == 1  # LSN 7 is below the watermark (9)
     assert p.applier.apply([part], {}).changed == 0  # delivered again: a no-op
-    assert p.rows("SELECT * FROM shipping.customers") == [(1, "v7"), (2, "v9")]
+    assert p.rows(NAMES) == [(1, "v7"), (2, "v9")]
     mark = read_watermark(p.con)
     assert (mark.lsn, mark.uow_lsn) == (9, 9)

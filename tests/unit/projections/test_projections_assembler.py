@@ -6,7 +6,7 @@ import random
 from types import SimpleNamespace
 
 from projections.assembler import MemoryStage, UnitOfWorkAssembler
-from projections.events import ChangeEvent, TxMarker
+from projections.events import DecodedChange, TxMarker
 
 ORDERS = "SHIPPING.ORDERS"
 CUSTOMERS = "SHIPPING.CUSTOMERS"
@@ -21,12 +21,12 @@ def end(offset: int, uow: str, lsn: int, **counts: int) -> TxMarker:
     return TxMarker(offset, "END", uow, lsn, lsn, sum(counts.values()), per_table)
 
 
-def order(kit: SimpleNamespace, oid: int, lsn: int, seq: int, offset: int) -> ChangeEvent:
+def order(kit: SimpleNamespace, oid: int, lsn: int, seq: int, offset: int) -> DecodedChange:
     row = {"ORDER_ID": oid, "STATUS": "NEW"}
     return kit.make_event(ORDERS, row, lsn, seq, offset=offset, partition=oid % 2)
 
 
-def cust(kit: SimpleNamespace, cid: int, lsn: int, seq: int, offset: int) -> ChangeEvent:
+def cust(kit: SimpleNamespace, cid: int, lsn: int, seq: int, offset: int) -> DecodedChange:
     return kit.make_event(CUSTOMERS, {"CUSTOMER_ID": cid, "NAME": "x"}, lsn, seq, offset=offset)
 
 
@@ -77,7 +77,7 @@ def test_events_of_a_unit_not_yet_in_the_transaction_topic_do_not_block(
 
 
 def test_any_interleaving_releases_the_same_units_in_order(kit: SimpleNamespace) -> None:
-    records: list[ChangeEvent | TxMarker] = []
+    records: list[DecodedChange | TxMarker] = []
     tx_offset = 0
     topic_offsets = {0: 0, 1: 0}
     for lsn in range(1, 30):
@@ -97,9 +97,9 @@ def test_any_interleaving_releases_the_same_units_in_order(kit: SimpleNamespace)
     rnd = random.Random(7)
     for _ in range(20):
         # each partition (and the tx topic) stays in offset order; partitions interleave freely
-        queues: dict[object, list[ChangeEvent | TxMarker]] = {}
+        queues: dict[object, list[DecodedChange | TxMarker]] = {}
         for r in records:
-            queues.setdefault(r.partition if isinstance(r, ChangeEvent) else "tx", []).append(r)
+            queues.setdefault(r.partition if isinstance(r, DecodedChange) else "tx", []).append(r)
         asm = assembler()
         released = []
         while any(queues.values()):

@@ -94,6 +94,11 @@ class World:
                 "LOADED_AT": r.choice([None, t0 + hours]),
                 "DISCHARGED_AT": r.choice([None, t0 + hours + timedelta(hours=r.randint(0, 30))]),
             },
+            "SHIPPING.CONTAINERS": {
+                "CONTAINER_ID": r.choice(["C1", "C2"]),
+                "STATUS": r.choice(["ASSIGNED", "LOADED"]),
+                "LAST_PORT": r.choice([None, "NLRTM"]),
+            },
             "SHIPPING.REEFER_TELEMETRY": {
                 "CONTAINER_ID": r.choice(["C1", "C2"]),
                 "READING_TS": t0 + hours,

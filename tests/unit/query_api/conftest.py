@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from config.settings import ApiKey, ApiSettings, Settings
+from config import ApiKey, ApiSettings, Settings
 from projections.applier import BatchApplier
 from projections.assembler import AssembledUnit, MemoryStage
-from projections.events import ChangeEvent
+from projections.events import DecodedChange
 from projections.mirror import MirrorColumn, MirrorSpec, spec_from_table
 from projections.store import open_database
 from projections.views import ViewSet, load_views
@@ -152,7 +152,7 @@ class Projection:
         for seq, (table, row) in enumerate(rows, start=1):
             spec = self.specs[table]
             self._offset += 1
-            events.append(ChangeEvent(
+            events.append(DecodedChange(
                 topic=f"t.{table.lower()}", partition=0, offset=self._offset, table=table,
                 op="c", key=tuple(row[k] for k in spec.primary_key), row=row, commit_lsn=lsn,
                 change_lsn=seq, uow_id=f"U{lsn}", commit_ms=commit_ms))  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-from config.settings import KafkaSettings
+from config import KafkaSettings
 from event_contract.schema_stores import TopicSchemaStore
 from query_api.registry_schemas import RegistrySchemas
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from reference_loader.dataset import Recfm, read_dataset
-from reference_loader.decoders import RecordDecoder
+from reference_loader.decoders import CopybookDecoder
 from reference_loader.extract import copybook_format, output_fields, read_extract
-from reference_loader.fieldtypes import DeclaredField, FieldType, TypeName
+from reference_loader.fieldtypes import ExtractField, FieldType, TypeName
 from reference_loader.framing import Frame, fixed_frames, variable_frames
 from reference_loader.layout import load_layout
 from reference_loader.records import Location, Record, Reject
@@ -26,7 +26,7 @@ BAD = bytes.fromhex("C6 C7 C8 01 5A")  # sign nibble A
 
 
 def read(data: bytes, recfm: Recfm = Recfm.FB) -> list[Record | Reject]:
-    return list(read_dataset(io.BytesIO(data), RecordDecoder(LAYOUT), recfm))
+    return list(read_dataset(io.BytesIO(data), CopybookDecoder(LAYOUT), recfm))
 
 
 def rdw(data: bytes) -> bytes:
@@ -147,6 +147,6 @@ def test_read_extract_opens_a_copybook_dataset(tmp_path: Path) -> None:
         {"code": "DE", "temp": Decimal("-2.5")},
     ]
     assert output_fields(fmt) == (
-        DeclaredField("code", FieldType(TypeName.STRING, length=3)),
-        DeclaredField("temp", FieldType(TypeName.DECIMAL, precision=2, scale=1)),
+        ExtractField("code", FieldType(TypeName.STRING, length=3)),
+        ExtractField("temp", FieldType(TypeName.DECIMAL, precision=2, scale=1)),
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from reference_loader.decoders import (
-    RecordDecoder,
+    CopybookDecoder,
     check_codepage,
     decode_binary,
     decode_packed,
@@ -200,7 +200,7 @@ RECORD = b("F0 F0 F4 F2 C2 85 99 87 40 40 12 34 5D 00 1E 40 40 F0 F1 F2 F3 D4")
 
 
 def test_record_decoder_decodes_every_field_in_layout_order() -> None:
-    values = RecordDecoder(LAYOUT).decode(RECORD)
+    values = CopybookDecoder(LAYOUT).decode(RECORD)
     assert values == {
         "id": 42,
         "name": "Berg",
@@ -216,17 +216,17 @@ def test_record_decoder_names_field_and_offset_of_bad_bytes() -> None:
     bad = bytearray(RECORD)
     bad[12] = 0x5A
     with pytest.raises(InvalidField) as caught:
-        RecordDecoder(LAYOUT).decode(bytes(bad))
+        CopybookDecoder(LAYOUT).decode(bytes(bad))
     assert (caught.value.field, caught.value.offset) == ("tmin", 10)
     assert caught.value.reason == "invalid packed decimal sign nibble A: bytes 12 34 5A"
 
 
 def test_record_decoder_with_a_code_page_that_leaves_bytes_unmapped() -> None:
     # EBCDIC code pages map every byte; ascii does not, which takes the per-field path.
-    values = RecordDecoder(LAYOUT, "cp1140").decode(RECORD)
+    values = CopybookDecoder(LAYOUT, "cp1140").decode(RECORD)
     assert values["name"] == "Berg"
     ascii_layout = load_layout("01 R.\n 05 T PIC X(2).\n 05 N PIC S9(3) COMP-3.\n")
-    decoder = RecordDecoder(ascii_layout, "ascii")
+    decoder = CopybookDecoder(ascii_layout, "ascii")
     assert decoder.decode(b"ok" + b("12 3D")) == {"t": "ok", "n": -123}
     with pytest.raises(InvalidField) as caught:
         decoder.decode(b("C1 C1 12 3D"))

@@ -1,0 +1,117 @@
+"""Capture's Kafka transactions: a step's messages, new schema versions and its position.
+
+Each step of capture runs in one Kafka transaction of the `TransactionalProducer`: `begin()`,
+resolve the tables' codecs (which registers new schema versions through the same producer),
+then either `abort()` (nothing to publish, or a refused schema) or `commit(build)`: `build`
+writes the step's messages through a `UnitWriter` and returns the new position, which is
+produced as the `position:<group>` record of `<prefix>.cdc-offsets` in the same transaction.
+The schema store takes the versions registered in a transaction as its own only once it
+committed, and forgets them when it aborted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from cdc_ingest.capture_steps import now_ms
+from cdc_ingest.offset_context import OffsetContext
+from cdc_ingest.offsets_log import offsets_topic
+from cdc_ingest.positions import POSITION_KEY, CapturePosition, record_key
+from cdc_ingest.table_codecs import TableCodecs
+from cdc_ingest.transactional_producer import TransactionalProducer
+from cdc_ingest.unit_writer import UnitWriter
+from config import Settings
+from event_contract.envelope import SourceInfo
+from event_contract.schema_stores import TopicSchemaStore, store_from_settings
+from plumbing.crash import CrashHook
+
+Observer = Callable[[CapturePosition, int], None]
+"""Called after each commit with the committed position and the source's newest LSN."""
+
+Build = Callable[[UnitWriter], CapturePosition]
+"""Writes a step's messages; returns the position to commit with them."""
+
+
+class Transactions:
+    """Begins, aborts and commits capture's Kafka transactions.
+
+    Args:
+        settings: the whole configuration.
+        producer: the transactional producer (opened by the caller).
+        context: the offset context; a commit advances it.
+        crash: the crash-point hook (tests).
+        observer: told about each commit, or None.
+
+    Attributes:
+        codecs: the table encoders once `load_schemas()` ran, else None.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: TransactionalProducer,
+        context: OffsetContext,
+        crash: CrashHook,
+        observer: Observer | None,
+    ) -> None:
+        self.settings = settings
+        self.producer = producer
+        self.context = context
+        self.crash = crash
+        self.observer = observer
+        self.codecs: TableCodecs | None = None
+        self._store: TopicSchemaStore | Any = None
+        self._source_info = SourceInfo(settings.kafka.topic_prefix, settings.sor_path.stem)
+
+    def load_schemas(self) -> None:
+        """Read the schemas (the `_schemas` topic) into a new store registering through the
+        producer, and start new table encoders over it."""
+        store = store_from_settings(self.settings, self.producer.client)
+        if isinstance(store, TopicSchemaStore):
+            store.load()
+        self._store = store
+        self.codecs = TableCodecs(store, self.settings.kafka)
+
+    def reset(self) -> None:
+        """Drop the table encoders (reconnecting: `load_schemas()` makes new ones)."""
+        self.codecs = None
+
+    def begin(self) -> None:
+        """Begin a transaction."""
+        self.producer.begin()
+
+    def abort(self) -> None:
+        """Abort the open transaction and forget the schema versions registered in it."""
+        self.producer.abort()
+        self.discard_pending()
+
+    def discard_pending(self) -> None:
+        """Forget schema versions registered in a transaction that did not commit."""
+        if isinstance(self._store, TopicSchemaStore):
+            self._store.discard_pending()
+        if self.codecs is not None:
+            self.codecs.reset()
+
+    def commit(self, build: Build) -> None:
+        """Write the step's messages and the new position in the open transaction; commit."""
+        assert self.codecs is not None
+        state = build(UnitWriter(self.codecs, self._source_info, self.producer.emitter()))
+        key = record_key(POSITION_KEY, self.settings.capture.group)
+        self.producer.produce(offsets_topic(self.settings.kafka), key, state.to_json(), 0)
+        self.crash("cdc.after_produce")
+        self.producer.commit()
+        self.context.commit(state)
+        if isinstance(self._store, TopicSchemaStore):
+            self._store.commit_pending()
+        self.crash("cdc.after_commit")
+        if self.observer is not None:
+            self.observer(state, self.context.newest)
+
+    def commit_moved(self) -> None:
+        """Commit a position that only moved forward (nothing to publish), if it did."""
+        context = self.context
+        if context.state != context.committed:
+            self.begin()
+            self.commit(lambda _w: replace(context.state, published_ms=now_ms()))
