@@ -60,6 +60,7 @@ def server_main(path: Path, args: Any) -> None:
     from projections.store import open_database
     from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
     from query_api.auth import hash_key
+    from query_api.routes_registry import NoSchemas
 
     projector = data.Projector(open_database(path), args.lsn)
     keys = {"bench": ApiKey(role="reader", sha256=hash_key(KEY))}
@@ -67,7 +68,7 @@ def server_main(path: Path, args: Any) -> None:
     api = settings.api
     lock_down(projector.con, DuckDBLimits(api.duckdb_memory_limit, args.threads))
     store = DuckDBReadStore(projector.con)
-    app = create_app(settings, store, _NoSchemas())
+    app = create_app(settings, store, NoSchemas())
     feeder = threading.Thread(
         target=ingest,
         args=(projector, store, args, settings.projections.batch_max_ms),
@@ -79,20 +80,6 @@ def server_main(path: Path, args: Any) -> None:
         app, host="127.0.0.1", port=args.port, log_config=None, timeout_graceful_shutdown=10
     )
     uvicorn.Server(config).run()
-
-
-class _NoSchemas:
-    def by_id(self, schema_id: int) -> str | None:
-        return None
-
-    def subjects(self) -> list[str]:
-        return []
-
-    def versions(self, subject: str) -> list[int]:
-        return []
-
-    def get(self, subject: str, version: int) -> None:
-        return None
 
 
 def ingest(projector: data.Projector, store: Any, args: Any, batch_ms: int) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from cdc_ingest.capture_steps import now_ms
 from cdc_ingest.offset_context import OffsetContext
@@ -24,6 +23,7 @@ from cdc_ingest.transactional_producer import TransactionalProducer
 from cdc_ingest.unit_writer import UnitWriter
 from config import Settings
 from event_contract.envelope import SourceInfo
+from event_contract.registry import SchemaStore
 from event_contract.schema_stores import TopicSchemaStore, store_from_settings
 from plumbing.crash import CrashHook
 
@@ -62,7 +62,7 @@ class Transactions:
         self.crash = crash
         self.observer = observer
         self.codecs: TableCodecs | None = None
-        self._store: TopicSchemaStore | Any = None
+        self._store: SchemaStore | None = None
         self._source_info = SourceInfo(settings.kafka.topic_prefix, settings.sor_path.stem)
 
     def load_schemas(self) -> None:
@@ -89,7 +89,7 @@ class Transactions:
 
     def discard_pending(self) -> None:
         """Forget schema versions registered in a transaction that did not commit."""
-        if isinstance(self._store, TopicSchemaStore):
+        if self._store is not None:
             self._store.discard_pending()
         if self.codecs is not None:
             self.codecs.reset()
@@ -103,7 +103,7 @@ class Transactions:
         self.crash("cdc.after_produce")
         self.producer.commit()
         self.context.commit(state)
-        if isinstance(self._store, TopicSchemaStore):
+        if self._store is not None:
             self._store.commit_pending()
         self.crash("cdc.after_commit")
         if self.observer is not None:

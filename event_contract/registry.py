@@ -55,6 +55,14 @@ class SchemaStore(Protocol):
         """
         ...
 
+    def commit_pending(self) -> None:
+        """The Kafka transaction that carried the new versions registered since committed."""
+        ...
+
+    def discard_pending(self) -> None:
+        """That transaction aborted: forget the versions registered in it."""
+        ...
+
     def by_id(self, schema_id: int) -> Schema | None:
         """The schema with this id, or None."""
         ...

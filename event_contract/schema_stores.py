@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCHEMAS_TOPIC = "_schemas"
-_RELOAD_INTERVAL_S = 1.0
+RELOAD_INTERVAL_S = 1.0
+"""Seconds before a read re-reads the `_schemas` topic (a missed id, the subject lists)."""
 
 
 class TopicSchemaStore:
@@ -105,26 +106,33 @@ class TopicSchemaStore:
     def by_id(self, schema_id: int) -> Schema | None:
         """The schema with this id; an unknown id re-reads the topic (at most once a second)."""
         found = self._ready().by_id(schema_id)
-        if found is None and time.monotonic() - self._loaded_at >= _RELOAD_INTERVAL_S:
+        if found is None and time.monotonic() - self._loaded_at >= RELOAD_INTERVAL_S:
             self.load()
             found = self._ready().by_id(schema_id)
         return found
 
     def latest(self, subject: str) -> SubjectVersion | None:
-        """The newest version of `subject`, or None."""
-        return self._ready().latest(subject)
+        """The newest version of `subject`, or None (the topic re-read at most once a second)."""
+        return self._fresh().latest(subject)
 
     def subjects(self) -> list[str]:
-        """Every subject with a live version, sorted."""
-        return self._ready().subjects()
+        """Every subject with a live version, sorted (re-read at most once a second)."""
+        return self._fresh().subjects()
 
     def versions(self, subject: str) -> list[int]:
-        """The live versions of `subject`, ascending."""
-        return self._ready().versions(subject)
+        """The live versions of `subject`, ascending (re-read at most once a second)."""
+        return self._fresh().versions(subject)
 
     def version(self, subject: str, version: int) -> SubjectVersion | None:
-        """One version of `subject`, or None."""
-        return self._ready().version(subject, version)
+        """One version of `subject`, or None (re-read at most once a second)."""
+        return self._fresh().version(subject, version)
+
+    def _fresh(self) -> SchemaBook:
+        """The book, re-read first when it is older than the reload interval: the lists a
+        reader sees (the registry endpoints of a long-running API) follow other writers."""
+        if self._book is not None and time.monotonic() - self._loaded_at >= RELOAD_INTERVAL_S:
+            self.load()
+        return self._ready()
 
     def _ready(self) -> SchemaBook:
         if self._book is None:
@@ -167,16 +175,37 @@ class ConfluentSchemaStore:
         self.url = url
         self._client = SchemaRegistryClient(conf)
 
+    def commit_pending(self) -> None:
+        """Nothing is pending: the registry keeps a version as soon as it is registered."""
+
+    def discard_pending(self) -> None:
+        """Nothing is pending: a version registered stays, as in any registry."""
+
+    def close(self) -> None:
+        """Close the registry client's HTTP session."""
+        self._client.close()
+
+    def __enter__(self) -> ConfluentSchemaStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def register(self, subject: str, schema: Schema, *, accept_incompatible: bool = False) -> int:
         """See `SchemaStore.register`; checks BACKWARD compatibility here for a clear message."""
         from confluent_kafka.schema_registry import Schema as RegistrySchema
 
+        text = json.dumps(schema, separators=(",", ":"))
+        found = self._call(
+            self._client.lookup_schema, subject, RegistrySchema(text, "AVRO"), missing_ok=True
+        )
+        if found is not None:  # a version the subject has already, newest or not
+            return int(found.schema_id)
         book = SchemaBook()
         latest = self.latest(subject)
         if latest is not None:
             book.apply(storage_key(subject, latest.version), storage_value(latest))
             book.plan(subject, schema, accept_incompatible)
-        text = json.dumps(schema, separators=(",", ":"))
         return int(self._call(self._client.register_schema, subject, RegistrySchema(text, "AVRO")))
 
     def by_id(self, schema_id: int) -> Schema | None:

@@ -22,6 +22,7 @@ once, here, and the consumer is closed on `close()` (or leaving the `with` block
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -87,6 +88,19 @@ class Record:
     value: bytes | None
     headers: Headers = ()
     timestamp_ms: int = 0
+
+    @classmethod
+    def of(cls, message: Message) -> Record:
+        """The record of a consumed message (its topic name interned: records share it)."""
+        return cls(
+            topic=sys.intern(message.topic() or ""),
+            partition=int(message.partition() or 0),
+            offset=int(message.offset() or 0),
+            key=message.key(),
+            value=message.value(),
+            headers=_headers(message.headers()),
+            timestamp_ms=int(message.timestamp()[1]),
+        )
 
 
 class EndNotReached(KafkaUnavailable):
@@ -203,7 +217,7 @@ class TopicReader:
                 continue  # a partition already read to its end
             position = int(message.offset() or 0)
             if error is None:
-                yield _record(message)
+                yield Record.of(message)
                 position += 1
             if position >= left[where]:
                 del left[where]
@@ -264,18 +278,6 @@ def _drop_reached(consumer: Consumer, left: dict[Partition, int]) -> None:
     for found in consumer.position([TopicPartition(t, p) for t, p in left]):
         if found.offset >= left[(found.topic, found.partition)]:
             del left[(found.topic, found.partition)]
-
-
-def _record(message: Message) -> Record:
-    return Record(
-        topic=message.topic() or "",
-        partition=int(message.partition() or 0),
-        offset=int(message.offset() or 0),
-        key=message.key(),
-        value=message.value(),
-        headers=_headers(message.headers()),
-        timestamp_ms=int(message.timestamp()[1]),
-    )
 
 
 def _headers(raw: Any) -> Headers:

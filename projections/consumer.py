@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 from config import Settings
 from event_contract.codec import Codec
+from event_contract.registry import SchemaStore
 from projections.assembler import UnitOfWorkAssembler
 from projections.assignment import PartitionAssignment
 from projections.batcher import Batcher, RunSummary
@@ -65,14 +66,14 @@ class ProjectionConsumer:
         self,
         settings: Settings,
         writer: ProjectionWriter,
-        store: object,
+        store: SchemaStore,
         on_commit: Callable[[ProjectionConsumer], None] | None = None,
     ) -> None:
         self._settings = settings
         self._p = p = settings.projections
         self._writer = writer
         self._store = store
-        self._codec = Codec(store.by_id)  # type: ignore[attr-defined]
+        self._codec = Codec(store.by_id)
         self.topology = Topology(settings.kafka.topic("transaction"), {}, {})
         applied = read_watermark(writer.con).uow_lsn
         self.assembler = UnitOfWorkAssembler(
@@ -154,14 +155,14 @@ class ProjectionConsumer:
         if callable(load) and self._partitions.assigned:
             load()
         prefix = self._settings.kafka.topic_prefix
-        self.topology = discover(self._store, prefix, self._p.reference_topics)  # type: ignore[arg-type]
+        self.topology = discover(self._store, prefix, self._p.reference_topics)
         self._dispatcher.decoder = RecordDecoder(self._codec, self.topology)
         for name in self._writer.ensure(self.topology.specs()):
             logger.info("view %s built", name)
         topics = self.topology.topics()
         self._partitions.assign_new(topics, read_positions(self._writer.con))
         tables = [spec.source_name for spec in self.topology.change.values()]
-        self._discovery.known(tables, schema_ids(self._store, topics))  # type: ignore[arg-type]
+        self._discovery.known(tables, schema_ids(self._store, topics))
         self._discovery.done(time.monotonic())
 
     def _poll(self) -> int:

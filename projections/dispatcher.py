@@ -22,9 +22,10 @@ from confluent_kafka import KafkaError, Message
 from event_contract.codec import schema_id_of
 from event_contract.errors import CodecError
 from plumbing.kafka_errors import KafkaUnavailable
+from plumbing.topic_reader import Record
 from projections.assembler import Partition, UnitOfWorkAssembler
 from projections.batcher import Batcher
-from projections.decoder import RawRecord, RecordDecoder
+from projections.decoder import RecordDecoder, error_record
 from projections.errors import DecodeFailure
 from projections.events import DecodedChange, TxMarker
 from projections.poison import PoisonLedger
@@ -90,7 +91,7 @@ class RecordDispatcher:
             self._error(part, error)
             return
         self._progress.note_record(part)
-        record = RawRecord.of(message)
+        record = Record.of(message)
         self._batcher.touch()
         if record.value is not None:
             schema_id = _schema_id(record.value)
@@ -104,7 +105,7 @@ class RecordDispatcher:
         self._route(part, record, item)
 
     def _route(
-        self, part: Partition, record: RawRecord, item: DecodedChange | TxMarker | None
+        self, part: Partition, record: Record, item: DecodedChange | TxMarker | None
     ) -> None:
         if item is None:
             self._assembler.note_consumed(part, record.offset)
@@ -132,10 +133,10 @@ class RecordDispatcher:
             raise KafkaUnavailable(f"reading {part[0]}", str(error))
         logger.warning("consumer: %s", error)
 
-    def _poisoned(self, record: RawRecord, reason: str) -> None:
+    def _poisoned(self, record: Record, reason: str) -> None:
         part = (record.topic, record.partition)
         topology = self.decoder.topology
-        entry = record.error("decode", reason, topology)
+        entry = error_record(record, "decode", reason, topology)
         entry = replace(entry, key_text=self.decoder.key_text(record))
         logger.warning("error table: %s partition %d offset %d: %s", *part, record.offset, reason)
         self._batcher.add_errors([entry])

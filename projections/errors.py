@@ -16,7 +16,18 @@ class ProjectionError(OffloadError):
     """Base of the projections' errors."""
 
 
-class ContractError(ProjectionError, Terminal):
+class RecordError(ProjectionError, Terminal):
+    """Base of the errors about one Kafka record, named by topic, partition and offset."""
+
+    def __init__(self, topic: str, partition: int, offset: int, reason: str) -> None:
+        super().__init__(f"{topic} partition {partition} offset {offset}: {reason}")
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.reason = reason
+
+
+class ContractError(RecordError):
     """A decoded event or marker does not follow the event contract.
 
     Attributes:
@@ -25,13 +36,6 @@ class ContractError(ProjectionError, Terminal):
         offset: its offset.
         reason: what is missing or wrong.
     """
-
-    def __init__(self, topic: str, partition: int, offset: int, reason: str) -> None:
-        super().__init__(f"{topic} partition {partition} offset {offset}: {reason}")
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.reason = reason
 
 
 class MirrorTypeError(ProjectionError, Terminal):
@@ -99,7 +103,7 @@ class UnknownErrorEntry(ProjectionError, Terminal):
         self.entry_id = entry_id
 
 
-class DecodeFailure(ProjectionError, Terminal):
+class DecodeFailure(RecordError):
     """A Kafka record cannot be turned into a change event, marker or reference record.
 
     Attributes:
@@ -108,13 +112,6 @@ class DecodeFailure(ProjectionError, Terminal):
         offset: its offset.
         reason: why (bad bytes, unknown schema id, a contract violation).
     """
-
-    def __init__(self, topic: str, partition: int, offset: int, reason: str) -> None:
-        super().__init__(f"{topic} partition {partition} offset {offset}: {reason}")
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.reason = reason
 
 
 class DatabaseBusy(ProjectionError, Transient):

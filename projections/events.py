@@ -88,7 +88,6 @@ class DecodedChange:
         return self.row is None
 
 
-ChangeEvent = DecodedChange
 """The old name, kept only until `projections/replay.py` imports `DecodedChange`."""
 
 

@@ -19,10 +19,10 @@ from config import KafkaSettings
 from plumbing.kafka_errors import KafkaUnavailable
 from plumbing.topic_reader import Record, TopicReader
 from projections.applier import DATA_ERRORS
-from projections.decoder import RawRecord, RecordDecoder
+from projections.decoder import RecordDecoder
 from projections.errorlog import ErrorEntry, mark_replayed, set_reason
 from projections.errors import ApplyError, DecodeFailure
-from projections.events import ChangeEvent
+from projections.events import DecodedChange
 from projections.writer import ProjectionWriter
 
 logger = logging.getLogger(__name__)
@@ -59,13 +59,13 @@ def _replay_one(
         return ReplayOutcome(entry.id, "skipped", f"already {entry.status}")
     if r.topic is None or r.partition is None or r.offset is None or r.kind == "missing":
         return ReplayOutcome(entry.id, "skipped", "no record to replay (events never arrived)")
-    raw = RawRecord(r.topic, r.partition, r.offset, r.raw_key, r.raw_value, r.headers)
+    raw = Record(r.topic, r.partition, r.offset, r.raw_key, r.raw_value, r.headers)
     try:
         item = decoder.decode(raw)
     except DecodeFailure as exc:
         set_reason(writer.con, entry.id, exc.reason)
         return ReplayOutcome(entry.id, "failed", exc.reason)
-    events = [item] if isinstance(item, ChangeEvent) else []
+    events = [item] if isinstance(item, DecodedChange) else []
 
     def close(con: duckdb.DuckDBPyConnection) -> None:
         mark_replayed(con, [entry.id])
@@ -90,7 +90,7 @@ def key_matches(key: dict[str, object], value: str) -> bool:
 
 def search_key(
     kafka: KafkaSettings, decoder: RecordDecoder, value: str, table: str | None = None
-) -> Iterator[ChangeEvent]:
+) -> Iterator[DecodedChange]:
     """Every change event whose key holds `value`, from the beginning of the change topics.
 
     Args:
@@ -110,14 +110,14 @@ def search_key(
     try:
         with TopicReader(kafka, f"{kafka.topic_prefix}.errors-search") as reader:
             for record in reader.read(reader.ends(topics), timeout_s=None):
-                found = _matching(decoder, _raw(record), value)
+                found = _matching(decoder, record, value)
                 if found is not None:
                     yield found
     except KafkaUnavailable as exc:
         raise KafkaUnavailable("searching the change topics", exc.reason) from exc
 
 
-def _matching(decoder: RecordDecoder, record: RawRecord, value: str) -> ChangeEvent | None:
+def _matching(decoder: RecordDecoder, record: Record, value: str) -> DecodedChange | None:
     key = decoder.decode_key(record)
     if key is None or record.value is None or not key_matches(dict(key), value):
         return None
@@ -126,16 +126,4 @@ def _matching(decoder: RecordDecoder, record: RawRecord, value: str) -> ChangeEv
     except DecodeFailure as exc:
         logger.warning("skipping %s", exc)
         return None
-    return decoded if isinstance(decoded, ChangeEvent) else None
-
-
-def _raw(record: Record) -> RawRecord:
-    return RawRecord(
-        record.topic,
-        record.partition,
-        record.offset,
-        record.key,
-        record.value,
-        record.headers,
-        record.timestamp_ms,
-    )
+    return decoded if isinstance(decoded, DecodedChange) else None

@@ -18,6 +18,7 @@ import duckdb
 
 from config import Settings
 from event_contract.codec import Codec
+from event_contract.registry import SchemaStore
 from projections.applier import Hook
 from projections.consumer import ProjectionConsumer
 from projections.deadletters import DeadLetters
@@ -47,7 +48,7 @@ class Projection:
     settings: Settings
     con: duckdb.DuckDBPyConnection
     writer: ProjectionWriter
-    store: Any
+    store: SchemaStore
     metrics: ProjectionMetrics
     _status_at: float = field(default=0.0, repr=False)
 

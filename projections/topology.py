@@ -11,25 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
+from event_contract.registry import SchemaStore
 from projections.mirror import MirrorSpec, spec_from_avro
 
 TRANSACTION = "transaction"
 REFERENCE = "reference"
 _NOT_CHANGE_TOPICS = {TRANSACTION, "dlq", "_schemas", "cdc-offsets"}
-
-
-class SubjectSource(Protocol):
-    """The part of a schema store discovery reads."""
-
-    def subjects(self) -> list[str]:
-        """Every subject with a live version, sorted."""
-        ...
-
-    def latest(self, subject: str) -> Any:
-        """The newest version of `subject` (with `.schema`), or None."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +50,7 @@ class Topology:
         return None
 
 
-def discover(store: SubjectSource, prefix: str, reference_names: Sequence[str]) -> Topology:
+def discover(store: SchemaStore, prefix: str, reference_names: Sequence[str]) -> Topology:
     """The topics and mirrors the schema store knows of now.
 
     Args:
@@ -89,7 +77,7 @@ def discover(store: SubjectSource, prefix: str, reference_names: Sequence[str]) 
     return Topology(f"{prefix}.{TRANSACTION}", change, reference)
 
 
-def schema_ids(store: SubjectSource, topics: Sequence[str]) -> list[int]:
+def schema_ids(store: SchemaStore, topics: Sequence[str]) -> list[int]:
     """The ids of the latest key and value schemas of `topics` (of those that have them)."""
     ids = []
     for topic in topics:
@@ -101,7 +89,7 @@ def schema_ids(store: SubjectSource, topics: Sequence[str]) -> list[int]:
 
 
 def _spec(
-    store: SubjectSource, topic: str, schema: str, name: str, *, envelope: bool
+    store: SchemaStore, topic: str, schema: str, name: str, *, envelope: bool
 ) -> MirrorSpec | None:
     key = store.latest(f"{topic}-key")
     value = store.latest(f"{topic}-value")

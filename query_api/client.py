@@ -19,7 +19,7 @@ from config import ApiKey, Settings
 from query_api.app import create_app
 from query_api.auth import hash_key
 from query_api.errors import ApiUnreachable
-from query_api.routes_registry import SchemaVersion
+from query_api.routes_registry import NoSchemas
 from query_api.store import DuckDBLimits, DuckDBReadStore, lock_down, open_read_only
 
 logger = logging.getLogger(__name__)
@@ -101,22 +101,6 @@ class HttpQueryClient:
         self._client.close()
 
 
-class _NoSchemas:
-    """The registry endpoints are not served in process (`offload query` does not use them)."""
-
-    def by_id(self, schema_id: int) -> str | None:
-        return None
-
-    def subjects(self) -> list[str]:
-        return []
-
-    def versions(self, subject: str) -> list[int]:
-        return []
-
-    def get(self, subject: str, version: int) -> SchemaVersion | None:
-        return None
-
-
 class LocalQueryClient:
     """The API's app in this process, over the DuckDB file opened read-only and locked down.
 
@@ -132,7 +116,7 @@ class LocalQueryClient:
         local = ApiKey(role="analyst", sha256=hash_key(self._key))
         keys = {**api.keys, LOCAL_KEY_NAME: local}
         served = settings.model_copy(update={"api": api.model_copy(update={"keys": keys})})
-        self._app = create_app(served, DuckDBReadStore(self._connection), _NoSchemas())
+        self._app = create_app(served, DuckDBReadStore(self._connection), NoSchemas())
 
     def request(self, method: str, path: str, params: Mapping[str, str], json: Any) -> Answer:
         """Send one request to the app in process."""

@@ -60,6 +60,27 @@ class SchemaSource(Protocol):
         ...
 
 
+class NoSchemas:
+    """A `SchemaSource` with no schemas: the registry endpoints answer as an empty registry
+    (an app served in process by `offload query`, a benchmark, a test)."""
+
+    def by_id(self, schema_id: int) -> str | None:
+        """None: no id is known."""
+        return None
+
+    def subjects(self) -> list[str]:
+        """No subjects."""
+        return []
+
+    def versions(self, subject: str) -> list[int]:
+        """No versions."""
+        return []
+
+    def get(self, subject: str, version: int) -> SchemaVersion | None:
+        """None: no version is known."""
+        return None
+
+
 def registry_error(status: int, code: int, message: str) -> JSONResponse:
     """An error in Confluent's shape {"error_code", "message"}."""
     return JSONResponse(

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from event_contract.codec import Codec, Encoder
 from event_contract.errors import CodecError
 from event_contract.reference_schemas import reference_key_schema, reference_value_schema
-from event_contract.registry import schema_id
+from event_contract.registry import SchemaStore, schema_id
 from event_contract.schema_stores import TopicSchemaStore, store_from_settings
 from plumbing.crash import CrashHook, no_crash
 from reference_loader.dataset import Recfm
@@ -164,7 +164,7 @@ class _Run:
         run_id = uuid.uuid4().hex
         self.report = RunReport(job.name, run_id, "running")
         self.publisher = RunPublisher(settings, job.transactional_id, run_id)
-        self.store: Any = None
+        self.store: SchemaStore | None = None
         self.rejects: RejectLog | None = None
 
     def execute(self, crashed: list[str], previous: State | None) -> RunReport:
@@ -218,6 +218,11 @@ class _Run:
         )
         return topic_state.state
 
+    @property
+    def _schemas(self) -> SchemaStore:
+        assert self.store is not None, "execute() opens the schema store first"
+        return self.store
+
     def _encoders(self, keys: list[Any], fields: tuple[Any, ...]) -> tuple[Encoder, Encoder]:
         prefix = self.settings.kafka.topic_prefix
         key_schema = reference_key_schema(prefix, self.job.name, avro_fields(keys))
@@ -225,11 +230,11 @@ class _Run:
         if isinstance(self.store, TopicSchemaStore):
             # Registrations go through the run's transaction: they commit with its records.
             self.publisher.begin()
-        key_id = self.store.register(f"{self.job.topic}-key", key_schema)
-        value_id = self.store.register(f"{self.job.topic}-value", value_schema)
+        key_id = self._schemas.register(f"{self.job.topic}-key", key_schema)
+        value_id = self._schemas.register(f"{self.job.topic}-value", value_schema)
         if isinstance(self.store, TopicSchemaStore):
             assert (key_id, value_id) == (schema_id(key_schema), schema_id(value_schema))
-        codec = Codec(self.store.by_id)
+        codec = Codec(self._schemas.by_id)
         return codec.encoder(key_id, key_schema), codec.encoder(value_id, value_schema)
 
     def _publish(
@@ -309,12 +314,12 @@ class _Run:
             raise LoadCancelled(self.job.name)
         if counts.published == 0:
             self.publisher.abort()  # nothing was produced: no marker is written
-            self.store.discard_pending()
+            self._schemas.discard_pending()
             report.status = "unchanged"
             self.ledger.finish_run(report.run_id, self._end())
         else:
             self.publisher.commit()
-            self.store.commit_pending()
+            self._schemas.commit_pending()
             report.kafka_outcome = "committed"
             self._checkpoint("reference.after_commit")
             report.status = "loaded"

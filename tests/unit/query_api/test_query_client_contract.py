@@ -20,10 +20,11 @@ import pytest
 import uvicorn
 
 from config import ApiKey, ApiSettings, Settings
-from query_api import SchemaVersion, create_app
+from query_api import create_app
 from query_api.auth import hash_key
 from query_api.client import HttpQueryClient, LocalQueryClient, QueryClient
 from query_api.commands import request_for
+from query_api.routes_registry import NoSchemas
 
 ANALYST_KEY = "contract-analyst-key"
 WATERMARK = {"lsn": 50, "commit_time": "2025-03-01T10:00:00Z"}
@@ -100,22 +101,6 @@ EXPECTED_STATUS = {
 }
 
 
-class _NoSchemas:
-    """A schema source without subjects (the registry endpoints are not under test here)."""
-
-    def by_id(self, schema_id: int) -> str | None:
-        return None
-
-    def subjects(self) -> list[str]:
-        return []
-
-    def versions(self, subject: str) -> list[int]:
-        return []
-
-    def get(self, subject: str, version: int) -> SchemaVersion | None:
-        return None
-
-
 def _settings() -> Settings:
     """The same API settings for both clients: one analyst key, pages of 3 (5 at most)."""
     keys = {"contract": ApiKey(role="analyst", sha256=hash_key(ANALYST_KEY))}
@@ -134,7 +119,7 @@ def _free_port() -> int:
 @pytest.fixture
 def http_client(projection: Any) -> Iterator[HttpQueryClient]:
     """`HttpQueryClient` on the app served by uvicorn over the writer's connection."""
-    app = create_app(_settings(), projection.store, _NoSchemas())
+    app = create_app(_settings(), projection.store, NoSchemas())
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
