@@ -17,7 +17,9 @@ handler (`error_handler`) which failures are retriable.
    snapshot chunk the main stream has reached; else the next changes of the main stream
    (`capture.max_events_per_transaction` rows), up to the LSN of a waiting snapshot chunk.
    Each writes its messages (`capture_steps`: BEGIN, events, tombstones, END, new schema
-   versions) and the new position record, and commits.
+   versions) and the new position record, and commits. When a step finds nothing to do, it
+   waits for the next commit on the source (`commit_watch`: at most `capture.poll_interval_ms`,
+   ended within a few milliseconds of a commit where the source has a cheap change check).
 
 librdkafka's error classes: an abortable error (`txn_requires_abort()`) aborts, rewinds to the
 last committed position and retries; a fatal one (being fenced included) raises
@@ -38,6 +40,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from cdc_ingest import capture_steps as steps
 from cdc_ingest.capture_topics import ensure_control_topics
+from cdc_ingest.commit_watch import CommitWatch
 from cdc_ingest.error_handler import KafkaFailure, is_retriable, kafka_failure
 from cdc_ingest.errors import CaptureFatal, CaptureFenced
 from cdc_ingest.offset_context import OffsetContext
@@ -78,6 +81,7 @@ class Publisher:
         self.snapshots = SnapshotSource(settings, self.context, self.transactions, crash)
         self.streaming = StreamingSource(settings, self.context, self.transactions)
         self._source: Source | None = None
+        self._watch = CommitWatch(settings.capture.poll_interval_ms / 1000)
         self._backoff = _MIN_BACKOFF_S
 
     @property
@@ -115,7 +119,7 @@ class Publisher:
                         # before exiting, commit a position that only moved forward
                         self._retrying(self.transactions.commit_moved, stop)
                         return
-                    stop.wait(self.settings.capture.poll_interval_ms / 1000)
+                    self._retrying(lambda: self._watch.wait(self._source, stop), stop)
         finally:
             self._close()
 
@@ -125,6 +129,7 @@ class Publisher:
             self._connect()
         source = self._source
         assert source is not None
+        self._watch.mark(source)  # before the reads: a commit after them ends the next wait
         self.context.refresh()
         lane = self.context.catching_up()
         if lane is not None:

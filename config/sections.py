@@ -199,6 +199,8 @@ class ApiSettings(_Section):
     """DuckDB threads set on the shared read-store database at lock-down."""
     readiness_max_lag_s: float = Field(default=30.0, gt=0)
     """/readyz answers 200 while the watermark is within this many seconds of the source."""
+    workers: int = Field(default=0, ge=0, le=64)
+    """Serving worker processes of `offload serve` and `offload run`; 0: one per core."""
 
 
 class ReferenceJobSettings(_Section):

@@ -2,7 +2,8 @@
 
 `SystemCatalog` is what the simulated Db2 (its writer) and the capture reader (`cdc_ingest`)
 both read: the tables of a schema with their exact Db2 types (SYSTABLES, SYSCOLUMNS), the
-captured tables (IBMSNAP_REGISTER) and the newest committed LSN (IBMSNAP_UOW). The same queries
+captured tables (IBMSNAP_REGISTER), the newest committed LSN (IBMSNAP_UOW) and a cheap check
+whether anything committed since (`change_token`). The same queries
 (`sql/catalog.sql`) run on both systems; `db2.dialect` fills in what differs.
 """
 
@@ -160,6 +161,23 @@ class SystemCatalog:
     def newest_lsn(self) -> int:
         """The newest committed LSN (0 when nothing has committed yet)."""
         return self.dialect.lsn_from_db(self._rows(self._sql["newest_lsn"])[0][0])
+
+    def change_token(self) -> int:
+        """A number that differs from the one before when another connection has committed to
+        the source in between; equal tokens: nothing new (only compare them, the value means
+        nothing else).
+
+        On the simulated Db2, SQLite's data_version of the source file (see
+        `Dialect.commit_check`: cheap enough to ask every few milliseconds); on a real Db2, the
+        newest committed LSN (one query).
+
+        Raises:
+            SourceError: the check failed.
+        """
+        check = self.dialect.commit_check(self.schema)
+        if check is None:
+            return self.newest_lsn()
+        return int(self._rows(check)[0][0])
 
 
 def uow_id_text(raw: object) -> str:

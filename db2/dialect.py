@@ -2,8 +2,8 @@
 
 The capture reader in `cdc_ingest.source` writes one set of queries; a `Dialect` fills in what
 differs: where the catalog and the ASN control tables live, how a row limit is written, how an
-LSN is bound and read back (an INTEGER on SQLite, ASN's `CHAR(10) FOR BIT DATA` on Db2), and
-how column values come out of (and go into) the driver.
+LSN is bound and read back (an INTEGER on SQLite, ASN's `CHAR(10) FOR BIT DATA` on Db2), how
+column values come out of (and go into) the driver, and how cheaply a new commit is noticed.
 
 Both drivers (sqlite3 and ibm_db_dbi) use the `qmark` parameter style, so queries bind with `?`
 everywhere.
@@ -30,6 +30,9 @@ RowReader = Callable[[Sequence[Any], int], dict[str, object]]
 """Converts the columns of a raw driver row starting at an offset into a row dict."""
 DB2_LSN_BYTES = 10
 """Width of ASN's IBMSNAP_COMMITSEQ (CHAR(10) FOR BIT DATA) on a Db2 for z/OS source."""
+SQLITE_COMMIT_CHECK_S = 0.005
+"""How often idle capture checks the simulated Db2 for a commit, in seconds: the check is a
+PRAGMA reading SQLite's shared-memory WAL index (no table, no disk), a few microseconds."""
 
 
 def quote(identifier: str) -> str:
@@ -71,6 +74,22 @@ class Dialect:
         # SQLite in WAL mode: a deferred transaction reads one snapshot for all its statements.
         # ibm_db_dbi runs with autocommit off; the caller sets the isolation it needs.
         return "BEGIN" if self.kind == "sqlite" else None
+
+    def commit_check(self, source_schema: str) -> str | None:
+        """A statement answering a number that changes when another connection commits.
+
+        SQLite's `PRAGMA <schema>.data_version` changes whenever another connection (of any
+        process) committed to the file since this connection last asked. None on a real Db2:
+        the change check there is the newest committed LSN (`SystemCatalog.change_token`).
+        """
+        return f"PRAGMA {quote(source_schema)}.data_version" if self.kind == "sqlite" else None
+
+    @property
+    def commit_check_s(self) -> float | None:
+        """How often idle capture may run the change check, in seconds; None when it costs
+        a round trip to the system of record (a real Db2): capture then polls every
+        `capture.poll_interval_ms` instead."""
+        return SQLITE_COMMIT_CHECK_S if self.kind == "sqlite" else None
 
     def lsn_to_db(self, lsn: int) -> object:
         """An LSN as a query parameter."""

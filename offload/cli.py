@@ -102,11 +102,13 @@ def _register_parts() -> None:
     from reference_loader.cli import reference_app
 
     app.add_typer(reference_app, name="reference")
-    from offload.serve import serve_cmd
+    from offload.serve import serve_cmd, serve_worker_cmd, serve_writer_cmd
     from query_api.cli import query_cmd
 
     app.command("query")(query_cmd)
     app.command("serve")(serve_cmd)
+    app.command("serve-writer", hidden=True)(serve_writer_cmd)
+    app.command("serve-worker", hidden=True)(serve_worker_cmd)
     from projections.cli import errors_app, project_app
 
     app.add_typer(project_app, name="project")

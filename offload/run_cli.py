@@ -16,16 +16,16 @@ from rich.table import Table
 
 from config import Settings
 from offload.processes import pid_alive
+from offload.serve import serving_parts
 from offload.supervisor import PartSpec, PartState, Supervisor, read_state
 from plumbing.cli_context import config_path_of, settings_of
 from plumbing.errors import UsageError
 
 console = Console()
 
-# Each part and the command that runs it on its own.
+# Each part and the command that runs it on its own (the read tier's parts: offload.serve).
 PART_COMMANDS: dict[str, tuple[str, ...]] = {
     "cdc": ("cdc", "run"),
-    "serve": ("serve",),
     "reference": ("reference", "schedule"),
 }
 
@@ -36,19 +36,20 @@ def state_path(settings: Settings) -> Path:
 
 
 def part_specs(settings: Settings, config_path: Path) -> list[PartSpec]:
-    """The enabled parts, each as `python -m offload --config <file> <command>`."""
-    enabled = {
-        "cdc": settings.run.cdc,
-        "serve": settings.run.serve,
-        "reference": settings.run.reference and settings.reference.enabled,
-    }
+    """The enabled parts, each as `python -m offload --config <file> <command>`: capture,
+    the projection writer and the serving workers (`offload.serve`), the reference scheduler."""
     base = (sys.executable, "-m", "offload", "--config", str(config_path))
-    return [PartSpec(name, base + PART_COMMANDS[name]) for name, on in enabled.items() if on]
+    parts = [PartSpec("cdc", base + PART_COMMANDS["cdc"])] if settings.run.cdc else []
+    if settings.run.serve:
+        parts += serving_parts(settings, config_path)
+    if settings.run.reference and settings.reference.enabled:
+        parts.append(PartSpec("reference", base + PART_COMMANDS["reference"]))
+    return parts
 
 
 def run_cmd(ctx: typer.Context) -> None:
-    """Run every long-running part (CDC capture, projections + query API, reference scheduler)
-    as supervised child processes until Ctrl-C or SIGTERM.
+    """Run every long-running part (CDC capture, the projection writer, the serving workers,
+    the reference scheduler) as supervised child processes until Ctrl-C or SIGTERM.
 
     A part that crashes is restarted with exponential backoff; stopping sends each part SIGTERM
     so it finishes or aborts its transaction. Switch parts off in the [run] config section;
@@ -105,10 +106,10 @@ def _lag_figures(settings: Settings) -> dict[str, object]:
 
     projection = read_file(settings.projections_path.parent / STATUS_FILE)
     if projection is None:
-        figures["serve"] = {"unavailable": "no projection status written yet"}
+        figures["projection"] = {"unavailable": "no projection status written yet"}
     else:
         watermark = projection.get("watermark")
-        figures["serve"] = {
+        figures["projection"] = {
             "watermark_lsn": watermark.get("lsn") if isinstance(watermark, dict) else None,
             "lag_lsn": projection.get("lag_lsn"),
             "lag_seconds": projection.get("lag_seconds"),
@@ -139,7 +140,7 @@ def status_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Show each part of `offload run`: state, pid, restarts, last exit code and lag
-    (CDC: behind the system of record; serve: the projection behind what CDC published).
+    (cdc: behind the system of record; projection: the read models behind what CDC published).
 
     Exits 0 when a supervisor is running and every part is running, 1 otherwise.
     """

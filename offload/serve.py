@@ -1,31 +1,44 @@
-"""`offload serve`: the query API composed with the projection writer and the schema store.
+"""`offload serve`: the read tier, a projection writer and `api.workers` serving workers.
 
-This is the only place that composes the query API with other parts: it opens the projection
-database (projections), starts the projection loop when one exists, locks the database down
-after the writer is set up, hands the schema store (event_contract's `store_from_settings`) to
-the app as its `SchemaSource`, and serves the app with uvicorn in the same process (see README,
-"Design decisions").
+`offload serve` supervises one writer process and N worker processes (`offload.read_tier`),
+restarting any that dies; `offload run` runs the same processes as parts of its own. The
+`serve-writer` and `serve-worker` commands are those processes' entry points (hidden: a user
+runs `offload serve`).
 """
 
 from __future__ import annotations
 
-import logging
+import os
 import signal
-import threading
-from typing import TYPE_CHECKING, Annotated, Any
+import socket
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from plumbing.cli_context import settings_of
+from config import Settings
+from offload.supervisor import PartSpec, PartState, Supervisor
+from plumbing.cli_context import config_path_of, settings_of
+from plumbing.errors import UsageError
 
-if TYPE_CHECKING:
-    import duckdb
+console = Console(stderr=True)
 
-    from config import Settings
 
-logger = logging.getLogger(__name__)
-err = Console(stderr=True, soft_wrap=True)
+def worker_count(settings: Settings) -> int:
+    """How many serving workers: `api.workers`, or one per core when it is 0."""
+    return settings.api.workers or os.cpu_count() or 1
+
+
+def serving_parts(settings: Settings, config_path: Path) -> list[PartSpec]:
+    """The writer and the workers, each as `python -m offload --config <file> <command>`."""
+    base = (sys.executable, "-m", "offload", "--config", str(config_path))
+    parts = [PartSpec("projection", (*base, "serve-writer"))]
+    count = worker_count(settings)
+    parts += [PartSpec(f"api-{n}", (*base, "serve-worker")) for n in range(1, count + 1)]
+    return parts
 
 
 def serve_cmd(
@@ -34,127 +47,92 @@ def serve_cmd(
         bool,
         typer.Option(
             "--no-projection",
-            help="Serve the DuckDB file read-only as it is (a replica on a snapshot copy).",
+            help="Serve the DuckDB file read-only as it is, in one process (a replica on a "
+            "snapshot copy).",
         ),
     ] = False,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Listen address (default api.host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Listen port (default api.port).", min=1, max=65535)
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", help="Serving processes (default api.workers; 0: one per core).", min=0
+        ),
+    ] = None,
 ) -> None:
-    """Serve the query API on api.host:api.port, with the projection writer in this process.
+    """Serve the query API on api.host:api.port: the projection writer in one process, the
+    HTTP answers in `api.workers` others, each restarted if it dies.
 
-    Stops on Ctrl-C or SIGTERM: the HTTP server drains, then the projection loop stops
-    (finishing or rolling back its batch) and the database is closed.
+    Stops on Ctrl-C or SIGTERM: the workers drain, the writer finishes or rolls back its
+    batch and closes the database.
     """
     settings = settings_of(ctx)
+    overrides = _api_overrides(host, port, workers)
+    if overrides:
+        for key, value in overrides.items():
+            os.environ[f"OFFLOAD__API__{key.upper()}"] = str(value)
+        settings = settings.model_copy(update={"api": settings.api.model_copy(update=overrides)})
     if no_projection:
-        from query_api.store import DuckDBReadStore, open_read_only
+        from offload.read_tier import run_read_only
 
-        connection = open_read_only(settings.projections_path)
-        try:
-            _lock(settings, connection)
-            _serve(settings, DuckDBReadStore(connection), None)
-        finally:
-            connection.close()
+        run_read_only(settings)
         return
-    _serve_with_projection(settings)
-
-
-def _lock(settings: Settings, connection: duckdb.DuckDBPyConnection) -> None:
-    from query_api.store import DuckDBLimits, lock_down
-
-    api = settings.api
-    # Database-wide and final (lock_configuration): the writer's own SETs come before it.
-    lock_down(connection, DuckDBLimits(api.duckdb_memory_limit, api.duckdb_threads))
-
-
-class _ProjectionThread:
-    """The projection's Kafka loop in a background thread of the serving process.
-
-    A failure of the loop stops the HTTP server (so a supervisor restarts the whole part
-    rather than serving answers that silently stop getting fresher) and is re-raised by
-    `stop()`.
-    """
-
-    def __init__(self, consumer: Any, on_failure: Any) -> None:
-        self._consumer = consumer
-        self._on_failure = on_failure
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="projection", daemon=True)
-
-    def start(self) -> None:
-        """Start consuming."""
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._consumer.run(self._stop)
-        except BaseException as exc:  # re-raised in the serving thread by stop()
-            logger.error("the projection loop failed: %s", exc)
-            self._error = exc
-            self._on_failure()
-
-    def stop(self) -> None:
-        """Stop consuming (the open batch finishes or rolls back); re-raise a loop failure."""
-        self._stop.set()
-        self._thread.join(timeout=60)
-        if self._error is not None:
-            raise self._error
-
-
-def _serve_with_projection(settings: Settings) -> None:
-    """Host the projection writer and the API on one DuckDB database (see the README's
-    design decisions): the loop applies batches on the writer's connection, each request
-    reads a snapshot through its own cursor."""
-    from projections.runtime import open_projection
-
-    with open_projection(settings) as projection:
-        consumer = projection.consumer()
-        _lock(settings, projection.con)
-        store = projection.read_store()
-        holder: dict[str, Any] = {}
-        loop = _ProjectionThread(consumer, lambda: _stop_server(holder))
-        loop.start()
-        try:
-            _serve(settings, store, holder, (projection.metrics.registry,))
-        finally:
-            loop.stop()
-            logger.info(
-                "query API stopped; projection database %s closed", settings.projections_path
-            )
-
-
-def _stop_server(holder: dict[str, Any]) -> None:
-    server = holder.get("server")
-    if server is not None:
-        server.should_exit = True
-
-
-def _serve(
-    settings: Settings, store: Any, holder: dict[str, Any] | None, registries: tuple[Any, ...] = ()
-) -> None:
-    import uvicorn
-
-    from event_contract.schema_stores import store_from_settings
-    from query_api.app import create_app
-    from query_api.registry_schemas import RegistrySchemas
-
-    app = create_app(settings, store, RegistrySchemas(store_from_settings(settings)), registries)
-    config = uvicorn.Config(
-        app,
-        host=settings.api.host,
-        port=settings.api.port,
-        log_config=None,
-        timeout_graceful_shutdown=10,
+    _check_port_free(settings.api.host, settings.api.port)
+    parts = serving_parts(settings, config_path_of(ctx))
+    supervisor = Supervisor(
+        parts, settings.run, settings.data_dir / "serve" / "state.json", log_dir=None
     )
-    err.print(
-        f"query API on http://{settings.api.host}:{settings.api.port} over "
-        f"{settings.projections_path}"
-        + ("" if holder is not None else " (read-only, no projection loop)")
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"received {signal.Signals(signum).name}: stopping the read tier")
+        supervisor.stop()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+    def _show(state: PartState) -> None:
+        if state.state in ("backoff", "stopped") or state.restarts:
+            pid = f" pid {state.pid}" if state.pid else ""
+            console.print(f"{state.name}: {state.state}{pid} (restarts {state.restarts})")
+
+    console.print(
+        f"query API on http://{settings.api.host}:{settings.api.port}: projection writer and "
+        f"{len(parts) - 1} serving workers over {settings.projections_path}"
     )
-    server = uvicorn.Server(config)
-    if holder is not None:
-        holder["server"] = server
-    # uvicorn re-raises the stop signal once it has drained; a no-op handler underneath lets
-    # this process then stop the projection loop, close the database and exit 0.
-    for stop_signal in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop_signal, lambda _signum, _frame: None)
-    server.run()
+    supervisor.run(on_change=_show)
+
+
+def serve_writer_cmd(ctx: typer.Context) -> None:
+    """The projection writer and its read server (one process of `offload serve`)."""
+    from offload.read_tier import run_writer
+
+    run_writer(settings_of(ctx))
+
+
+def serve_worker_cmd(ctx: typer.Context) -> None:
+    """One serving worker (a process of `offload serve`)."""
+    from offload.read_tier import run_worker
+
+    run_worker(settings_of(ctx))
+
+
+def _api_overrides(host: str | None, port: int | None, workers: int | None) -> dict[str, str | int]:
+    found: dict[str, str | int | None] = {"host": host, "port": port, "workers": workers}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail fast, with the config key, when another process holds the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port} (api.host, api.port, or --host/--port): "
+                f"{exc.strerror or exc}"
+            ) from exc

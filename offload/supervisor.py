@@ -74,7 +74,8 @@ class Supervisor:
         parts: the parts to run.
         settings: backoff and stop timing.
         state_path: JSON file describing the parts, rewritten on every change.
-        log_dir: each part's stdout and stderr go to `<log_dir>/<name>.log`.
+        log_dir: each part's stdout and stderr go to `<log_dir>/<name>.log`; None: to this
+            process's own (a foreground `offload serve`).
         env: the children's environment (default: this process's).
     """
 
@@ -83,7 +84,7 @@ class Supervisor:
         parts: Sequence[PartSpec],
         settings: RunSettings,
         state_path: Path,
-        log_dir: Path,
+        log_dir: Path | None,
         env: dict[str, str] | None = None,
     ) -> None:
         self._parts = {p.name: p for p in parts}
@@ -104,7 +105,8 @@ class Supervisor:
 
     def run(self, on_change: Callable[[PartState], None] | None = None) -> None:
         """Start every part and supervise them until `stop()`; then stop them all."""
-        self._log_dir.mkdir(parents=True, exist_ok=True)
+        if self._log_dir is not None:
+            self._log_dir.mkdir(parents=True, exist_ok=True)
         self._state_path.parent.mkdir(parents=True, exist_ok=True)
         notify = on_change or (lambda _state: None)
         for name in self._parts:
@@ -125,13 +127,13 @@ class Supervisor:
 
     def _start(self, name: str) -> None:
         spec = self._parts[name]
-        log_path = self._log_dir / f"{name}.log"
-        if name not in self._logs:
+        log_path = None if self._log_dir is None else self._log_dir / f"{name}.log"
+        if log_path is not None and name not in self._logs:
             self._logs[name] = log_path.open("ab")
         proc = subprocess.Popen(  # argv built by the entry point, no shell
             spec.argv,
-            stdout=self._logs[name],
-            stderr=subprocess.STDOUT,
+            stdout=self._logs.get(name),
+            stderr=None if log_path is None else subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=self._env,
             start_new_session=True,
@@ -144,9 +146,9 @@ class Supervisor:
             "running",
             proc.pid,
             time.time(),
-            str(log_path),
+            "" if log_path is None else str(log_path),
         )
-        logger.info("started %s (pid %d), log %s", name, proc.pid, log_path)
+        logger.info("started %s (pid %d), log %s", name, proc.pid, log_path or "inherited")
 
     def _tick(self, name: str) -> bool:
         """Advance one part's state; True when it changed."""

@@ -1,11 +1,15 @@
 """Batches: complete units of work, reference records and error rows applied together.
 
-Complete units of work are taken from the assembler, in commit order, into batches of up to
-`batch_max_events` events or `batch_max_ms` milliseconds (sooner when the loop is idle). Each
-batch is one DuckDB transaction with the positions and the watermark (`ProjectionWriter.apply`),
-run on the apply thread (`pipeline.ApplyWorker`) while the loop reads on; while that thread
-is busy, the next batch goes on collecting up to its limit. A batch is applied even with
-nothing in it but positions that moved (tombstones, records of units applied before).
+Complete units of work are taken from the assembler, in commit order, into the next batch.
+Each batch is one DuckDB transaction with the positions and the watermark
+(`ProjectionWriter.apply`), run on the apply thread (`pipeline.ApplyWorker`) while the loop
+reads on. Batching happens only under backlog, the way Nagle's algorithm holds small segments
+only while one is unacknowledged: when the apply thread is free and no more records wait in
+the consumer, a batch holding a complete unit of work (or reference records, or error rows) is
+applied at once; while the thread is busy, or while the last poll came back full (a backlog),
+the batch goes on collecting, up to `batch_max_events` events or `batch_max_ms` milliseconds.
+A batch with nothing in it but positions that moved (tombstones, records of units applied
+before) waits for `batch_max_ms`.
 """
 
 from __future__ import annotations
@@ -120,12 +124,14 @@ class Batcher:
         """Add error rows."""
         self._batch.errors.extend(records)
 
-    def collect(self, now: float, idle: bool) -> None:
-        """Take the complete units that fit; apply the batch when full, old enough or idle.
+    def collect(self, now: float, backlog: bool) -> None:
+        """Take the complete units that fit; apply the batch when full, old enough, or holding
+        something while nothing more waits (see the module docstring).
 
         Args:
             now: monotonic seconds.
-            idle: whether the last poll returned nothing.
+            backlog: whether more records already wait in the consumer (the last poll
+                returned as many as it asked for).
         """
         batch = self._batch
         if not batch.units and not batch.references:
@@ -137,7 +143,8 @@ class Batcher:
                 batch.events += unit.event_count
         full = batch.events >= self._max_events
         aged = now - batch.started >= self._max_s
-        if batch and (full or aged or (idle and (batch.units or batch.references or batch.errors))):
+        holds = bool(batch.units or batch.references or batch.errors)
+        if batch and (full or aged or (holds and not backlog)):
             self.apply()
 
     def apply(self, wait: bool = False) -> None:

@@ -9,9 +9,10 @@
   batch (reference records), or the error table and the poison ledger (undecodable records).
 - `stalls`: a unit of work that waits for undecodable events is applied without them once
   every partition of their table has moved past it and `stall_grace_ms` has passed.
-- `batcher`: batches of up to `batch_max_events` events or `batch_max_ms` milliseconds, each
-  one DuckDB transaction with the positions and the watermark, applied on the apply thread
-  (`pipeline.ApplyWorker`) while the loop reads on.
+- `batcher`: batches, each one DuckDB transaction with the positions and the watermark,
+  applied on the apply thread (`pipeline.ApplyWorker`) while the loop reads on: a complete
+  unit of work at once when that thread is free and no backlog waits; under backlog, up to
+  `batch_max_events` events or `batch_max_ms` milliseconds.
 - `flow_control`: memory stays bounded; partitions that ran ahead wait while units back up.
 - `progress`: how far each partition was read, which the three above consult.
 
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 _POLL_S = 0.05
 _BUSY_POLL_S = 0.005
+_MAX_MESSAGES = 1000
+"""Messages taken per poll; a poll that returns this many leaves more waiting (a backlog)."""
 _REDISCOVER_S = 10.0
 
 
@@ -142,7 +145,7 @@ class ProjectionConsumer:
             self._batcher.add_errors(
                 self._stalls.resolve(now, self.topology, assigned, self._discovery)
             )
-            self._batcher.collect(now, idle=not polled)
+            self._batcher.collect(now, backlog=polled >= _MAX_MESSAGES)
             self._flow_control()
             if until_idle:
                 idle_since = self._idle_since(idle_since, now)
@@ -166,13 +169,24 @@ class ProjectionConsumer:
         self._discovery.done(time.monotonic())
 
     def _poll(self) -> int:
+        """Dispatch the messages waiting (up to `_MAX_MESSAGES`), waiting for one if none does.
+
+        librdkafka's consume(n, timeout) returns only once it holds n messages or the timeout
+        has passed, so the wait is for one message alone: the loop wakes at the first record
+        and then takes, without waiting, whatever else has arrived.
+        """
+        consume = self._partitions.consume
+        messages = consume(_MAX_MESSAGES, 0.0)
         # Do not wait for more records while complete units of work wait to be applied.
         timeout = _POLL_S
         if self._worker.busy:
             timeout = _BUSY_POLL_S
         elif self.assembler.head_complete:
             timeout = 0.0
-        messages = self._partitions.consume(1000, timeout)
+        if not messages and timeout > 0:
+            messages = consume(1, timeout)
+            if messages:
+                messages += consume(_MAX_MESSAGES - 1, 0.0)
         dispatch = self._dispatcher.dispatch
         for message in messages:
             dispatch(message)

@@ -24,7 +24,6 @@ from projections.consumer import ProjectionConsumer
 from projections.deadletters import DeadLetters
 from projections.decoder import RecordDecoder
 from projections.metrics import ProjectionMetrics
-from projections.readstore import ProjectionReadStore
 from projections.status import STATUS_FILE, collect, write_file
 from projections.store import open_database, read_watermark
 from projections.topology import discover
@@ -62,10 +61,6 @@ class Projection:
     def consumer(self) -> ProjectionConsumer:
         """The Kafka loop of this projection; it writes `status.json` as it commits."""
         return ProjectionConsumer(self.settings, self.writer, self.store, self._committed)
-
-    def read_store(self) -> ProjectionReadStore:
-        """The query API's read store over this database."""
-        return ProjectionReadStore(self.con, self.writer.signal)
 
     def write_status(self, consumer: ProjectionConsumer | None = None) -> None:
         """Write `status.json` beside the database (and set the lag gauges)."""

@@ -21,13 +21,13 @@ import duckdb
 from config import Settings
 from projections.applier import DATA_ERRORS, BatchApplier, BatchResult, Hook, InTransaction
 from projections.assembler import AssembledUnit, Partition
+from projections.commit_signal import CommitSignal
 from projections.deadletters import DeadLetters
 from projections.errorlog import ErrorRecord, record_errors
 from projections.errors import ApplyError, UnknownView
 from projections.events import DecodedChange
 from projections.metrics import ProjectionMetrics
 from projections.mirror import MirrorSpec, quote
-from projections.readstore import CommitSignal
 from projections.sqlfiles import statements
 from projections.stage import DuckDBStage
 from projections.store import read_watermark

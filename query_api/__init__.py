@@ -2,9 +2,10 @@
 
 from event_contract.watermark import Watermark
 from query_api.app import create_app
+from query_api.database import DuckDBLimits, lock_down
 from query_api.errors import QueryApiError
 from query_api.routes_registry import SchemaSource, SchemaVersion
-from query_api.store import DuckDBLimits, DuckDBReadStore, ReadStore, lock_down
+from query_api.store import DuckDBReadStore, ReadStore
 
 __all__ = [
     "DuckDBLimits",

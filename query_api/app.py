@@ -8,8 +8,9 @@ owns the one DuckDB database and its writer), call `store.lock_down` on it, then
 from __future__ import annotations
 
 import logging
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,8 +30,9 @@ from query_api.routes_ops import ops_router
 from query_api.routes_reads import reads_router
 from query_api.routes_registry import SchemaSource, registry_router
 from query_api.routes_sql import sql_router
+from query_api.snapshot import SqlLimits
 from query_api.sql_gate import SqlGate
-from query_api.sql_runner import SqlLimits, SqlRunner
+from query_api.sql_runner import SqlRunner
 from query_api.store import ReadStore
 
 logger = logging.getLogger(__name__)
@@ -41,14 +43,16 @@ def create_app(
     store: ReadStore,
     schema_source: SchemaSource,
     metric_registries: Sequence[CollectorRegistry] = (),
+    more_metrics: Callable[[], bytes] | None = None,
 ) -> FastAPI:
     """Build the query API over a locked-down read store and a schema source.
 
-    `metric_registries` are served by /metrics beside the API's own (the projection's, say).
+    `metric_registries` are served by /metrics beside the API's own (the projection's, say);
+    `more_metrics` returns more text exposition to append (a worker: the writer's metrics).
     """
     api = settings.api
     limits = SqlLimits(api.sql_row_cap, api.sql_timeout_s, api.sql_max_concurrent_per_key)
-    metrics = ApiMetrics(store, metric_registries)
+    metrics = ApiMetrics(store, metric_registries, more_metrics)
     ctx = ApiContext(
         store=store,
         reads=Reads(settings.source.schema_name),
@@ -115,7 +119,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestMetrics:
-    """Counts and times every request by route template (a plain ASGI middleware).
+    """Counts and times every request by route template, and names the serving process in
+    an `X-Offload-Worker` header (a plain ASGI middleware).
 
     Starlette's `BaseHTTPMiddleware` (`@app.middleware("http")`) runs the app in a separate
     task and re-streams the response through memory channels; this one only wraps `send`.
@@ -124,6 +129,8 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # Which serving process answered (workers share the port): for operators and tests.
+        self._served_by = (b"x-offload-worker", str(os.getpid()).encode())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -136,6 +143,7 @@ class RequestMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", ()), self._served_by]
             await send(message)
 
         try:

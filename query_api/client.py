@@ -18,9 +18,10 @@ import httpx
 from config import ApiKey, Settings
 from query_api.app import create_app
 from query_api.auth import hash_key
+from query_api.database import DuckDBLimits, lock_down, open_read_only
 from query_api.errors import ApiUnreachable
 from query_api.routes_registry import NoSchemas
-from query_api.store import DuckDBLimits, DuckDBReadStore, lock_down, open_read_only
+from query_api.store import DuckDBReadStore
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from query_api.errors import NotFreshEnough, QueryApiError
 from query_api.metrics import ApiMetrics
 from query_api.page import KeyTypes, PageRequest, decode_cursor
 from query_api.reads import Reads
-from query_api.snapshot import Snapshot, open_snapshot
+from query_api.snapshot import Snapshot
 from query_api.sql_runner import SqlRunner
 from query_api.store import ReadStore
 
@@ -118,9 +118,9 @@ class ApiContext:
             NotFreshEnough: the watermark did not reach min_lsn within wait_ms.
         """
         wanted = freshness.min_lsn
-        if wanted is not None and self.store.watermark().lsn < wanted:
+        if wanted is not None:  # returns at once when the watermark is there already
             self.store.wait_for_lsn(wanted, freshness.wait_ms / 1000)
-        with open_snapshot(self.store) as snapshot:
+        with self.store.snapshot() as snapshot:
             if wanted is not None and snapshot.watermark.lsn < wanted:
                 stale = NotFreshEnough(wanted, snapshot.watermark.lsn, freshness.wait_ms)
                 stale.watermark = snapshot.watermark

@@ -142,6 +142,40 @@ class StoreUnavailable(QueryApiError, Transient):
         self.detail = detail
 
 
+class ModelsNotReady(QueryApiError, Transient):
+    """A named query reads a table the projection writer has not created yet (503).
+
+    Attributes:
+        detail: DuckDB's words, naming the table.
+    """
+
+    status = 503
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the read models are not ready yet: {detail}")
+        self.detail = detail
+
+
+class WriterUnavailable(QueryApiError, Transient):
+    """A serving worker cannot reach the process that owns the projection database (503).
+
+    The writer is restarting, or not started yet; workers answer 503 meanwhile rather than
+    serve a private copy (README, "Design decisions").
+
+    Attributes:
+        where: the writer's read server (its address file or location).
+        detail: why it cannot be reached.
+    """
+
+    status = 503
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"the projection writer's read server {where} is unavailable: {detail}")
+        self.where = where
+        self.detail = detail
+
+
 class SchemaSourceUnavailable(QueryApiError, Transient):
     """The schemas behind the registry endpoints cannot be read (Kafka or the external
     registry is unreachable); maps to 503 so that registry clients retry.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from query_api.errors import QueryApiError
 from query_api.store import ReadStore
 
 
@@ -16,11 +18,19 @@ class ApiMetrics:
         store: the read store (its watermark is a gauge).
         extra: other registries /metrics serves too (the projection's, when the serving
             process also hosts the writer); their metric names must not clash with these.
+        more: returns more text exposition to append (a serving worker: the writer's
+            metrics, fetched from its read server); left out while it cannot be had.
     """
 
-    def __init__(self, store: ReadStore, extra: Sequence[CollectorRegistry] = ()) -> None:
+    def __init__(
+        self,
+        store: ReadStore,
+        extra: Sequence[CollectorRegistry] = (),
+        more: Callable[[], bytes] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._extra = tuple(extra)
+        self._more = more
         self.requests = Counter(
             "offload_api_requests",
             "HTTP requests served, by route template, method and status.",
@@ -49,4 +59,9 @@ class ApiMetrics:
 
     def render(self) -> bytes:
         """The text exposition of every metric."""
-        return b"".join(generate_latest(r) for r in (self.registry, *self._extra))
+        text = b"".join(generate_latest(r) for r in (self.registry, *self._extra))
+        if self._more is not None:
+            # While the writer is down, a worker serves its own metrics only.
+            with suppress(QueryApiError):
+                text += self._more()
+        return text

@@ -21,11 +21,12 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import duckdb
+import pyarrow as pa
 
 from query_api.errors import BadParameter, NotFound
 from query_api.page import KeyTypes, PageRequest, page_of
-from query_api.results import rows_as_dicts
+from query_api.results import table_as_dicts
+from query_api.snapshot import Snapshot
 
 Row = dict[str, Any]
 _BUCKET_RE = re.compile(r"^(\d{1,7})([smhd])$")
@@ -86,15 +87,13 @@ class Reads:
         """The text of queries/<name>.sql with the mirror schema filled in."""
         return _sql_text(name).replace("__SOURCE__", self._source)
 
-    def rows(self, cur: duckdb.DuckDBPyConnection, name: str, params: dict[str, Any]) -> list[Row]:
+    def rows(self, snap: Snapshot, name: str, params: dict[str, Any]) -> list[Row]:
         """Every row of a named SQL file, as JSON-safe dicts."""
-        cur.execute(self.sql(name), params)
-        rows = cur.fetchall()
-        return rows_as_dicts(cur.description or (), rows)
+        return table_as_dicts(snap.query(self.sql(name), params))
 
     def page(
         self,
-        cur: duckdb.DuckDBPyConnection,
+        snap: Snapshot,
         name: str,
         params: dict[str, Any],
         key: tuple[str, ...],
@@ -103,46 +102,40 @@ class Reads:
         """One page of a keyset-paginated SQL file: {"items", "next_cursor"}."""
         after = page.after or (None,) * len(key)
         bound = {**params, **{f"after_{k}": v for k, v in zip(key, after, strict=True)}}
-        cur.execute(self.sql(name), {**bound, "limit": page.size + 1})
-        raw = cur.fetchall()
-        description = cur.description or ()
-        columns = [d[0] for d in description]
-        positions = [columns.index(k) for k in key]
-        keys = [tuple(r[i] for i in positions) for r in raw]
-        items, cursor = page_of(name, rows_as_dicts(description, raw), keys, page.size)
+        table = snap.query(self.sql(name), {**bound, "limit": page.size + 1})
+        keys = _key_tuples(table, key)
+        items, cursor = page_of(name, table_as_dicts(table), keys, page.size)
         return {"items": items, "next_cursor": cursor}
 
-    def order(self, cur: duckdb.DuckDBPyConnection, order_id: int) -> Row:
+    def order(self, snap: Snapshot, order_id: int) -> Row:
         """The order_tracking row of one order."""
-        found = self.rows(cur, "order", {"order_id": order_id})
+        found = self.rows(snap, "order", {"order_id": order_id})
         if not found:
             raise NotFound("order", order_id)
         return found[0]
 
     def customer_orders(
-        self, cur: duckdb.DuckDBPyConnection, customer_id: int, page: PageRequest
+        self, snap: Snapshot, customer_id: int, page: PageRequest
     ) -> dict[str, Any]:
         """The customer's mirror row and a page of their orders."""
-        customer = self.rows(cur, "customer", {"customer_id": customer_id})
+        customer = self.rows(snap, "customer", {"customer_id": customer_id})
         if not customer:
             raise NotFound("customer", customer_id)
         listing = self.page(
-            cur, "customer_orders", {"customer_id": customer_id}, ("order_id",), page
+            snap, "customer_orders", {"customer_id": customer_id}, ("order_id",), page
         )
         return {"customer": customer[0], **listing}
 
-    def voyage(
-        self, cur: duckdb.DuckDBPyConnection, voyage_id: str, page: PageRequest
-    ) -> dict[str, Any]:
+    def voyage(self, snap: Snapshot, voyage_id: str, page: PageRequest) -> dict[str, Any]:
         """The voyage, its cold-chain summary, its containers and a page of its orders."""
-        voyage = self.rows(cur, "voyage", {"voyage_id": voyage_id})
+        voyage = self.rows(snap, "voyage", {"voyage_id": voyage_id})
         if not voyage:
             raise NotFound("voyage", voyage_id)
-        summary = self.rows(cur, "voyage_summary", {"voyage_id": voyage_id})[0]
+        summary = self.rows(snap, "voyage_summary", {"voyage_id": voyage_id})[0]
         containers = self.rows(
-            cur, "voyage_containers", {"voyage_id": voyage_id, "limit": page.size + 1}
+            snap, "voyage_containers", {"voyage_id": voyage_id, "limit": page.size + 1}
         )
-        orders = self.page(cur, "voyage_orders", {"voyage_id": voyage_id}, ("order_id",), page)
+        orders = self.page(snap, "voyage_orders", {"voyage_id": voyage_id}, ("order_id",), page)
         return {
             "voyage": voyage[0],
             "cold_chain": summary,
@@ -153,7 +146,7 @@ class Reads:
         }
 
     def cold_chain_legs(
-        self, cur: duckdb.DuckDBPyConnection, where: LegFilter, page: PageRequest
+        self, snap: Snapshot, where: LegFilter, page: PageRequest
     ) -> dict[str, Any]:
         """A page of cold-chain legs matching the filter."""
         params = {
@@ -163,25 +156,23 @@ class Reads:
             "since": where.since,
         }
         key = ("order_id", "container_id", "voyage_id")
-        return self.page(cur, "cold_chain_legs", params, key, page)
+        return self.page(snap, "cold_chain_legs", params, key, page)
 
-    def cold_chain_order(
-        self, cur: duckdb.DuckDBPyConnection, order_id: int, limit: int
-    ) -> dict[str, Any]:
+    def cold_chain_order(self, snap: Snapshot, order_id: int, limit: int) -> dict[str, Any]:
         """The order and every cold-chain leg of it."""
-        order = self.order(cur, order_id)
-        legs = self.rows(cur, "cold_chain_order", {"order_id": order_id, "limit": limit + 1})
+        order = self.order(snap, order_id)
+        legs = self.rows(snap, "cold_chain_order", {"order_id": order_id, "limit": limit + 1})
         return {"order": order, "legs": legs[:limit], "legs_truncated": len(legs) > limit}
 
     def container_telemetry(
         self,
-        cur: duckdb.DuckDBPyConnection,
+        snap: Snapshot,
         container_id: str,
         window: TelemetryWindow,
         page: PageRequest,
     ) -> dict[str, Any]:
         """The container and a page of its readings, or of min/avg/max per bucket."""
-        container = self.rows(cur, "container", {"container_id": container_id})
+        container = self.rows(snap, "container", {"container_id": container_id})
         if not container:
             raise NotFound("container", container_id)
         params: dict[str, Any] = {
@@ -190,8 +181,13 @@ class Reads:
             "to": window.end,
         }
         if window.bucket_s is None:
-            listing = self.page(cur, "telemetry_readings", params, ("reading_ts",), page)
+            listing = self.page(snap, "telemetry_readings", params, ("reading_ts",), page)
         else:
             params["bucket_s"] = window.bucket_s
-            listing = self.page(cur, "telemetry_buckets", params, ("bucket_start",), page)
+            listing = self.page(snap, "telemetry_buckets", params, ("bucket_start",), page)
         return {"container": container[0], "bucket_s": window.bucket_s, **listing}
+
+
+def _key_tuples(table: pa.Table, key: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """The raw key values of each row (for the next page's cursor)."""
+    return list(zip(*(table.column(k).to_pylist() for k in key), strict=True))

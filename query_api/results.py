@@ -7,12 +7,13 @@ import csv
 import io
 import math
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -44,41 +45,50 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-# DuckDB types whose Python values JSON carries as they are (no `jsonable` call per value).
-_JSON_NATIVE_TYPES = frozenset(
-    {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT",
-     "UINTEGER", "UBIGINT", "HUGEINT", "UHUGEINT", "VARCHAR"}
-)  # fmt: skip
-
-
-def rows_as_dicts(
-    description: Sequence[Sequence[Any]], rows: Iterable[Sequence[Any]]
-) -> list[dict[str, Any]]:
-    """Rows (tuples) as JSON-safe dicts keyed by column name.
-
-    Args:
-        description: the cursor's `description` (name and DuckDB type of each column); only
-            the values of columns whose type JSON cannot carry as is go through `jsonable`.
-        rows: the rows, as fetched.
-    """
-    names = [str(column[0]) for column in description]
-    special = [
-        (names[i], i)
-        for i, column in enumerate(description)
-        if str(column[1]) not in _JSON_NATIVE_TYPES
-    ]
-    items = []
-    for row in rows:
-        item = dict(zip(names, row, strict=True))
-        for name, i in special:
-            item[name] = jsonable(row[i])
-        items.append(item)
-    return items
-
-
 def table_as_dicts(table: pa.Table) -> list[dict[str, Any]]:
-    """An Arrow table as JSON-safe dicts."""
-    return [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+    """An Arrow table as JSON-safe dicts keyed by column name, the same values `jsonable`
+    gives, converted a column at a time (Arrow's compute kernels for decimals, dates and
+    times; Python per value only for the rare types JSON cannot carry as they are)."""
+    names = table.column_names
+    columns = [json_column(table.column(i)) for i in range(table.num_columns)]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def json_column(column: pa.ChunkedArray) -> list[Any]:
+    """One column's values as `jsonable` gives them."""
+    kind = column.type
+    if _NATIVE(kind):
+        return column.to_pylist()
+    if pa.types.is_floating(kind):
+        values = column.to_pylist()
+        if pc.all(pc.is_finite(column)).as_py() is not False:
+            return values
+        return [jsonable(v) for v in values]
+    if pa.types.is_decimal(kind):
+        return pc.cast(column, pa.string()).to_pylist()  # str(Decimal) of every value
+    if pa.types.is_date32(kind) or pa.types.is_date64(kind):
+        return pc.cast(column, pa.string()).to_pylist()
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        text = pc.strftime(column, "%Y-%m-%dT%H:%M:%S")
+        return _drop_zero_fraction(text)
+    if pa.types.is_time(kind):
+        return _drop_zero_fraction(pc.cast(column, pa.string()))
+    return [jsonable(v) for v in column.to_pylist()]
+
+
+def _NATIVE(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+    )
+
+
+def _drop_zero_fraction(text: pa.ChunkedArray) -> list[Any]:
+    """ISO text as `isoformat` writes it: no fraction when the microseconds are zero."""
+    return pc.replace_substring_regex(text, r"\.000000$", "").to_pylist()
 
 
 def table_as_csv(table: pa.Table) -> str:

@@ -2,13 +2,14 @@
 
 from typing import Any
 
-import duckdb
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from query_api.context import ApiContext, Freshness, respond
+from query_api.errors import ModelsNotReady
 from query_api.freshness import is_ready, lag_behind, view_freshness
+from query_api.snapshot import Snapshot
 
 
 def ops_router(ctx: ApiContext, readiness_max_lag_s: float) -> APIRouter:
@@ -31,7 +32,7 @@ def ops_router(ctx: ApiContext, readiness_max_lag_s: float) -> APIRouter:
     def freshness(fresh: Freshness = Depends(ctx.freshness())) -> JSONResponse:  # noqa: B008
         head = ctx.store.head()
         with ctx.answer(fresh) as snap:
-            states = _view_states(ctx, snap.cursor)
+            states = _view_states(ctx, snap)
             lag = lag_behind(snap.watermark, head)
             body = {
                 "lag_lsn": lag.lsn,
@@ -48,8 +49,8 @@ def ops_router(ctx: ApiContext, readiness_max_lag_s: float) -> APIRouter:
     return router
 
 
-def _view_states(ctx: ApiContext, cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+def _view_states(ctx: ApiContext, snap: Snapshot) -> list[dict[str, Any]]:
     try:
-        return ctx.reads.rows(cursor, "view_state", {})
-    except duckdb.CatalogException:
+        return ctx.reads.rows(snap, "view_state", {})
+    except ModelsNotReady:
         return []

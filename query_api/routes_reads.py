@@ -38,7 +38,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
         order_id: Annotated[int, Path(**_ORDER_ID)], freshness: Freshness = fresh
     ) -> JSONResponse:
         with ctx.answer(freshness) as snap:
-            return respond({"order": ctx.reads.order(snap.cursor, order_id)}, snap.watermark)
+            return respond({"order": ctx.reads.order(snap, order_id)}, snap.watermark)
 
     @router.get("/customers/{customer_id}/orders", summary="A customer's orders, paginated")
     def get_customer_orders(
@@ -49,7 +49,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
     ) -> JSONResponse:
         page = ctx.page_request("customer_orders", ORDER_KEY, page_size, cursor)
         with ctx.answer(freshness) as snap:
-            body = ctx.reads.customer_orders(snap.cursor, customer_id, page)
+            body = ctx.reads.customer_orders(snap, customer_id, page)
             return respond(body, snap.watermark)
 
     @router.get("/voyages/{voyage_id}", summary="A voyage: its orders, containers, cold chain")
@@ -61,7 +61,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
     ) -> JSONResponse:
         page = ctx.page_request("voyage_orders", ORDER_KEY, page_size, cursor)
         with ctx.answer(freshness) as snap:
-            return respond(ctx.reads.voyage(snap.cursor, voyage_id, page), snap.watermark)
+            return respond(ctx.reads.voyage(snap, voyage_id, page), snap.watermark)
 
     @router.get("/cold-chain/legs", summary="Cold-chain legs, filtered and paginated")
     def get_legs(
@@ -77,14 +77,14 @@ def reads_router(ctx: ApiContext) -> APIRouter:
         page = ctx.page_request("cold_chain_legs", LEG_KEY, page_size, cursor)
         where = LegFilter(compliant, voyage_id, product_id, _naive_utc(since))
         with ctx.answer(freshness) as snap:
-            return respond(ctx.reads.cold_chain_legs(snap.cursor, where, page), snap.watermark)
+            return respond(ctx.reads.cold_chain_legs(snap, where, page), snap.watermark)
 
     @router.get("/cold-chain/orders/{order_id}", summary="Every cold-chain leg of one order")
     def get_order_legs(
         order_id: Annotated[int, Path(**_ORDER_ID)], freshness: Freshness = fresh
     ) -> JSONResponse:
         with ctx.answer(freshness) as snap:
-            body = ctx.reads.cold_chain_order(snap.cursor, order_id, ctx.page_size_max)
+            body = ctx.reads.cold_chain_order(snap, order_id, ctx.page_size_max)
             return respond(body, snap.watermark)
 
     @router.get(
@@ -111,7 +111,7 @@ def reads_router(ctx: ApiContext) -> APIRouter:
         name = "telemetry_readings" if window.bucket_s is None else "telemetry_buckets"
         page = ctx.page_request(name, TIME_KEY, page_size, cursor)
         with ctx.answer(freshness) as snap:
-            body = ctx.reads.container_telemetry(snap.cursor, container_id, window, page)
+            body = ctx.reads.container_telemetry(snap, container_id, window, page)
             return respond(body, snap.watermark)
 
     return router

@@ -1,51 +1,38 @@
-"""The read store the API serves from, as a small Protocol, and DuckDB's lock-down.
+"""The read store the API answers from, as a small Protocol, and its local implementation.
 
-Decisions (see README, "Query API"):
+Decisions (see README, "Design decisions"):
 
-- The projection writer and the query API share ONE process and ONE DuckDB database
-  instance, because DuckDB lets one process write a file and forbids readers in other
-  processes meanwhile. The entry point opens the database (projections), then hands the API
-  an object satisfying `ReadStore`; query_api imports neither cdc_ingest nor projections.
-- Every answer is computed on one cursor inside one read-only transaction, i.e. one MVCC
-  snapshot: a batch the writer commits meanwhile is either wholly visible or not at all.
-- After the writer has opened the database, `lock_down` turns off external access (files,
-  URLs, ATTACH) and extension auto-install/auto-load, sets memory_limit and threads, then
-  sets lock_configuration so no later statement can undo any of it. These settings are
-  database-wide: the writer must make its own SETs before, and must hand Arrow data to
-  DuckDB with `register()` (Python replacement scans are off without external access).
+- DuckDB lets one process write a file and forbids readers in other processes meanwhile, so
+  the process that owns the database (the projection writer) is the only one that runs
+  queries on it. Serving workers reach it over Arrow Flight (`query_api.read_server` in the
+  writer, `query_api.remote_store` in each worker); both sides speak `ReadStore`.
+- Every answer is computed on one `Snapshot`: one cursor inside one read-only transaction,
+  i.e. one MVCC snapshot. A batch the writer commits meanwhile is either wholly visible or not
+  at all.
+- `DuckDBReadStore` is the local implementation over one DuckDB connection: the writer's
+  (with the writer's commit feed, which wakes read-your-writes waits at once), or the file
+  opened read-only by `offload query` and `offload serve --no-projection`.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 import duckdb
 
 from event_contract.watermark import Watermark
-from query_api.errors import StoreUnavailable
-
-logger = logging.getLogger(__name__)
-
-_MEMORY_RE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]i?B$")
-# The projection keeps one watermark row; the newest is picked in Python, because a
-# `ORDER BY lsn DESC LIMIT 1` in DuckDB costs about four times this plain scan.
-_WATERMARK_SQL = "SELECT lsn, commit_time FROM _offload.watermark"
-
-
-EMPTY_WATERMARK = Watermark(0, None)
+from query_api.database import read_watermark
+from query_api.snapshot import AnalystSlots, Snapshot, local_snapshot
 
 
 class ReadStore(Protocol):
-    """What the API needs from the shared projection database."""
+    """What the API needs from the projection database."""
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the shared database (the caller closes it)."""
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """One consistent snapshot for a whole answer."""
         ...
 
     def watermark(self) -> Watermark:
@@ -61,105 +48,60 @@ class ReadStore(Protocol):
         ...
 
 
-def read_watermark(cursor: duckdb.DuckDBPyConnection) -> Watermark:
-    """The watermark as the cursor's transaction sees it (EMPTY_WATERMARK before any batch)."""
-    try:
-        rows = cursor.execute(_WATERMARK_SQL).fetchall()
-    except duckdb.CatalogException:
-        return EMPTY_WATERMARK
-    if not rows:
-        return EMPTY_WATERMARK
-    lsn, commit_time = max(rows, key=lambda row: int(row[0]))
-    return Watermark(int(lsn), commit_time)
+class CommitFeed(Protocol):
+    """What a writer in the same process tells its readers (`projections`' CommitSignal)."""
 
+    def wait(self, reached: Callable[[], bool], timeout_s: float) -> bool:
+        """Block until `reached()` (re-checked after each commit) or `timeout_s` passes."""
+        ...
 
-@dataclass(frozen=True, slots=True)
-class DuckDBLimits:
-    """Database-wide limits applied by `lock_down`."""
-
-    memory_limit: str = "1GB"
-    threads: int = 2
-
-
-def lock_down(connection: duckdb.DuckDBPyConnection, limits: DuckDBLimits) -> None:
-    """Lock the database instance of `connection` for serving untrusted read-only SQL.
-
-    Side effects: database-wide; afterwards no SET may change any option (the writer's too).
-    """
-    statements = (
-        "SET enable_external_access = false",
-        "SET autoinstall_known_extensions = false",
-        "SET autoload_known_extensions = false",
-        f"SET threads = {int(limits.threads)}",
-    )
-    for statement in statements:
-        connection.execute(statement)
-    if not _MEMORY_RE.match(limits.memory_limit):
-        raise ValueError(f"memory_limit {limits.memory_limit!r} is not like '1GB' or '512MiB'")
-    connection.execute(f"SET memory_limit = '{limits.memory_limit}'")
-    connection.execute("SET lock_configuration = true")
-    logger.info(
-        "DuckDB locked down: memory_limit=%s threads=%d", limits.memory_limit, limits.threads
-    )
+    def head(self) -> Watermark | None:
+        """The newest LSN the writer saw published, or None before it saw one."""
+        ...
 
 
 class DuckDBReadStore:
-    """`ReadStore` over one DuckDB connection; the writer calls `notify_committed` per batch.
+    """`ReadStore` over one DuckDB connection (each snapshot on a cursor of its own).
 
-    `wait_for_lsn` is woken by `notify_committed` and also re-reads the watermark every
-    `poll_s` seconds, so it stays correct with a writer that never notifies.
+    Args:
+        connection: the database (the writer's connection, or the file opened read-only).
+        feed: the writer's commit feed when the writer runs in this process; without one,
+            `wait_for_lsn` re-reads the watermark every `poll_s` seconds and `head` is None.
+        poll_s: the re-read interval of `wait_for_lsn` without a feed.
     """
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, poll_s: float = 0.05) -> None:
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        feed: CommitFeed | None = None,
+        poll_s: float = 0.05,
+    ) -> None:
         self._connection = connection
+        self._feed = feed
         self._poll_s = poll_s
-        self._changed = threading.Condition()
-        self._head: Watermark | None = None
+        self._slots = AnalystSlots()
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the shared database."""
-        return self._connection.cursor()
+    def snapshot(self) -> AbstractContextManager[Snapshot]:
+        """A read-only transaction on a new cursor."""
+        return local_snapshot(self._connection, self._slots)
 
     def watermark(self) -> Watermark:
         """The newest committed watermark."""
-        with self.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             return read_watermark(cursor)
 
     def wait_for_lsn(self, lsn: int, timeout_s: float) -> bool:
         """Block until the watermark reaches `lsn` or `timeout_s` passes."""
+        if self._feed is not None:
+            return self._feed.wait(lambda: self.watermark().lsn >= lsn, timeout_s)
         deadline = time.monotonic() + max(timeout_s, 0.0)
-        while True:
-            if self.watermark().lsn >= lsn:
-                return True
+        while self.watermark().lsn < lsn:
             left = deadline - time.monotonic()
             if left <= 0:
                 return False
-            with self._changed:
-                self._changed.wait(min(left, self._poll_s))
+            time.sleep(min(left, self._poll_s))
+        return True
 
     def head(self) -> Watermark | None:
-        """The newest published LSN the writer reported, if any."""
-        return self._head
-
-    def notify_committed(self, head: Watermark | None = None) -> None:
-        """Called by the writer after each committed batch; wakes waiting readers."""
-        if head is not None:
-            self._head = head
-        with self._changed:
-            self._changed.notify_all()
-
-
-def open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the projection file read-only (for the CLI when no writer holds it).
-
-    Raises:
-        StoreUnavailable: the file is missing, or another process holds it for writing.
-    """
-    if not path.exists():
-        raise StoreUnavailable(path, "the file does not exist (run `offload project run` first)")
-    try:
-        return duckdb.connect(str(path), read_only=True)
-    except duckdb.IOException as exc:
-        raise StoreUnavailable(
-            path, f"{exc} (a running writer holds it: use the HTTP API)"
-        ) from exc
+        """The newest published LSN the writer reported, if it runs in this process."""
+        return None if self._feed is None else self._feed.head()

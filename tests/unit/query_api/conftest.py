@@ -15,12 +15,15 @@ from fastapi.testclient import TestClient
 from config import ApiKey, ApiSettings, Settings
 from projections.applier import BatchApplier
 from projections.assembler import AssembledUnit, MemoryStage
+from projections.commit_signal import CommitSignal
 from projections.events import DecodedChange
 from projections.mirror import MirrorColumn, MirrorSpec, spec_from_table
 from projections.store import open_database
 from projections.views import ViewSet, load_views
-from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
+from query_api import DuckDBLimits, DuckDBReadStore, ReadStore, create_app, lock_down
 from query_api.auth import hash_key
+from query_api.read_server import ReadServer
+from query_api.remote_store import RemoteReadStore
 from simulators.ddl import CreateTable, parse_statement, split_statements
 from simulators.sor import SHIPPING_DDL
 
@@ -142,7 +145,8 @@ class Projection:
             self.applier.ensure_mirror(spec)
         views.ensure(self.connection, {s.source_name.lower() for s in self.specs.values()})
         lock_down(self.connection, DuckDBLimits(memory_limit="512MB", threads=2))
-        self.store = DuckDBReadStore(self.connection, poll_s=0.02)
+        self.signal = CommitSignal()
+        self.store = DuckDBReadStore(self.connection, feed=self.signal)
         self._offset = 0
 
     def apply(self, lsn: int, commit: datetime, rows: list[tuple[str, dict[str, Any]]]) -> None:
@@ -158,7 +162,7 @@ class Projection:
                 change_lsn=seq, uow_id=f"U{lsn}", commit_ms=commit_ms))  # fmt: skip
         unit = AssembledUnit(f"U{lsn}", lsn, commit_ms, tuple(events), False, len(events))
         self.applier.apply([unit], {})
-        self.store.notify_committed()
+        self.signal.committed(lsn)
 
     def commit_watermark(self, lsn: int) -> None:
         """A later unit of work: order 1 becomes IN_TRANSIT at `lsn` (3 h after T0)."""
@@ -263,13 +267,35 @@ def make_settings(**api: Any) -> Settings:
 AppFactory = Callable[..., TestClient]
 
 
+@pytest.fixture(params=["in-process", "worker"])
+def served_store(
+    request: pytest.FixtureRequest, projection: Projection, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReadStore]:
+    """The store the app answers from: the writer's own (`offload serve --no-projection`,
+    `offload query`), or, as a serving worker of `offload serve` reads it, the writer's read
+    server reached over Arrow Flight."""
+    if request.param == "in-process":
+        yield projection.store
+        return
+    server = ReadServer(projection.store)
+    # Not in the test's own tmp_path, which the /sql attack tests check for leftovers.
+    address = tmp_path_factory.mktemp("read-server") / "read-server.json"
+    server.start(address)
+    remote = RemoteReadStore(address, timeout_s=30)
+    try:
+        yield remote
+    finally:
+        remote.close()
+        server.stop()
+
+
 @pytest.fixture
-def make_client(projection: Projection) -> Iterator[AppFactory]:
+def make_client(served_store: ReadStore) -> Iterator[AppFactory]:
     clients: list[TestClient] = []
 
     def factory(role: str | None = "reader", schemas: Any = None, **api: Any) -> TestClient:
         source = MemorySchemas() if schemas is None else schemas
-        app = create_app(make_settings(**api), projection.store, source)
+        app = create_app(make_settings(**api), served_store, source)
         headers = {"X-API-Key": KEYS[role]} if role else {}
         client = TestClient(app, headers=headers)
         clients.append(client)
@@ -299,6 +325,6 @@ def built_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def served_app(projection: Projection) -> Any:
+def served_app(served_store: ReadStore) -> Any:
     """The app over the sample projection, with the test keys, as `offload serve` builds it."""
-    return create_app(make_settings(), projection.store, MemorySchemas())
+    return create_app(make_settings(), served_store, MemorySchemas())

@@ -1,10 +1,11 @@
-"""The `ReadStore` contract, run against both read stores the API is served from.
+"""The `ReadStore` contract, run against every read store the API is served from.
 
-`DuckDBReadStore` (query_api's own: `offload serve --no-projection`, `offload query` over the
-file) and `ProjectionReadStore` (projections': `offload serve` with the writer in process) sit
-over the same projection database, built by the real projection code. The writer tells each
-about commits and about the newest published LSN its own way; the API must then see the same
-watermark, the same waits and the same head through either.
+`DuckDBReadStore` without a commit feed (`offload serve --no-projection`, `offload query` over the
+file), `DuckDBReadStore` with the writer's commit feed (the writer's own process), and
+`RemoteReadStore` (a serving worker of `offload serve`, through the writer's read server over
+Arrow Flight) sit over the same projection database, built by the real projection code. The
+API must see the same watermark, the same waits, the same head (where the store can know it)
+and one consistent snapshot through each.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from projections.readstore import CommitSignal, ProjectionReadStore
+from projections.commit_signal import CommitSignal
 from projections.store import open_database
 from query_api import DuckDBReadStore, ReadStore, Watermark
+from query_api.read_server import ReadServer
+from query_api.remote_store import RemoteReadStore
 
 T0 = datetime(2025, 3, 1, 8, 0, 0)
 SAMPLE = Watermark(50, T0 + timedelta(hours=2))
@@ -33,52 +38,61 @@ class Served:
     Attributes:
         store: the read store under test.
         committed: called by the writer after a batch committed at this LSN.
-        published: called by the writer when it saw the source publish (LSN, commit time).
+        published: called by the writer when it saw the source publish (LSN, commit time);
+            None for a store that cannot know the head.
     """
 
     store: ReadStore
     committed: Callable[[int], None]
-    published: Callable[[int, datetime], None]
+    published: Callable[[int, datetime], None] | None
 
 
-def _serve(kind: str, connection: Any) -> Served:
-    if kind == "duckdb":
-        store = DuckDBReadStore(connection, poll_s=0.02)
-        return Served(
-            store,
-            lambda lsn: store.notify_committed(),
-            lambda lsn, at: store.notify_committed(Watermark(lsn, at)),
-        )
+@contextmanager
+def _serve(kind: str, connection: Any, tmp: Path) -> Iterator[Served]:
+    if kind == "polling":
+        # No feed: waits re-read the watermark; nobody tells it the head.
+        yield Served(DuckDBReadStore(connection, poll_s=0.02), lambda lsn: None, None)
+        return
     signal = CommitSignal()
-    return Served(
-        ProjectionReadStore(connection, signal),
-        signal.committed,
-        lambda lsn, at: signal.published(lsn, _epoch_ms(at)),
-    )
+    local = DuckDBReadStore(connection, feed=signal)
+    published = lambda lsn, at: signal.published(lsn, _epoch_ms(at))  # noqa: E731
+    if kind == "writer":
+        yield Served(local, signal.committed, published)
+        return
+    server = ReadServer(local)
+    server.start(tmp / "read-server.json")
+    remote = RemoteReadStore(tmp / "read-server.json", timeout_s=30)
+    try:
+        yield Served(remote, signal.committed, published)
+    finally:
+        remote.close()
+        server.stop()
 
 
 def _epoch_ms(naive_utc: datetime) -> int:
     return int(naive_utc.replace(tzinfo=UTC).timestamp() * 1000)
 
 
-@pytest.fixture(params=["duckdb", "projection"])
+@pytest.fixture(params=["polling", "writer", "worker"])
 def kind(request: pytest.FixtureRequest) -> str:
     """The name of each `ReadStore` implementation in turn."""
     return str(request.param)
 
 
 @pytest.fixture
-def served(kind: str, projection: Any) -> Served:
+def served(kind: str, projection: Any, tmp_path: Path) -> Iterator[Served]:
     """The read store of `kind` over the sample projection (watermark LSN 50)."""
-    return _serve(kind, projection.connection)
+    with _serve(kind, projection.connection, tmp_path) as store:
+        yield store
 
 
 @pytest.fixture
-def empty(kind: str) -> Iterator[Served]:
+def empty(kind: str, tmp_path: Path) -> Iterator[Served]:
     """The read store of `kind` over a projection database no batch was applied to."""
     connection = open_database(":memory:")
     try:
-        yield _serve(kind, connection)
+        with _serve(kind, connection, tmp_path) as store:
+            yield store
     finally:
         connection.close()
 
@@ -123,20 +137,32 @@ def test_a_commit_wakes_a_waiting_reader(served: Served, projection: Any) -> Non
 
 def test_the_head_is_the_newest_published_lsn(served: Served) -> None:
     assert served.store.head() is None
+    if served.published is None:
+        return  # a store without the writer's feed never knows the head
     served.published(70, T0 + timedelta(hours=4))
     assert served.store.head() == Watermark(70, T0 + timedelta(hours=4))
     served.published(80, T0 + timedelta(hours=5))
     assert served.store.head() == Watermark(80, T0 + timedelta(hours=5))
 
 
-def test_a_cursor_reads_one_snapshot(served: Served, projection: Any) -> None:
+def test_a_snapshot_reads_one_state(served: Served, projection: Any) -> None:
     sql = "SELECT status FROM views.order_tracking WHERE order_id = 1"
-    with served.store.cursor() as cursor:
-        cursor.execute("BEGIN TRANSACTION READ ONLY")
-        assert cursor.execute(sql).fetchall() == [("LOADED",)]
+    with served.store.snapshot() as snap:
+        assert snap.watermark == SAMPLE
+        assert snap.query(sql).column("status").to_pylist() == ["LOADED"]
         projection.commit_watermark(60)
         served.committed(60)
-        assert cursor.execute(sql).fetchall() == [("LOADED",)]
-        cursor.execute("COMMIT")
-    with served.store.cursor() as cursor:
-        assert cursor.execute(sql).fetchall() == [("IN_TRANSIT",)]
+        assert snap.query(sql).column("status").to_pylist() == ["LOADED"]
+        assert snap.watermark == SAMPLE
+    with served.store.snapshot() as snap:
+        assert snap.query(sql).column("status").to_pylist() == ["IN_TRANSIT"]
+        assert snap.watermark.lsn == 60
+
+
+def test_a_snapshot_refuses_writes(served: Served, projection: Any) -> None:
+    with served.store.snapshot() as snap, pytest.raises(Exception, match="read-only"):
+        snap.query("UPDATE views.order_tracking SET status = 'X'")
+    with served.store.snapshot() as snap:
+        assert snap.query("SELECT count(*) AS n FROM views.order_tracking WHERE status = 'X'")[
+            "n"
+        ].to_pylist() == [0]
