@@ -329,18 +329,31 @@ def _print_commands(run: DemoRun, summary: Any) -> None:
         f"OFFLOAD__KAFKA__TOPIC_PREFIX={run.settings.kafka.topic_prefix} OFFLOAD_API_KEY={key}"
     )
     lsn = summary.last_lsn
+    order = _an_order(run.settings)
     sql = json.dumps({"sql": "SELECT status, count(*) AS n FROM shipping.orders GROUP BY status"})
     console.print("\nTry it (the API key is this demo run's own):", highlight=False)
     for line in (
         f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/freshness'",
         f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/cold-chain/legs?compliant=false'",
-        f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/orders/1?min_lsn={lsn}&wait_ms=2000'",
+        f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/orders/{order}?min_lsn={lsn}&wait_ms=2000'",
         f"curl -s -H 'X-API-Key: {key}' -H 'Content-Type: application/json' "
         f"-d '{sql}' '{run.base_url}/sql'",
         f"{env} .venv/bin/offload query cold-chain-legs -p compliant=false",
-        f"{env} .venv/bin/offload query order -p order_id=1",
+        f"{env} .venv/bin/offload query order -p order_id={order}",
     ):
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+
+
+def _an_order(settings: Settings) -> int:
+    """An order that exists on the system of record now (the workload deletes some)."""
+    from db2.dialect import quote
+    from simulators.sor import SystemOfRecord
+
+    schema = settings.source.schema_name
+    sql = f"SELECT max(ORDER_ID) FROM {quote(schema)}.ORDERS"  # noqa: S608 - a quoted identifier
+    with SystemOfRecord.open(settings.sor_path, schema) as sor:
+        (newest,) = sor.conn.execute(sql).fetchone()
+    return int(newest) if newest is not None else 1
 
 
 def demo_cmd(
