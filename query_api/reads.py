@@ -82,10 +82,14 @@ class Reads:
 
     def __init__(self, source_schema: str) -> None:
         self._source = '"' + source_schema.lower().replace('"', '""') + '"'
+        self._texts: dict[str, str] = {}
 
     def sql(self, name: str) -> str:
-        """The text of queries/<name>.sql with the mirror schema filled in."""
-        return _sql_text(name).replace("__SOURCE__", self._source)
+        """The text of queries/<name>.sql with the mirror schema filled in (once per name)."""
+        text = self._texts.get(name)
+        if text is None:
+            text = self._texts[name] = _sql_text(name).replace("__SOURCE__", self._source)
+        return text
 
     def rows(self, snap: Snapshot, name: str, params: dict[str, Any]) -> list[Row]:
         """Every row of a named SQL file, as JSON-safe dicts."""
