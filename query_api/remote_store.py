@@ -144,19 +144,32 @@ class RemoteReadStore:
         return flight.FlightCallOptions(timeout=timeout_s or self._timeout_s)
 
     def _call(self, call: Any) -> Any:
-        client, address = self._connect()
+        """Run `call(client, token)`; a writer restarted since (new port or token, found in
+        its address file) is tried again at once, once."""
+        for attempt in (1, 2):
+            client, address = self._connect()
+            try:
+                return call(client, address.token)
+            except flight.FlightServerError as exc:
+                error = error_from(exc.extra_info)
+                if error is not None:
+                    raise error from exc
+                raise WriterUnavailable(address.location, _first_line(exc)) from exc
+            except (flight.FlightUnavailableError, flight.FlightUnauthenticatedError) as exc:
+                self._drop(client)
+                if attempt == 1 and self._moved(address):
+                    continue
+                raise WriterUnavailable(address.location, _first_line(exc)) from exc
+            except flight.FlightTimedOutError as exc:
+                raise WriterUnavailable(address.location, f"no answer: {_first_line(exc)}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _moved(self, address: Address) -> bool:
+        """Whether the address file now names another server than `address`."""
         try:
-            return call(client, address.token)
-        except flight.FlightServerError as exc:
-            error = error_from(exc.extra_info)
-            if error is not None:
-                raise error from exc
-            raise QueryApiError(f"read server: {exc}") from exc
-        except (flight.FlightUnavailableError, flight.FlightUnauthenticatedError) as exc:
-            self._drop(client)
-            raise WriterUnavailable(address.location, _first_line(exc)) from exc
-        except flight.FlightTimedOutError as exc:
-            raise WriterUnavailable(address.location, f"no answer: {_first_line(exc)}") from exc
+            return Address.read(self.address_file) != address
+        except (OSError, ValueError, KeyError):
+            return False
 
     def _connect(self) -> tuple[flight.FlightClient, Address]:
         with self._lock:
