@@ -60,17 +60,18 @@ def exec_sql(
     sql: Annotated[str | None, typer.Argument(help="Statements separated by ';'.")] = None,
     file: Annotated[Path | None, typer.Option("--file", "-f", help="Read SQL from a file.")] = None,
 ) -> None:
-    """Run SQL statements (Db2 DDL included) as one unit of work; prints its LSN."""
+    """Run Db2 SQL statements (DDL, queries, INSERT, UPDATE, DELETE) as one unit of work;
+    prints query rows and the unit's LSN."""
     if (sql is None) == (file is None):
         raise UsageError("give either SQL text or --file, not both or neither")
     text = sql if sql is not None else _read(file)
     with _open(settings_of(ctx), "exec") as sor:
         with sor.unit_of_work() as unit:
-            cursors = sor.run_script(unit, text)
-        for cursor in cursors:
-            if cursor.description:
-                typer.echo("\t".join(d[0] for d in cursor.description))
-                for row in cursor.fetchall():
+            results = sor.run_script(unit, text)
+        for result in results:
+            if result.columns:
+                typer.echo("\t".join(result.columns))
+                for row in result.rows:
                     typer.echo("\t".join("" if v is None else str(v) for v in row))
         typer.echo(f"committed unit of work {unit.uow_id} at LSN {unit.lsn}")
 

@@ -45,3 +45,29 @@ class ImportFileError(SorError, Terminal):
         self.record = record
         self.reason = reason
         super().__init__(f"{path} record {record}: {reason}")
+
+
+class Db2SqlError(SorError, Terminal):
+    """A statement Db2 itself would refuse (a value out of range, a bad string, ...), with the
+    SQLCODE and SQLSTATE Db2 for z/OS answers; the unit of work is rolled back."""
+
+    def __init__(self, reason: str, sqlcode: int, sqlstate: str) -> None:
+        self.reason = reason
+        self.sqlcode = sqlcode
+        self.sqlstate = sqlstate
+        super().__init__(f"{reason} (SQLCODE {sqlcode}, SQLSTATE {sqlstate})")
+
+
+class UnsupportedSql(SorError, Terminal):
+    """Db2 SQL the simulated Db2 cannot execute; refused with nothing changed (found before
+    any statement runs, or the unit of work rolled back).
+
+    Attributes:
+        construct: what is not supported, e.g. "MERGE" or "function DAYOFWEEK_ISO".
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, construct: str) -> None:
+        self.construct = construct
+        super().__init__(f"{construct} is not supported by the simulated Db2")

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db2.catalog_reader import SystemCatalog
 from db2.connection import connect_sqlite
@@ -36,7 +36,11 @@ from simulators.ddl import (
     parse_statement,
     split_statements,
 )
-from simulators.errors import DdlError, StatementError
+from simulators.errors import Db2SqlError, DdlError, StatementError
+
+if TYPE_CHECKING:
+    from simulators.db2_sql import Db2Sql
+    from simulators.script import Result
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +65,9 @@ class Unit:
         self._sql: dict[tuple[str, ...], str] = {}
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> sqlite3.Cursor:
-        """Run one SQL statement (Db2 DDL is parsed and applied to catalog and capture too)."""
+        """Run one statement as SQLite SQL on the stored forms (tools and tests; Db2 SQL goes
+        through `SystemOfRecord.run_script`). Db2 DDL is parsed and applied to catalog and
+        capture too."""
         if is_ddl(sql):
             self.sor.apply_ddl(parse_statement(sql, self.sor.schema))
             return self.sor.conn.cursor()
@@ -138,6 +144,7 @@ class SystemOfRecord:
         }
         self._source = SystemCatalog(conn, SQLITE, schema)
         self._tables: dict[str, Table] = {}
+        self._db2: Db2Sql | None = None
 
     @classmethod
     def open(
@@ -198,6 +205,25 @@ class SystemOfRecord:
             except SourceError as exc:
                 raise DdlError(f"{self.schema}.{bare}", None, "does not exist") from exc
         return self._tables[bare]
+
+    @property
+    def db2(self) -> Db2Sql:
+        """The Db2 SQL translator of this connection, with its SQLite functions registered."""
+        if self._db2 is None:
+            # Imported on first use: sqlglot takes ~0.2 s to import, and the workload and
+            # the capture, which write and read through the helpers, never need it.
+            from simulators.db2_functions import Runtime
+            from simulators.db2_sql import Db2Sql
+
+            self._db2 = Db2Sql(Runtime(self.conn), self._lookup)
+        return self._db2
+
+    def _lookup(self, schema: str | None, name: str) -> Table:
+        """A table for Db2 SQL (schema None: the default schema); -204 when there is none."""
+        if schema in (None, self.schema) and name in self.table_names():
+            return self.table(name)
+        undefined = f"{schema or self.schema}.{name} is an undefined name"
+        raise Db2SqlError(undefined, -204, "42704")
 
     def table_names(self) -> list[str]:
         """Every table of the schema (unqualified names)."""
@@ -301,9 +327,13 @@ class SystemOfRecord:
         self.conn.execute(self._sql["register"], (self.schema, table.name, self.schema, cd, rows))
         return True
 
-    def run_script(self, unit: Unit, text: str) -> list[sqlite3.Cursor]:
-        """Run every statement of `text` in `unit`; returns the cursors (SELECTs have rows)."""
-        return [unit.execute(statement) for statement in split_statements(text)]
+    def run_script(self, unit: Unit, text: str) -> list[Result]:
+        """Run Db2 SQL `text` in `unit` (see `simulators.script`); returns each statement's
+        result. Every statement is checked before the first one runs."""
+        from simulators.script import run_script  # with sqlglot, see `db2`
+
+        assert unit.sor is self
+        return run_script(self, text)
 
     def max_value(self, table: str, column: str) -> Any:
         """The largest stored value of a column (raw), or None for an empty table."""
