@@ -1,44 +1,47 @@
-"""Query API latency under load, and the offload ratio against the system of record.
+"""Query API latency under ingest, as a user of `offload serve`'s read tier sees it.
 
     .venv/bin/python benchmarks/bench_query_api.py --quick          # 2,000 orders, 200,000 readings
+    .venv/bin/python benchmarks/bench_query_api.py --quick --workers 0,1,2 --repeat 2
     .venv/bin/python benchmarks/bench_query_api.py --data /tmp/qa-full   # 100,000 / 10,000,000
 
-Three kinds of process, as in production:
+For each `--workers` setting (each of `--repeat` rounds runs every setting in turn), on a fresh
+copy of the same built database:
 
-- the server: the projection database opened by the real projection code, locked down, the
-  app served by a real uvicorn on localhost configured as `offload serve` configures it, and
-  in the same process a writer thread applying `--rate` units of work per second (4 reefer
-  readings and 1 order update each) in batches of `projections.batch_max_ms`, through the
-  real applier and view maintenance, while the clients query;
-- `--clients` client processes, each one keep-alive HTTP connection, cycling through the
-  named queries with random ids; p50/p99 per named query;
-- this process: builds the data (or reuses `--data DIR`), then, before the ingest starts so
-  both sides hold the same rows, measures the offload ratio: the cold-chain legs of a voyage
-  computed from scratch by SQL on the SQLite system of record (benchmarks/query_api_data.py)
-  vs served by the API from the pre-joined view, interleaved, median of `--ratio-runs` runs
-  on each of three voyages, the answers compared.
+- the server side as `offload serve` runs it (`query_api_serving`): a writer process that owns
+  the database and applies `--rate` units of work per second (4 reefer readings and 1 order
+  update each) through the real applier and view maintenance, serving snapshots over Arrow
+  Flight to N real serving workers on one shared port; with 0 workers, the single-process
+  design (the app served from the writer's own process);
+- one load generator process (`query_api_load`, asyncio): `--clients` keep-alive connections
+  cycling through the named queries with random ids; p50/p99 per named query and requests/s,
+  over `--seconds` after `--warmup` seconds of the same load;
+- this process reads, over the same window, the units of work the writer actually applied (the
+  ingest rate reached, reported beside the latencies), the CPU of each process of the server
+  side and of the load generator (/proc, `offload.bench_procs`), and the machine's CPU, so the
+  share taken by other processes on the machine (noise on a shared host) shows.
 
-`--json-out FILE` also writes the figures as JSON (per query n/p50/p99 ms, the offload ratio,
-the ingest rate reached, the server's peak RSS); `offload bench` runs it so.
+Before the first measurement, while both sides hold the same rows: the offload ratio
+(`query_api_ratio`), the cold-chain legs of a voyage computed from scratch on the SQLite system
+of record vs served by the API, the answers compared.
+
+Each setting's figures are the medians over the rounds. `--json-out FILE` writes them as JSON:
+`configurations` (one per setting, in order), `runs` (every round), the offload ratio, and
+under the keys earlier versions wrote (`queries`, `ingest_uow_per_s`, `errors`, ...) the last
+setting's figures; `offload bench` runs it so.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing as mp
 import os
-import random
 import shutil
 import socket
 import statistics
+import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable
-from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -47,193 +50,78 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import query_api_data as data
+from query_api_ratio import offload_ratio
+from query_api_serving import Serving, ServingPlan
 
-KEY = "bench-reader"
-Times = dict[str, list[float]]
+from offload.bench_procs import ProcessSampler, read_peak_rss_kib
+
+LOAD_SCRIPT = Path(__file__).resolve().parent / "query_api_load.py"
 
 
-def server_main(path: Path, args: Any) -> None:
-    """The server process: projection writer + locked-down store + uvicorn, as `offload serve`."""
-    import uvicorn
+def main() -> None:
+    args = parse_args()
+    ctx = mp.get_context("spawn")  # serving processes start from nothing, as offload serve's
+    runs: list[dict[str, Any]] = []
+    ratio: dict[str, Any] | None = None
+    with TemporaryDirectory() as tmp:
+        built, sor_path, lsn = prepare(args, Path(tmp))
+        for round_no in range(1, args.repeat + 1):
+            for workers in args.workers:
+                directory = Path(tmp) / f"run-{round_no}-{workers}"
+                directory.mkdir()
+                database = directory / "offload.duckdb"
+                shutil.copyfile(built, database)
+                plan = ServingPlan(database, lsn, args.orders, args.readings, args.rate,
+                                   args.threads, _free_port(), workers)  # fmt: skip
+                with Serving(plan, ctx) as serving:
+                    if ratio is None:
+                        ratio = offload_ratio(sor_path, plan.port, args.orders, args.ratio_runs)
+                        ratio["served_by"] = serving_label(workers)
+                    run = measure(serving, args, round_no)
+                shutil.rmtree(directory)
+                print_run(run)
+                runs.append(run)
+    configurations = [summarise(w, [r for r in runs if r["workers"] == w]) for w in args.workers]
+    print_table(configurations, args)
+    if args.json_out:
+        args.json_out.write_text(json.dumps(results(args, configurations, runs, ratio), indent=2))
 
-    from config import ApiKey, ApiSettings, Settings
-    from projections.store import open_database
-    from query_api import DuckDBLimits, DuckDBReadStore, create_app, lock_down
-    from query_api.auth import hash_key
-    from query_api.routes_registry import NoSchemas
 
-    projector = data.Projector(open_database(path), args.lsn)
-    keys = {"bench": ApiKey(role="reader", sha256=hash_key(KEY))}
-    settings = Settings(api=ApiSettings(keys=keys, page_size_max=1000))
-    api = settings.api
-    lock_down(projector.con, DuckDBLimits(api.duckdb_memory_limit, args.threads))
-    store = DuckDBReadStore(projector.con)
-    app = create_app(settings, store, NoSchemas())
-    feeder = threading.Thread(
-        target=ingest,
-        args=(projector, store, args, settings.projections.batch_max_ms),
-        daemon=True,
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--orders", type=int, default=100_000)
+    parser.add_argument("--readings", type=int, default=10_000_000)
+    parser.add_argument("--rate", type=int, default=1000, help="units of work/s while measuring")
+    parser.add_argument(
+        "--workers", default="0,1,2", help="serving worker counts to compare (0: in-process)"
     )
-    feeder.start()
-    # As query_api/cli.py `_serve` configures it (one process, one worker, default loop/http).
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=args.port, log_config=None, timeout_graceful_shutdown=10
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every --workers setting")
+    parser.add_argument("--seconds", type=float, help="measuring time (20, or 8 with --quick)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="load before measuring (s)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent connections")
+    parser.add_argument(
+        "--http", choices=("raw", "httpx"), default="raw", help="the load generator's client"
     )
-    uvicorn.Server(config).run()
+    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (api default 2)")
+    parser.add_argument("--ratio-runs", type=int, default=5)
+    parser.add_argument("--data", help="directory to keep the built data in and reuse")
+    parser.add_argument("--only", help="comma-separated named queries to run (default: all)")
+    parser.add_argument("--quick", action="store_true", help="2,000 orders, 200,000 readings, 8 s")
+    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        args.orders, args.readings = 2_000, 200_000
+    args.seconds = args.seconds or (8.0 if args.quick else 20.0)
+    try:
+        args.workers = [int(w) for w in args.workers.split(",")]
+    except ValueError:
+        parser.error(f"--workers {args.workers!r}: not a comma-separated list of counts")
+    if any(w < 0 for w in args.workers):
+        parser.error(f"--workers {args.workers}: counts are 0 or more")
+    return args
 
 
-def ingest(projector: data.Projector, store: Any, args: Any, batch_ms: int) -> None:
-    """Wait for the start signal, then apply `args.rate` units of work per second."""
-    orders, readings = args.orders, args.readings
-    args.start.wait()
-    if args.rate <= 0:
-        args.stop.wait()
-        args.results.put({"units": 0, "seconds": 1.0, "busy": 0.0})
-        return
-    containers = data.containers_of(orders)
-    first_step = max(readings // containers, 1)
-    per_batch = max(int(args.rate * batch_ms / 1000), 1)
-    n, busy, started = 0, 0.0, time.perf_counter()
-    while not args.stop.is_set():
-        units = []
-        for _ in range(per_batch):
-            rows: list[data.Row] = []
-            for k in range(4):
-                slot = n * 4 + k
-                reading = data.reading_row(slot % containers, first_step + slot // containers, 0.1)
-                rows.append(("SHIPPING.REEFER_TELEMETRY", reading))
-            status = "IN_TRANSIT" if n % 2 else "LOADED"
-            order = data.order_row(1 + n % orders, status, data.T0 + timedelta(seconds=n))
-            rows.append(("SHIPPING.ORDERS", order))
-            units.append(rows)
-            n += 1
-        t0 = time.perf_counter()
-        projector.apply(units)
-        store.notify_committed()
-        busy += time.perf_counter() - t0
-        ahead = started + n / args.rate - time.perf_counter()
-        if ahead > 0:
-            args.stop.wait(ahead)
-    args.results.put({"units": n, "seconds": time.perf_counter() - started, "busy": busy})
-
-
-def queries(orders: int, rnd: random.Random) -> dict[str, Callable[[], str]]:
-    """The named queries with random ids (paths)."""
-    containers, voyages = data.containers_of(orders), max(orders // 500, 1)
-    r = rnd.randrange
-    return {
-        "order": lambda: f"/orders/{r(1, orders + 1)}",
-        "cold-chain-order": lambda: f"/cold-chain/orders/{r(1, orders + 1)}",
-        "cold-chain-legs": lambda: (
-            f"/cold-chain/legs?voyage_id={data.voyage_id(r(voyages))}&compliant=false&page_size=50"
-        ),
-        "customer-orders": lambda: f"/customers/{r(1, 101)}/orders?page_size=50",
-        "voyage": lambda: f"/voyages/{data.voyage_id(r(voyages))}?page_size=50",
-        "telemetry-readings": lambda: (
-            f"/containers/{data.container_id(r(containers))}/telemetry?page_size=100"
-        ),
-        "telemetry-1h": lambda: (
-            f"/containers/{data.container_id(r(containers))}/telemetry?bucket=1h&page_size=100"
-        ),
-    }
-
-
-def client_main(
-    port: int,
-    orders: int,
-    *,
-    seed: int,
-    begin: float,
-    seconds: float,
-    out: Any,
-    only: list[str],
-) -> None:
-    """One client process: one keep-alive connection, the named queries in turn."""
-    paths = queries(orders, random.Random(seed))
-    if only:
-        paths = {name: make for name, make in paths.items() if name in only}
-    times: Times = {name: [] for name in paths}
-    errors: list[str] = []
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    time.sleep(max(begin - time.time(), 0))
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        for name, make in paths.items():
-            path = make()
-            started = time.perf_counter()
-            conn.request("GET", path, headers={"X-API-Key": KEY})
-            response = conn.getresponse()
-            body = response.read()
-            took = time.perf_counter() - started
-            if response.status not in (200, 404):
-                errors.append(f"{path}: {response.status} {body[:200]!r}")
-            times[name].append(took)
-    conn.close()
-    out.put((times, errors))
-
-
-def api_get(conn: http.client.HTTPConnection, path: str) -> Any:
-    conn.request("GET", path, headers={"X-API-Key": KEY})
-    response = conn.getresponse()
-    body = response.read()
-    if response.status != 200:
-        raise RuntimeError(f"{path}: {response.status} {body[:300]!r}")
-    return json.loads(body)
-
-
-def offload_ratio(sor_path: Path, port: int, orders: int, runs: int) -> dict[str, Any]:
-    """Cold-chain legs of three voyages: SQL on the SQLite system of record vs the API."""
-    sor = data.open_sor(sor_path, read_only=True)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    voyages = max(orders // 500, 1)
-    picked = sorted({0, voyages // 2, voyages - 1})
-    sor_s: list[float] = []
-    api_s: list[float] = []
-    same = True
-    legs = 0
-    for v in picked:
-        voyage = data.voyage_id(v)
-        path = f"/cold-chain/legs?voyage_id={voyage}&page_size=1000"
-        for _ in range(runs):
-            started = time.perf_counter()
-            sor_rows = sor.execute(data.SOR_COLD_CHAIN, (voyage,)).fetchall()
-            sor_s.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            items = api_get(conn, path)["items"]
-            api_s.append(time.perf_counter() - started)
-        legs = len(items)
-        same = same and _same_legs(sor_rows, items)
-    conn.close()
-    sor.close()
-    sor_ms, api_ms = statistics.median(sor_s) * 1000, statistics.median(api_s) * 1000
-    print(
-        f"offload ratio, cold-chain legs of a voyage ({legs} legs, voyages "
-        f"{', '.join(data.voyage_id(v) for v in picked)}, same answer: {same}): "
-        f"SQL on the SQLite system of record {sor_ms:.1f} ms, API {api_ms:.2f} ms "
-        f"(medians of {len(sor_s)}) -> {sor_ms / api_ms:.0f}x"
-    )
-    return {
-        "legs": legs,
-        "same_answer": same,
-        "sor_sql_ms": round(sor_ms, 3),
-        "api_ms": round(api_ms, 3),
-        "ratio": round(sor_ms / api_ms, 1),
-        "samples": len(sor_s),
-    }
-
-
-def _same_legs(sor_rows: list[Any], items: list[dict[str, Any]]) -> bool:
-    def two(x: Any) -> Any:
-        return None if x is None else Decimal(str(x)).quantize(Decimal("0.01"))
-
-    left = [(r[0], r[1], r[2], r[4], two(r[5]), two(r[6]), r[8]) for r in sor_rows]
-    right = [(i["order_id"], i["container_id"], i["voyage_id"], i["readings"],
-              two(i["min_temperature"]), two(i["max_temperature"]), i["excursions"])
-             for i in items]  # fmt: skip
-    return left == right
-
-
-def prepare(args: Any, scratch: Path) -> tuple[Path, Path, int]:
+def prepare(args: argparse.Namespace, scratch: Path) -> tuple[Path, Path, int]:
     """The built data, reused from `--data DIR` when it was built with the same sizes."""
     directory = Path(args.data) if args.data else scratch
     directory.mkdir(parents=True, exist_ok=True)
@@ -251,139 +139,224 @@ def prepare(args: Any, scratch: Path) -> tuple[Path, Path, int]:
         print(f"built projection + system of record in {took:.1f}s")
     else:
         print(f"reusing {directory} (built in {meta['build_s']}s)")
-    work = scratch / "serve.duckdb"
-    shutil.copyfile(directory / "projection.duckdb", work)
-    return work, directory / "sor.sqlite", int(meta["lsn"])
+    return directory / "projection.duckdb", directory / "sor.sqlite", int(meta["lsn"])
 
 
-def report(times: Times, errors: list[str], ingest: dict[str, float], args: Any) -> dict[str, Any]:
-    """Print the latency table; return the figures."""
-    rate = ingest["units"] / ingest["seconds"]
-    figures: dict[str, Any] = {
+def measure(serving: Serving, args: argparse.Namespace, round_no: int) -> dict[str, Any]:
+    """One round of one configuration: start the ingest and the load, read the window."""
+    # Imported here: spawned serving processes re-import this module, and need none of it.
+    from offload.bench_freshness import machine_busy_ticks
+
+    load = start_load(serving.plan.port, args, seed=round_no * 1000)
+    pids = serving.pids() | {"load generator": load.pid}
+    sampler = ProcessSampler(list(pids.values()))
+    load_before = os.getloadavg()[0]
+    warm = time.monotonic()
+    begin, end = warm + args.warmup, warm + args.warmup + args.seconds
+    serving.start_ingest()
+    assert load.stdin is not None
+    load.stdin.write(json.dumps({"warm": warm, "begin": begin, "end": end}) + "\n")
+    load.stdin.flush()
+    _sleep_until(begin)
+    mark, ticks0, ingest0 = sampler.mark(), machine_busy_ticks(), serving.ingested()
+    _sleep_until(end)
+    cpu, ticks1, ingest1 = sampler.cpu_percent(mark), machine_busy_ticks(), serving.ingested()
+    peaks = {label: read_peak_rss_kib(pid) or 0 for label, pid in pids.items()}
+    gen = finish_load(load, args.seconds + 120)
+    workers = serving.plan.workers
+    machine_pct = 100 * (ticks1[0] - ticks0[0]) / max(ticks1[1] - ticks0[1], 1)
+    taken = ("seconds", "requests", "requests_per_s", "errors", "error_samples", "queries")
+    return {
+        "workers": workers,
+        "serving": serving_label(workers),
+        "round": round_no,
+        **{key: gen[key] for key in taken},
+        "requests_by_worker": sorted(gen["by_worker"].values(), reverse=True),
+        **ingest_figures(ingest0, ingest1, args.rate),
+        "cpu_pct": cpu_figures(
+            {label: cpu.get(pid, 0.0) for label, pid in pids.items()}, workers, machine_pct
+        ),
+        "load_generator": {k: gen[k] for k in ("http", "loop", "cpu_pct", "cpu_us_per_request")},
+        "peak_rss_mib": {label: round(kib / 1024, 1) for label, kib in peaks.items()},
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def cpu_figures(by_label: dict[str, float], workers: int, machine_pct: float) -> dict[str, Any]:
+    """CPU % (100 = one core) of each process, and of the rest of the machine (noise)."""
+    rest = machine_pct * (os.cpu_count() or 1) - sum(by_label.values())
+    return {
+        "writer": by_label["writer"],
+        "workers": [by_label[f"worker {n}"] for n in range(1, workers + 1)],
+        "load_generator": by_label["load generator"],
+        "rest_of_machine": round(max(rest, 0.0), 1),
+        "machine_busy_pct": round(machine_pct, 1),
+    }
+
+
+def start_load(port: int, args: argparse.Namespace, seed: int) -> subprocess.Popen[str]:
+    """The load generator, connected and waiting for its window (see query_api_load.py)."""
+    argv = [sys.executable, str(LOAD_SCRIPT), "--port", str(port), "--orders", str(args.orders),
+            "--clients", str(args.clients), "--seconds", str(args.seconds), "--warmup",
+            str(args.warmup), "--seed", str(seed), "--http", args.http, "--handshake"]  # fmt: skip
+    if args.only:
+        argv += ["--only", args.only]
+    load = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert load.stdout is not None
+    if (line := load.stdout.readline().strip()) != "ready":
+        load.kill()
+        raise SystemExit(f"the load generator did not start: {line!r} (stderr above)")
+    return load
+
+
+def finish_load(load: subprocess.Popen[str], timeout_s: float) -> dict[str, Any]:
+    """The load generator's result (its last line of output) once it has ended."""
+    out, _ = load.communicate(timeout=timeout_s)
+    if load.returncode != 0:
+        raise SystemExit(f"the load generator failed (exit {load.returncode}, stderr above)")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def ingest_figures(
+    before: tuple[float, float, float], after: tuple[float, float, float], target: int
+) -> dict[str, Any]:
+    """The ingest rate reached between the writer's commits nearest the window's ends."""
+    units, busy, seconds = (a - b for a, b in zip(after, before, strict=True))
+    reached = units / seconds if seconds > 0 else 0.0
+    return {
+        "ingest_target_uow_per_s": target,
+        "ingest_uow_per_s": round(reached, 1),
+        "writer_busy_pct": round(100 * busy / seconds, 1) if seconds > 0 else 0.0,
+    }
+
+
+def serving_label(workers: int) -> str:
+    if workers == 0:
+        return "in-process"
+    return f"{workers} serving worker" + ("s" if workers > 1 else "")
+
+
+def summarise(workers: int, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One setting's figures: the medians over its rounds (counts summed)."""
+
+    def med(values: list[float]) -> float:
+        return round(statistics.median(values), 3)
+
+    queries = {
+        name: {
+            "n": sum(r["queries"][name]["n"] for r in runs),
+            "p50_ms": med([r["queries"][name]["p50_ms"] for r in runs]),
+            "p99_ms": med([r["queries"][name]["p99_ms"] for r in runs]),
+        }
+        for name in runs[0]["queries"]
+        if all(name in r["queries"] for r in runs)
+    }
+    keys = ("writer", "load_generator", "rest_of_machine", "machine_busy_pct")
+    cpu = {key: med([r["cpu_pct"][key] for r in runs]) for key in keys}
+    cpu["workers"] = med([sum(r["cpu_pct"]["workers"]) for r in runs])
+    return {
+        "workers": workers,
+        "serving": serving_label(workers),
+        "rounds": len(runs),
+        "queries": queries,
+        "requests_per_s": med([r["requests_per_s"] for r in runs]),
+        "ingest_uow_per_s": med([r["ingest_uow_per_s"] for r in runs]),
+        "writer_busy_pct": med([r["writer_busy_pct"] for r in runs]),
+        "errors": sum(r["errors"] for r in runs),
+        "cpu_pct": cpu,
+        "load_generator_cpu_us_per_request": med(
+            [r["load_generator"]["cpu_us_per_request"] for r in runs]
+        ),
+        "requests_by_worker": [r["requests_by_worker"] for r in runs],
+        "load_average": [r["load_average"] for r in runs],
+    }
+
+
+def results(
+    args: argparse.Namespace,
+    configurations: list[dict[str, Any]],
+    runs: list[dict[str, Any]],
+    ratio: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The JSON of `--json-out` (see the module docstring)."""
+    last = configurations[-1]
+    return {
         "clients": args.clients,
         "seconds": args.seconds,
+        "warmup_s": args.warmup,
+        "rounds": args.repeat,
         "orders": args.orders,
         "readings": args.readings,
+        "cpus": os.cpu_count(),
         "ingest_target_uow_per_s": args.rate,
-        "ingest_uow_per_s": round(rate, 1),
-        "writer_busy_pct": round(100 * ingest["busy"] / ingest["seconds"], 1),
-        "load_average_before": round(args.load, 2),
-        "errors": len(errors),
-        "queries": {},
+        "load_average_before": runs[0]["load_average"][0],
+        "load_generator": {
+            "http": args.http,
+            "loop": runs[0]["load_generator"]["loop"],
+            "processes": 1,
+        },
+        "offload_ratio": ratio,
+        "configurations": configurations,
+        "runs": runs,
+        "queries": last["queries"],
+        "ingest_uow_per_s": last["ingest_uow_per_s"],
+        "writer_busy_pct": last["writer_busy_pct"],
+        "errors": sum(c["errors"] for c in configurations),
+        "server_peak_rss_mib": max(r["peak_rss_mib"]["writer"] for r in runs),
     }
-    print(f"\n{args.clients} client processes for {args.seconds:.0f}s while ingesting "
-          f"{rate:,.0f} units of work/s (target {args.rate}, 5 events each; writer busy "
-          f"{100 * ingest['busy'] / ingest['seconds']:.0f}% of the time); load average before: "
-          f"{args.load:.1f} on {os.cpu_count()} CPUs")  # fmt: skip
-    print(f"{'query':<20}{'n':>8}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, values in times.items():
-        ordered = sorted(values)
-        p50 = ordered[len(ordered) // 2] * 1000
-        p99 = ordered[min(int(0.99 * len(ordered)), len(ordered) - 1)] * 1000
-        print(f"{name:<20}{len(values):>8}{p50:>10.2f}{p99:>10.2f}")
-        figures["queries"][name] = {
-            "n": len(values),
-            "p50_ms": round(p50, 3),
-            "p99_ms": round(p99, 3),
-        }
-    for error in errors[:5]:
-        print("error:", error)
-    return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--orders", type=int, default=100_000)
-    parser.add_argument("--readings", type=int, default=10_000_000)
-    parser.add_argument("--rate", type=int, default=1000, help="units of work/s while measuring")
-    parser.add_argument("--seconds", type=float, help="measuring time (20, or 8 with --quick)")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2, help="DuckDB threads (api default 2)")
-    parser.add_argument("--ratio-runs", type=int, default=5)
-    parser.add_argument("--data", help="directory to keep the built data in and reuse")
-    parser.add_argument("--only", help="comma-separated named queries to run (default: all)")
-    parser.add_argument("--quick", action="store_true", help="2,000 orders, 200,000 readings, 8 s")
-    parser.add_argument("--json-out", type=Path, help="also write the figures as JSON here")
-    args = parser.parse_args()
-    if args.quick:
-        args.orders, args.readings = 2_000, 200_000
-    args.seconds = args.seconds or (8.0 if args.quick else 20.0)
-    ctx = mp.get_context("spawn")
-    with TemporaryDirectory() as tmp:
-        work, sor_path, lsn = prepare(args, Path(tmp))
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        args.start, args.stop, args.results = ctx.Event(), ctx.Event(), ctx.Queue()
-        args.lsn, args.port = lsn, port
-        server = ctx.Process(target=server_main, args=(work, args))
-        server.start()
-        _wait_until_up(port, server)
-        ratio = offload_ratio(sor_path, port, args.orders, args.ratio_runs)
-        args.load = os.getloadavg()[0]
-        out = ctx.Queue()
-        begin = time.time() + 2.0
-        clients = [
-            ctx.Process(
-                target=client_main,
-                args=(port, args.orders),
-                kwargs={
-                    "seed": i,
-                    "begin": begin,
-                    "seconds": args.seconds,
-                    "out": out,
-                    "only": args.only.split(",") if args.only else [],
-                },
-            )
-            for i in range(args.clients)
-        ]
-        for c in clients:
-            c.start()
-        time.sleep(max(begin - time.time() - 0.5, 0))
-        args.start.set()
-        results = [out.get() for _ in clients]
-        args.stop.set()
-        ingest_result = args.results.get(timeout=120)
-        for c in clients:
-            c.join()
-        server_rss_mib = _peak_rss_mib(server.pid)
-        server.terminate()  # SIGTERM: uvicorn drains and stops, as under `offload run`
-        server.join(30)
-        times: Times = {name: [] for name in results[0][0]}
-        for client_times, _ in results:
-            for name, values in client_times.items():
-                times[name] += values
-        figures = report(times, [e for _, errs in results for e in errs], ingest_result, args)
-    if args.json_out:
-        figures |= {"offload_ratio": ratio, "server_peak_rss_mib": server_rss_mib}
-        args.json_out.write_text(json.dumps(figures, indent=2))
+def print_run(run: dict[str, Any]) -> None:
+    cpu = run["cpu_pct"]
+    workers = "+".join(f"{c:.0f}" for c in cpu["workers"]) or "-"
+    print(f"round {run['round']}, {run['serving']}: {run['requests_per_s']:,.0f} requests/s, "
+          f"ingest {run['ingest_uow_per_s']:,.0f} uow/s (target {run['ingest_target_uow_per_s']:,}"
+          f"); CPU % writer {cpu['writer']:.0f}, workers {workers}, load generator "
+          f"{cpu['load_generator']:.0f}, rest of machine {cpu['rest_of_machine']:.0f}; "
+          f"requests by worker {run['requests_by_worker']}; load average "
+          f"{run['load_average'][0]:.1f} -> {run['load_average'][1]:.1f}; "
+          f"{run['errors']} errors")  # fmt: skip
+    for sample in run["error_samples"]:
+        print("  error:", sample)
 
 
-def _peak_rss_mib(pid: int | None) -> float | None:
-    """VmHWM of a live process in MiB (Linux), else None."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except (OSError, ValueError):
-        pass
-    return None
+def print_table(configurations: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """Per named query p50/p99 in each setting, then throughput, ingest and CPU."""
+    width = 18
+    print(f"\n{args.clients} connections from one asyncio load generator, {args.seconds:.0f} s "
+          f"after {args.warmup:.0f} s warm-up, ingest target {args.rate:,} uow/s; medians of "
+          f"{args.repeat} round(s); {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"{'':<22}" + "".join(f"{c['serving']:>{width}}" for c in configurations))
+    print(f"{'p50 / p99 ms':<22}" + "".join(f"{'':>{width}}" for _ in configurations))
+    for name in configurations[0]["queries"]:
+        cells = [c["queries"].get(name) for c in configurations]
+        row = [f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}" if q else "-" for q in cells]
+        print(f"{name:<22}" + "".join(f"{cell:>{width}}" for cell in row))
+    rows = [
+        ("requests/s", lambda c: f"{c['requests_per_s']:,.0f}"),
+        ("ingest reached uow/s", lambda c: f"{c['ingest_uow_per_s']:,.0f}"),
+        ("writer busy %", lambda c: f"{c['writer_busy_pct']:.0f}"),
+        ("CPU % writer", lambda c: f"{c['cpu_pct']['writer']:.0f}"),
+        ("CPU % workers (sum)", lambda c: f"{c['cpu_pct']['workers']:.0f}"),
+        ("CPU % load generator", lambda c: f"{c['cpu_pct']['load_generator']:.0f}"),
+        ("  us CPU per request", lambda c: f"{c['load_generator_cpu_us_per_request']:.0f}"),
+        ("CPU % rest of machine", lambda c: f"{c['cpu_pct']['rest_of_machine']:.0f}"),
+        ("errors", lambda c: f"{c['errors']}"),
+    ]
+    for label, cell in rows:
+        print(f"{label:<22}" + "".join(f"{cell(c):>{width}}" for c in configurations))
+    print("(CPU %: 100 = one core, over the measuring window)")
 
 
-def _wait_until_up(port: int, server: Any) -> None:
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if not server.is_alive():
-            raise SystemExit("the server process died")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the server did not come up")
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(moment - time.monotonic(), 0.0))
 
 
 if __name__ == "__main__":

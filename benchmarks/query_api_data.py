@@ -6,9 +6,9 @@
   (`simulators.storage`: DECIMAL kept as exact text, CHAR compared with RTRIM, the same
   primary keys), without capture triggers since nothing is captured here.
 
-Shape: one container per 5 orders (orders of one product share a container), one voyage per
-500 orders, readings every 15 minutes, written time-major (every container's reading at t,
-then t + 15 min) as a fleet reports them, so the telemetry is not sorted by container.
+The shape (ids, counts, rows) is `query_api_shape`'s; the readings are written time-major
+(every container's reading at t, then t + 15 min) as a fleet reports them, so the telemetry is
+not sorted by container.
 """
 
 from __future__ import annotations
@@ -23,6 +23,18 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from query_api_shape import (
+    CUSTOMERS,
+    PRODUCTS,
+    T0,
+    Row,
+    container_id,
+    containers_of,
+    order_row,
+    reading_row,
+    voyage_id,
+    voyages_of,
+)
 from shipping_mirrors import mirror_specs, shipping_tables
 
 from projections.applier import BatchApplier
@@ -32,32 +44,7 @@ from projections.store import open_database
 from projections.views import ViewSet, load_views
 from simulators import storage
 
-T0 = datetime(2025, 3, 1)
-READING_STEP = timedelta(minutes=15)
-PRODUCTS = [("P001", "Bananas", "13.00", "14.50"), ("P005", "Chilled beef", "-1.50", "0.50")]
 CHUNK = 200_000
-Row = tuple[str, dict[str, Any]]
-
-
-def container_id(n: int) -> str:
-    return f"MSCU{n:07d}"
-
-
-def voyage_id(n: int) -> str:
-    return f"V{n:07d}"
-
-
-def order_row(o: int, status: str, updated: datetime) -> dict[str, Any]:
-    return {"ORDER_ID": o, "CUSTOMER_ID": 1 + o % 100, "PRODUCT_ID": PRODUCTS[o % 2][0],
-            "QUANTITY": 10, "AMOUNT": Decimal("100.00"), "CURRENCY": "USD",
-            "ORIGIN_PORT": "NLRTM", "DESTINATION_PORT": "USNYC", "REQUESTED_DATE": T0.date(),
-            "STATUS": status, "CREATED_AT": T0, "UPDATED_AT": updated}  # fmt: skip
-
-
-def reading_row(container: int, step: int, temp: float) -> dict[str, Any]:
-    return {"CONTAINER_ID": container_id(container), "READING_TS": T0 + READING_STEP * step,
-            "TEMPERATURE": Decimal(f"{temp:.2f}"), "HUMIDITY": None, "POWER_STATE": "ON",
-            "LATITUDE": None, "LONGITUDE": None}  # fmt: skip
 
 
 def master_rows(orders: int) -> list[Row]:
@@ -65,11 +52,11 @@ def master_rows(orders: int) -> list[Row]:
     rows: list[Row] = [("REFERENCE.PRODUCTS", {"product_id": p, "product_name": n,
                         "temp_min": Decimal(lo), "temp_max": Decimal(hi)})
                        for p, n, lo, hi in PRODUCTS]  # fmt: skip
-    for c in range(1, 101):
+    for c in range(1, CUSTOMERS + 1):
         rows.append(("SHIPPING.CUSTOMERS", {"CUSTOMER_ID": c, "NAME": f"Customer {c}",
             "COUNTRY": "NL", "SEGMENT": "STANDARD", "CREDIT_LIMIT": Decimal("1000.00"),
             "ORDER_CUTOFF": None, "CREATED_AT": T0}))  # fmt: skip
-    for v in range(max(orders // 500, 1)):
+    for v in range(voyages_of(orders)):
         rows.append(("SHIPPING.VOYAGES", {"VOYAGE_ID": voyage_id(v), "VESSEL_ID": "IMO9000001",
             "ORIGIN_PORT": "NLRTM", "DESTINATION_PORT": "USNYC", "PLANNED_DEPARTURE": T0,
             "PLANNED_ARRIVAL": T0 + timedelta(days=9), "DEPARTED_AT": T0, "ARRIVED_AT": None,
@@ -78,10 +65,6 @@ def master_rows(orders: int) -> list[Row]:
         rows.append(("SHIPPING.CONTAINERS", {"CONTAINER_ID": container_id(c), "ISO_TYPE": "45R1",
             "MAX_PAYLOAD_KG": 29000, "STATUS": "LOADED", "LAST_PORT": None}))  # fmt: skip
     return rows
-
-
-def containers_of(orders: int) -> int:
-    return max(orders // 5, 1)
 
 
 def order_rows(orders: int) -> list[Row]:

@@ -87,14 +87,28 @@ def reference_figures(r: dict[str, Any]) -> list[Figure]:
 
 
 def query_figures(r: dict[str, Any]) -> list[Figure]:
-    """p50/p99 of a point lookup and of a cold-chain listing, and the offload ratio."""
+    """p50/p99 of a point lookup and of a cold-chain listing and requests/s in each serving
+    configuration, and the offload ratio.
+
+    The last configuration (the suite lists production's, one worker per core, last) keeps
+    the keys `query.<name>.<p>_ms` and `query.requests_per_s`; the others are prefixed with
+    `query.in_process.` or `query.workers_<N>.`.
+    """
     rows: list[Figure] = []
-    load = f"{r['clients']} clients, ingesting {r['ingest_uow_per_s']:,.0f} uow/s"
-    for name in ("order", "cold-chain-legs"):
-        q = r["queries"].get(name)
-        for p in ("p50", "p99") if q else ():
-            label = f"query `{name}` {p} ({load})"
-            rows.append(figure(f"query.{name}.{p}_ms", label, q[f"{p}_ms"], "ms"))
+    configurations = r["configurations"]
+    for c in configurations:
+        prefix = "query." if c is configurations[-1] else f"query.{_configuration_key(c)}."
+        load = (
+            f"{c['serving']}, {r['clients']} connections, ingesting "
+            f"{c['ingest_uow_per_s']:,.0f} uow/s"
+        )
+        for name in ("order", "cold-chain-legs"):
+            q = c["queries"].get(name)
+            for p in ("p50", "p99") if q else ():
+                label = f"query `{name}` {p} ({load})"
+                rows.append(figure(f"{prefix}{name}.{p}_ms", label, q[f"{p}_ms"], "ms"))
+        rows.append(figure(f"{prefix}requests_per_s", f"query requests/s ({load})",
+                           c["requests_per_s"], "requests/s"))  # fmt: skip
     ratio = r["offload_ratio"]
     label = (
         f"cold-chain legs of a voyage through the API ({ratio['legs']} legs, same answer: "
@@ -107,6 +121,10 @@ def query_figures(r: dict[str, Any]) -> list[Figure]:
         )
     )
     return rows
+
+
+def _configuration_key(c: dict[str, Any]) -> str:
+    return "in_process" if c["workers"] == 0 else f"workers_{c['workers']}"
 
 
 def freshness_figures(r: dict[str, Any]) -> list[Figure]:
@@ -186,7 +204,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _freshness_section(benchmarks.get("freshness"))
     lines += _query_section(benchmarks.get("query_api"))
     lines += _rss_section(benchmarks)
-    lines += ["", "Sizes: " + ", ".join(f"{k} {v:,}" for k, v in results["sizes"].items()), ""]
+    size_texts = (
+        f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in results["sizes"].items()
+    )
+    lines += ["", "Sizes: " + ", ".join(size_texts), ""]
     return "\n".join(lines)
 
 
@@ -248,18 +269,44 @@ def _freshness_verdict(r: dict[str, Any]) -> str:
 def _query_section(entry: dict[str, Any] | None) -> list[str]:
     if (r := _result(entry)) is None:
         return []
+    configurations = r["configurations"]
+    load = r["load_generator"]
     lines = [
         "",
-        f"Query API, {r['clients']} client processes for {r['seconds']:.0f} s while the projection "
-        f"ingests {r['ingest_uow_per_s']:,.0f} uow/s (target {r['ingest_target_uow_per_s']:,}); "
-        f"{r['orders']:,} orders, {r['readings']:,} readings; {r['errors']} errors:",
+        f"Query API while the projection writer applies {r['ingest_target_uow_per_s']:,} uow/s "
+        f"(target): {r['clients']} keep-alive connections from one asyncio load generator "
+        f"({load['http']} HTTP/1.1 on {load['loop']}), {r['seconds']:.0f} s after "
+        f"{r['warmup_s']:.0f} s warm-up, medians of {r['rounds']} round(s); {r['orders']:,} "
+        f"orders, {r['readings']:,} readings. CPU: % of one core over the measuring window.",
         "",
-        "| named query | requests | p50 ms | p99 ms |",
-        "|---|---:|---:|---:|",
+        "| | " + " | ".join(c["serving"] for c in configurations) + " |",
+        "|---|" + "---:|" * len(configurations),
     ]
-    for name, q in r["queries"].items():
-        lines.append(f"| {name} | {q['n']:,} | {q['p50_ms']:.2f} | {q['p99_ms']:.2f} |")
+    for name in configurations[0]["queries"]:
+        found = [c["queries"].get(name) for c in configurations]
+        cells = [f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}" if q else "—" for q in found]
+        lines.append(f"| `{name}` p50 / p99 ms | " + " | ".join(cells) + " |")
+    for label, cell in _QUERY_ROWS:
+        lines.append(f"| {label} | " + " | ".join(cell(c) for c in configurations) + " |")
     return lines
+
+
+_QUERY_ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
+    ("requests/s", lambda c: f"{c['requests_per_s']:,.0f}"),
+    ("ingest reached, uow/s", lambda c: f"{c['ingest_uow_per_s']:,.0f}"),
+    ("writer busy applying", lambda c: f"{c['writer_busy_pct']:.0f} %"),
+    ("CPU writer", lambda c: f"{c['cpu_pct']['writer']:.0f} %"),
+    ("CPU serving workers (sum)", lambda c: f"{c['cpu_pct']['workers']:.0f} %"),
+    ("CPU load generator", lambda c: f"{c['cpu_pct']['load_generator']:.0f} %"),
+    ("CPU rest of the machine", lambda c: f"{c['cpu_pct']['rest_of_machine']:.0f} %"),
+    (
+        "requests by worker (each round)",
+        lambda c: "; ".join(
+            ", ".join(str(n) for n in counts) for counts in c["requests_by_worker"]
+        ),
+    ),
+    ("errors", lambda c: str(c["errors"])),
+]
 
 
 def _rss_section(benchmarks: dict[str, dict[str, Any]]) -> list[str]:

@@ -10,9 +10,11 @@ Benchmarks and their sizes (full / --quick / --smoke):
   20,000 units of work / 1,000 / 500.
 - reference_load: records/s of an EBCDIC extract end to end vs decode-only and raw produce;
   1,000,000 records x 3 runs / 100,000 x 1 / 20,000 x 1.
-- query_api: p50/p99 of each named query, 8 client processes, while ingesting 1,000 uow/s,
-  and the offload ratio; 100,000 orders and 10,000,000 readings for 20 s (the built data is
-  cached in `<data_dir>/bench/cache`) / 2,000 and 100,000 for 5 s / 1,000 and 50,000 for 3 s.
+- query_api: p50/p99 of each named query and requests/s, 8 keep-alive connections from one
+  asyncio load generator, while the writer applies 1,000 uow/s, served in-process and by 1 and
+  2 serving workers (smoke: in-process and 2), and the offload ratio; 100,000 orders and
+  10,000,000 readings for 20 s each (the built data is cached in `<data_dir>/bench/cache`) /
+  2,000 and 100,000 for 5 s / 1,000 and 50,000 for 3 s.
 - freshness: commit → API answer with `offload run` serving, 1,000 uow/s of 5 rows for 60 s,
   then up to 3 lower rates for 20 s each if it cannot keep up / 10 s, 1 lower rate for 5 s /
   4 s, none.
@@ -57,6 +59,7 @@ class Sizes:
     query_readings: int
     query_seconds: int
     query_ratio_runs: int
+    query_workers: str
     fresh_rate: int
     fresh_seconds: int
     fresh_base_units: int
@@ -66,11 +69,11 @@ class Sizes:
 
 SUITES = {
     "full": Sizes(4000, 3, 200_000, 3, 20_000, 1_000_000, 3, 100_000, 10_000_000, 20, 5,
-                  1000, 60, 400, 3, 20),
+                  "0,1,2", 1000, 60, 400, 3, 20),
     "quick": Sizes(1000, 1, 50_000, 1, 1000, 100_000, 1, 2000, 100_000, 5, 3,
-                   1000, 10, 300, 1, 5),
+                   "0,1,2", 1000, 10, 300, 1, 5),
     "smoke": Sizes(300, 1, 20_000, 1, 500, 20_000, 1, 1000, 50_000, 3, 2,
-                   1000, 4, 300, 0, 4),
+                   "0,2", 1000, 4, 300, 0, 4),
 }  # fmt: skip
 
 
@@ -118,5 +121,6 @@ class BenchRun:
             "query_api": ["bench_query_api.py", "--orders", str(s.query_orders), "--readings",
                           str(s.query_readings), "--seconds", str(s.query_seconds),
                           "--ratio-runs", str(s.query_ratio_runs), "--rate", "1000",
-                          "--clients", "8", "--data", str(cache)],
+                          "--clients", "8", "--workers", s.query_workers,
+                          "--data", str(cache)],
         }  # fmt: skip
