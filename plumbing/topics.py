@@ -15,7 +15,12 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
 from config import KafkaSettings
-from plumbing.kafka_errors import BrokerUnreachable, TopicCreateFailed, TopicMismatch
+from plumbing.kafka_errors import (
+    BrokerUnreachable,
+    KafkaUnavailable,
+    TopicCreateFailed,
+    TopicMismatch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +143,26 @@ def _partition_count(
     return len(topic.partitions)
 
 
+_UNREACHABLE = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT)
+_BUSY = (
+    KafkaError.BROKER_NOT_AVAILABLE,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_CONTROLLER,
+    KafkaError.REQUEST_TIMED_OUT,
+)
+
+
+def refused_for_now(error: KafkaError) -> bool:
+    """A refusal that a retry can outlast: the cluster is starting, stopping or electing.
+
+    A broker shutting down (or not yet registered) is "fenced": KRaft then answers a create
+    with INVALID_REPLICATION_FACTOR and "All brokers are currently fenced".
+    """
+    if error.code() in _BUSY:
+        return True
+    return error.code() == KafkaError.INVALID_REPLICATION_FACTOR and "fenced" in error.str()
+
+
 def _create(admin: AdminClient, kafka: KafkaSettings, new: NewTopic, timeout: float) -> None:
     name = new.topic
     future = admin.create_topics([new], operation_timeout=timeout, request_timeout=timeout)[name]
@@ -148,8 +173,9 @@ def _create(admin: AdminClient, kafka: KafkaSettings, new: NewTopic, timeout: fl
         if isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
             logger.debug("topic %s was created concurrently", name)
             return
-        unreachable = (KafkaError._TRANSPORT, KafkaError._TIMED_OUT)
-        if isinstance(error, KafkaError) and error.code() in unreachable:
+        if isinstance(error, KafkaError) and refused_for_now(error):
+            raise KafkaUnavailable(f"creating topic {name}", error.str()) from exc
+        if isinstance(error, KafkaError) and error.code() in _UNREACHABLE:
             raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(error)) from exc
         reason = error.str() if isinstance(error, KafkaError) else str(error)
         raise TopicCreateFailed(name, reason) from exc
