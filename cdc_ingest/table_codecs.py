@@ -4,7 +4,9 @@
 new schema version when the catalog changed (in the caller's Kafka transaction: the schema
 store produces through the transactional producer). A catalog whose value (or key) schema is
 not BACKWARD compatible with the subject's latest version gives a `Refusal` naming table,
-column and both types instead, unless the operator accepted exactly that schema.
+column and both types instead, unless the operator accepted exactly that schema. Encoders are
+compiled once and kept across transactions; only those that registered a new version in a
+transaction that aborted are forgotten (`forget_uncommitted`): that version was not committed.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from event_contract.catalog import Table
 from event_contract.codec import Codec, Encoder
 from event_contract.envelope import TableLayout
 from event_contract.errors import SchemaIncompatibleError
-from event_contract.registry import SchemaStore, schema_id
+from event_contract.registry import SchemaStore, SubjectVersion, schema_id
 
 logger = logging.getLogger(__name__)
 
@@ -77,19 +79,34 @@ class TableCodecs:
         self._tables: dict[str, TableCodec] = {}
         self.marker_topic = kafka.topic(TRANSACTION_TOPIC)
         self._markers: tuple[Encode, Encode] | None = None
+        self._new_in_transaction: set[str] = set()
+        self._markers_new_in_transaction = False
+        self._added_version = False
 
-    def reset(self) -> None:
-        """Forget every resolved table (after an aborted transaction: re-register)."""
-        self._tables.clear()
-        self._markers = None
+    def begin(self) -> None:
+        """A Kafka transaction begins: versions registered from now on belong to it."""
+        self._new_in_transaction.clear()
+        self._markers_new_in_transaction = False
+
+    def forget_uncommitted(self) -> None:
+        """The transaction aborted: forget the encoders that registered a new version in it
+        (that version was not committed; it is registered again on the next use). The others
+        are kept: compiling them again would cost milliseconds per table on every idle step."""
+        for name in self._new_in_transaction:
+            self._tables.pop(name, None)
+        if self._markers_new_in_transaction:
+            self._markers = None
+        self.begin()
 
     def markers(self) -> tuple[Encode, Encode]:
         """(encode key, encode value) of transaction markers, registering their schemas."""
         if self._markers is None:
+            self._added_version = False
             prefix = self.kafka.topic_prefix
             key = self._encoder(f"{self.marker_topic}-key", transaction_key_schema(prefix))
             value = self._encoder(f"{self.marker_topic}-value", transaction_value_schema(prefix))
             self._markers = (key, value)
+            self._markers_new_in_transaction = self._added_version
         return self._markers
 
     def versions(self) -> dict[str, int | None]:
@@ -110,6 +127,7 @@ class TableCodecs:
         topic = self.kafka.topic(table.schema, table.name)
         schemas = {"key": key_schema(table, prefix), "value": envelope_schema(table, prefix)}
         encoders: dict[str, Encoder] = {}
+        self._added_version = False
         for part, schema in schemas.items():
             subject = f"{topic}-{part}"
             accept = accept_schema_id == schema_id(schema)
@@ -129,6 +147,8 @@ class TableCodecs:
             EventWriter(layout, (key.schema_id, key.schema), (value.schema_id, value.schema)),
         )
         self._tables[name] = codec
+        if self._added_version:
+            self._new_in_transaction.add(name)
         return codec
 
     def version(self, table: Table) -> int | None:
@@ -141,8 +161,15 @@ class TableCodecs:
         return self._registered(subject, schema).encode
 
     def _registered(self, subject: str, schema: dict[str, Any], accept: bool = False) -> Encoder:
+        before = _version_of(self.store.latest(subject))
         registered = self.store.register(subject, schema, accept_incompatible=accept)
+        if _version_of(self.store.latest(subject)) != before:
+            self._added_version = True
         return self._codec.encoder(registered, schema)
+
+
+def _version_of(latest: SubjectVersion | None) -> tuple[int, int] | None:
+    return None if latest is None else (latest.version, latest.id)
 
 
 def _refusal_message(table: str, part: str, exc: SchemaIncompatibleError) -> str:

@@ -81,6 +81,8 @@ class Transactions:
     def begin(self) -> None:
         """Begin a transaction."""
         self.producer.begin()
+        if self.codecs is not None:
+            self.codecs.begin()
 
     def abort(self) -> None:
         """Abort the open transaction and forget the schema versions registered in it."""
@@ -92,7 +94,7 @@ class Transactions:
         if self._store is not None:
             self._store.discard_pending()
         if self.codecs is not None:
-            self.codecs.reset()
+            self.codecs.forget_uncommitted()
 
     def commit(self, build: Build) -> None:
         """Write the step's messages and the new position in the open transaction; commit."""

@@ -117,7 +117,9 @@ class CaptureSettings(_Section):
     tables: list[str] = ["*"]
     """Tables to capture, as SCHEMA.TABLE, or "*" for every registered table."""
     poll_interval_ms: int = Field(default=200, ge=1)
-    """Pause between reads of the capture tables when nothing new was committed."""
+    """Longest wait between reads of the capture tables while nothing new is committed. On the
+    simulated Db2 a commit ends the wait within a few ms (capture checks SQLite's data_version
+    every 5 ms); on a real Db2 this is the polling interval."""
     max_events_per_transaction: int = Field(default=20000, ge=1)
     """Events per Kafka transaction; a larger unit of work is split, its END marker completes it."""
     snapshot_chunk_rows: int = Field(default=5000, ge=1)
@@ -141,7 +143,8 @@ class ProjectionSettings(_Section):
     batch_max_events: int = Field(default=50000, ge=1)
     """Events per DuckDB transaction at most (a larger unit of work is still applied whole)."""
     batch_max_ms: int = Field(default=500, ge=1)
-    """Longest time a batch collects events before it is applied."""
+    """Longest time a batch collects events under backlog (a batch being applied, or more
+    records waiting); when the writer is idle a complete unit of work is applied at once."""
     views: list[str] = ["order_tracking", "cold_chain"]
     """Derived views kept current: NAME.sql and NAME.keys.sql in views_dir or projections/views."""
     views_dir: Path | None = None

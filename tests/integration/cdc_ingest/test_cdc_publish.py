@@ -93,6 +93,18 @@ def _spawn(settings: Settings, *args: str, crash: str | None = None) -> Proc:
     return proc
 
 
+STARTED = "continues after LSN"
+"""What a capture logs once it has fenced older instances and read its position."""
+
+
+def _wait_for(proc: Proc, text: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in proc.output:
+        assert proc.popen.poll() is None, proc.output[-3000:]
+        assert time.monotonic() < deadline, f"no {text!r} within {timeout_s} s"
+        time.sleep(0.1)
+
+
 def _ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
     assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -228,10 +240,15 @@ def test_zombie_is_fenced_and_writes_nothing_more(
     # start, so the zombie must still have work when that happens.
     writer = _spawn(settings, "simulate", "--duration", "30", "--tps", "50", "--seed", "9")
     zombie = _spawn(settings, "cdc", "run")
-    time.sleep(3)
+    # Paused only once it has its transactional producer and position (on a loaded machine
+    # that takes longer than any fixed sleep), and resumed only once the second instance has
+    # initialised its transactions, which fences the zombie.
+    _wait_for(zombie, STARTED)
+    time.sleep(1)
     zombie.signal(signal.SIGSTOP)
     second = _spawn(settings, "cdc", "run")
-    time.sleep(4)
+    _wait_for(second, STARTED)
+    time.sleep(1)
     zombie.signal(signal.SIGCONT)
     assert zombie.wait(timeout=120) == 1, zombie.output[-3000:]
     assert "this instance was fenced" in zombie.output
