@@ -23,8 +23,13 @@ want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "bootstrap: installing Offload and its dependencies into .venv"
     .venv/bin/python -m pip install --quiet --upgrade pip
-    # compat: the repository root on sys.path (every top-level package, no link tree), which
-    # also spares newcomers setuptools' multi-line "Editable installation" warning.
-    .venv/bin/python -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+    # The build backend's notes (setuptools' multi-line "Editable installation" box) go to a
+    # log; it is shown only when the install fails.
+    log=.venv/install.log
+    if ! .venv/bin/python -m pip install --quiet -e '.[dev]' >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "bootstrap: installing into .venv failed (log above, also in $log)" >&2
+        exit 1
+    fi
     echo "$want" > "$stamp"
 fi
