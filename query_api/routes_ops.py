@@ -30,8 +30,8 @@ def ops_router(ctx: ApiContext, readiness_max_lag_s: float) -> APIRouter:
 
     @router.get("/freshness", dependencies=reader, summary="Watermark and lag of every view")
     def freshness(fresh: Freshness = Depends(ctx.freshness())) -> JSONResponse:  # noqa: B008
-        head = ctx.store.head()
-        with ctx.answer(fresh) as snap:
+        with ctx.answer(fresh) as snap:  # waits for min_lsn (and a writer still starting)
+            head = ctx.store.head()
             states = _view_states(ctx, snap)
             lag = lag_behind(snap.watermark, head)
             body = {
