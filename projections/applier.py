@@ -129,6 +129,9 @@ class BatchApplier:
         self._mirrors: dict[str, MirrorSpec] = {}
         self._current: Sequence[AssembledUnit] = ()
         self._replaced: set[str] = set()
+        # Mirrors whose delta table may hold rows (written by a committed or rolled-back
+        # batch); only those are cleared at the start of the next batch.
+        self._dirty: set[str] = set()
         self._sql = statements("mirror_apply.sql")
         self._bookkeeping = statements("positions.sql")
 
@@ -152,6 +155,7 @@ class BatchApplier:
             self._con.execute(self._format("delta_drop", spec))
         self._con.execute(self._format("delta_table", spec))
         self._mirrors[spec.source_name] = spec
+        self._dirty.add(spec.source_name)
 
     def apply(
         self,
@@ -180,6 +184,7 @@ class BatchApplier:
         events = sum(u.event_count for u in units) + len(references)
         con = self._con
         self._current = units
+        dirty_before = set(self._dirty)
         con.execute("BEGIN TRANSACTION")
         try:
             changed, touched = self._apply_all(units, references)
@@ -196,15 +201,15 @@ class BatchApplier:
                 self._hook("project.before_commit")
                 con.execute("COMMIT")
             else:
-                con.execute("ROLLBACK")
+                self._rollback(dirty_before)
         except DATA_ERRORS as exc:
-            con.execute("ROLLBACK")
+            self._rollback(dirty_before)
             raise _apply_error(units, f"{type(exc).__name__}: {exc}") from exc
         except duckdb.Error as exc:
-            con.execute("ROLLBACK")
+            self._rollback(dirty_before)
             raise _apply_error(units, str(exc)) from exc
         except BaseException:
-            con.execute("ROLLBACK")
+            self._rollback(dirty_before)
             raise
         if not commit:
             return BatchResult(len(units), events, changed, view_rows, lsn, 0.0)
@@ -216,11 +221,18 @@ class BatchApplier:
         logger.debug("applied %d units, %d events in %.3fs", len(units), events, seconds)
         return BatchResult(len(units), events, changed, view_rows, lsn, seconds)
 
+    def _rollback(self, dirty_before: Set[str]) -> None:
+        """Roll the batch back; the deltas hold again what they held before it began."""
+        self._con.execute("ROLLBACK")
+        self._dirty |= dirty_before
+
     def _apply_all(
         self, units: Sequence[AssembledUnit], references: Sequence[DecodedChange]
     ) -> tuple[int, set[str]]:
-        for spec in self._mirrors.values():
-            self._con.execute(self._format("delta_clear", spec))
+        # A delta no batch has written since it was last cleared is empty already.
+        for source in sorted(self._dirty):
+            self._con.execute(self._format("delta_clear", self._mirrors[source]))
+        self._dirty = set()
         self._replaced = set()
         folded = fold(references)
         for unit in units:
@@ -257,6 +269,7 @@ class BatchApplier:
         winners, existed = (0, 0) if row is None else (int(row[0]), int(row[1]))
         if winners == 0:
             return 0
+        self._dirty.add(spec.source_name)
         if existed:
             # an update or a delete: views cannot fold this table's delta in as inserts
             self._replaced.add(f"{spec.schema}.{spec.name}".lower())

@@ -86,6 +86,34 @@ def test_a_failed_batch_commits_nothing(bare_projection: Any, kit: SimpleNamespa
     assert read_watermark(p.con).lsn == 0
 
 
+def test_deltas_hold_only_the_last_batchs_images_even_after_a_rollback(
+    bare_projection: Any, kit: SimpleNamespace
+) -> None:
+    """Only deltas a batch wrote are cleared by the next: the others must be empty already."""
+    make_event, unit = kit.make_event, kit.unit
+    p = bare_projection
+    sql = (
+        "SELECT (SELECT count(*) FROM delta_shipping_customers), "
+        "(SELECT count(*) FROM delta_shipping_orders)"
+    )
+
+    def deltas() -> tuple[Any, ...] | None:  # temp tables: the writer's own connection
+        return p.con.execute(sql).fetchone()
+
+    order = {"ORDER_ID": 1, "CUSTOMER_ID": 1, "AMOUNT": kit.D("1.00")}
+    p.applier.apply([unit(3, make_event(CUSTOMERS, customer(1, "a"), 3))], {})
+    assert deltas() == (1, 0)
+    p.applier.apply([unit(4, make_event(CUSTOMERS, customer(1, "b"), 4))], {})
+    assert deltas() == (2, 0)  # the old and the new image of customer 1
+    # a trial batch (rolled back) clears and rewrites the deltas: rolled back with it
+    p.applier.apply([unit(5, make_event("SHIPPING.ORDERS", order, 5))], {}, commit=False)
+    assert deltas() == (2, 0)
+    p.applier.apply([unit(6, make_event("SHIPPING.ORDERS", order, 6))], {})
+    assert deltas() == (0, 1)
+    p.applier.apply([unit(7, make_event(CUSTOMERS, customer(2, "c"), 7))], {})
+    assert deltas() == (1, 0)
+
+
 def test_a_unit_of_an_unknown_table_is_refused(bare_projection: Any, kit: SimpleNamespace) -> None:
     make_event, unit = kit.make_event, kit.unit
     event = make_event(CUSTOMERS, customer(1, "x"), 3)
