@@ -26,6 +26,7 @@ from event_contract.avro_types import (
 )
 from event_contract.catalog import Table
 from event_contract.codec import Codec, Encoder
+from event_contract.compatibility import TIME_ENCODING_NOTE
 from event_contract.envelope import TableLayout
 from event_contract.errors import SchemaIncompatibleError
 from event_contract.registry import SchemaStore, SubjectVersion, schema_id
@@ -179,8 +180,13 @@ def _refusal_message(table: str, part: str, exc: SchemaIncompatibleError) -> str
         if exc.field and exc.old_type != "(absent)"
         else exc.reason
     )
-    return (
+    stopped = (
         f"capture of table {table} stopped: {change}, which is not BACKWARD compatible with "
-        f"version {exc.version} of subject {exc.subject}; revert the change or run "
-        f"`offload cdc resume {table} --accept-incompatible`"
+        f"version {exc.version} of subject {exc.subject}"
     )
+    if TIME_ENCODING_NOTE in exc.reason:
+        return (
+            f"{stopped}: {TIME_ENCODING_NOTE}; once the consumers of {exc.subject} read "
+            f"time-millis, run `offload cdc resume {table} --accept-incompatible`"
+        )
+    return f"{stopped}; revert the change or run `offload cdc resume {table} --accept-incompatible`"

@@ -32,9 +32,9 @@ def row_columns(schema: Mapping[str, Any]) -> list[ColumnSpec]:
     """The columns of a row schema, or of an `Envelope`'s row: what a mirror table needs.
 
     Fields with a `db2Type` attribute give that type; other fields (reference records) map
-    back from Avro: decimal → DECIMAL(p,s), date → DATE, time-micros → TIME, timestamps →
-    TIMESTAMP, string → VARCHAR, int → INTEGER, long → BIGINT, double → DOUBLE, float → REAL,
-    boolean → BOOLEAN.
+    back from Avro: decimal → DECIMAL(p,s), date → DATE, time-millis and time-micros → TIME,
+    timestamps → TIMESTAMP, string → VARCHAR, int → INTEGER, long → BIGINT, double → DOUBLE,
+    float → REAL, boolean → BOOLEAN.
 
     Raises:
         SchemaDefinitionError: a field type with no SQL column equivalent.

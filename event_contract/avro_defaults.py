@@ -2,7 +2,7 @@
 
 A NOT NULL column with a literal default gets that default in its Avro field, so adding the
 column later is a BACKWARD-compatible change. Values are written the way Avro stores them: a
-DATE as days since 1970-01-01, a TIME as microseconds since midnight, a TIMESTAMP as
+DATE as days since 1970-01-01, a TIME as milliseconds since midnight (time-millis), a TIMESTAMP as
 microseconds since 1970-01-01 00:00 (wall-clock, no zone), a DECIMAL as its unscaled
 two's-complement bytes spelled as a string of code points 0..255. Special registers
 (CURRENT DATE, ...) have no Avro equivalent and give no default.
@@ -69,9 +69,10 @@ def _convert_default(column: Column, literal: str, quoted: bool) -> Any:
         return (date.fromisoformat(literal) - _EPOCH_DATE).days
     if kind is Db2Type.TIME:
         moment = time.fromisoformat(literal.replace(".", ":", 2))
-        return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1_000_000 + (
-            moment.microsecond
-        )
+        millis, rest = divmod(moment.microsecond, 1000)
+        if rest:
+            raise ValueError(literal)
+        return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1000 + millis
     stamp = _parse_timestamp(literal)
     return (stamp - _EPOCH) // _MICROSECOND
 

@@ -9,7 +9,7 @@ from declared fields in `reference_schemas`; `avro_columns` reads a row schema b
 |----------------|---------------------------------------------|--------------------------|
 | DECIMAL(p,s)   | bytes, logicalType decimal, precision p, s  | decimal.Decimal          |
 | DATE           | int, logicalType date                       | datetime.date            |
-| TIME           | long, logicalType time-micros               | datetime.time            |
+| TIME           | int, logicalType time-millis                | datetime.time            |
 | TIMESTAMP      | long, logicalType local-timestamp-micros    | naive datetime.datetime  |
 | CHAR(n)        | string (trailing blanks removed)            | str                      |
 | VARCHAR(n)     | string                                      | str                      |
@@ -22,6 +22,11 @@ A nullable column is `["null", T]` with default null. Every column field carries
 attribute `db2Type` with its Db2 DDL type, so a reader can rebuild the exact table.
 TIMESTAMP uses `local-timestamp-micros`, not `timestamp-micros`: a Db2 TIMESTAMP is a wall-clock
 time with no zone, and `timestamp-micros` would claim an instant in UTC.
+TIME uses `int` `time-millis`, as Debezium's Db2 connector writes it (`io.debezium.time.Time`),
+so stock Debezium-format consumers read it; a Db2 TIME holds whole seconds, so nothing is lost.
+Topics written before this change hold `long` `time-micros`: the readers decode both (each
+record with its writer schema), and the registry refuses the new version until it is accepted
+(see `compatibility`).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ _PRIMITIVE: dict[Db2Type, Any] = {
     Db2Type.BIGINT: "long",
     Db2Type.DOUBLE: "double",
     Db2Type.DATE: {"type": "int", "logicalType": "date"},
-    Db2Type.TIME: {"type": "long", "logicalType": "time-micros"},
+    Db2Type.TIME: {"type": "int", "logicalType": "time-millis"},
     Db2Type.TIMESTAMP: {"type": "long", "logicalType": "local-timestamp-micros"},
 }
 

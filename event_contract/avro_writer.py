@@ -6,9 +6,10 @@ into straight-line Python removes the interpretation and encodes several times f
 bytes are the same as fastavro's (tests compare them on generated records).
 
 Supported: records, null, boolean, int, long, float, double, string, bytes, arrays, unions of
-null and one other type, and the logical types decimal (bytes), date, time-micros and
-local-timestamp-micros. `compile_writer` returns None for any other schema, and the caller
-uses fastavro instead.
+null and one other type, and the logical types decimal (bytes), date, time-millis (Db2 TIME),
+time-micros (reference records) and local-timestamp-micros. `compile_writer` returns None for
+any other schema, and the caller uses fastavro instead. A time-millis value with a fraction of a
+millisecond is refused (fastavro would drop it silently): Db2 TIME holds whole seconds.
 """
 
 from __future__ import annotations
@@ -115,6 +116,18 @@ def _date(value: date) -> bytes:
     return _long(value.toordinal() - _EPOCH_ORDINAL)
 
 
+def _time_millis(value: time) -> bytes:
+    if not isinstance(value, time):
+        raise TypeError(f"expected a time, got {type(value).__name__}")
+    millis, rest = divmod(value.microsecond, 1000)
+    if rest:
+        raise ValueError(
+            f"TIME {value.isoformat()} has a fraction of a millisecond: time-millis holds "
+            "whole milliseconds (a Db2 TIME whole seconds)"
+        )
+    return _long(((value.hour * 60 + value.minute) * 60 + value.second) * 1000 + millis)
+
+
 def _time_micros(value: time) -> bytes:
     micros = ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000
     return _long(micros + value.microsecond)
@@ -147,6 +160,7 @@ _HELPERS: dict[str, Any] = {
     "_bytes": _bytes,
     "_decimal": _decimal,
     "_date": _date,
+    "_time_millis": _time_millis,
     "_time_micros": _time_micros,
     "_local_timestamp_micros": _local_timestamp_micros,
     "_BOOLEAN": _BOOLEAN,
@@ -164,6 +178,7 @@ _SIMPLE = {
 }
 _LOGICAL = {
     ("int", "date"): "_date({})",
+    ("int", "time-millis"): "_time_millis({})",
     ("long", "time-micros"): "_time_micros({})",
     ("long", "local-timestamp-micros"): "_local_timestamp_micros({})",
 }

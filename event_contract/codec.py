@@ -7,8 +7,10 @@ parsed once per schema id; encoding runs through a writer compiled from the sche
 compiled likewise (`avro_reader`, the same values as fastavro), fastavro itself for a schema the
 compilers do not handle.
 
-Values round-trip exactly: decimal ↔ `Decimal`, date ↔ `date`, time-micros ↔ `time`,
-local-timestamp-micros ↔ naive `datetime`, with microseconds.
+Values round-trip exactly: decimal ↔ `Decimal`, date ↔ `date`, time-millis (Db2 TIME) and
+time-micros ↔ `time`, local-timestamp-micros ↔ naive `datetime`, with microseconds. A record
+is always decoded with the schema it was written with, so a topic holding both TIME encodings
+(records from before and after the change to time-millis) decodes every record right.
 """
 
 from __future__ import annotations

@@ -10,6 +10,13 @@ DECIMAL(9,3) gives other numbers. So:
 - a type change other than Avro's promotions (int → long, float or double; long → float or
   double; float → double; string ↔ bytes; T → ["null", T]): incompatible;
 - nullable → NOT NULL (["null", T] → T): incompatible.
+
+A column whose Db2 type stays while its Avro encoding changes is described with both encodings
+(`TIME (long time-micros)` → `TIME (int time-millis)`). That is the one such change Offload
+itself makes: Db2 TIME moved from `long` `time-micros` to Debezium's `int` `time-millis`. It is
+refused like any other (an Avro reader with the new schema cannot read the older records: long
+does not resolve to int), with `TIME_ENCODING_NOTE` in its reason, until the operator accepts
+it; Offload's own readers decode every record with its writer schema and read both.
 """
 
 from __future__ import annotations
@@ -32,6 +39,12 @@ _PROMOTIONS = {
     ("bytes", "string"),
 }
 _MISMATCH = "mismatch"
+TIME_ENCODING_NOTE = (
+    "Offload now writes Db2 TIME as Debezium does (int time-millis, was long time-micros); "
+    "Offload's readers read both, a consumer reading the older records with the new schema "
+    "does not"
+)
+"""Ends the reason of a TIME column refused for the change of its encoding alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +190,33 @@ class _Checker:
                     reason = f"field {field['name']} ({new_type}) was added without a default"
                     self._add(reader, field["name"], "(absent)", new_type, reason)
             elif self.resolve(field["type"], old["type"]) is not None:
-                old_type, new_type = describe_field(old), describe_field(field)
-                reason = f"field {field['name']} changed type from {old_type} to {new_type}"
-                self._add(reader, field["name"], old_type, new_type, reason)
+                self._changed(reader, old, field)
         return None
+
+    def _changed(
+        self, record: Mapping[str, Any], old: Mapping[str, Any], new: Mapping[str, Any]
+    ) -> None:
+        old_type, new_type = describe_field(old), describe_field(new)
+        note = ""
+        if old_type == new_type:  # the same Db2 type, another Avro encoding
+            old_encoding, new_encoding = _encoding(old["type"]), _encoding(new["type"])
+            old_type, new_type = f"{old_type} ({old_encoding})", f"{new_type} ({new_encoding})"
+            if (old_encoding, new_encoding) == ("long time-micros", "int time-millis"):
+                note = f": {TIME_ENCODING_NOTE}"
+        reason = f"field {new['name']} changed type from {old_type} to {new_type}{note}"
+        self._add(record, new["name"], old_type, new_type, reason)
 
     def _add(self, record: Mapping[str, Any], field: str, old: str, new: str, why: str) -> None:
         self.found.append(Incompatibility(str(record["name"]), field, old, new, why))
+
+
+def _encoding(kind: Any) -> str:
+    """The Avro encoding of a field type without its null branch: `long time-micros`."""
+    if isinstance(kind, list):
+        return " | ".join(_encoding(branch) for branch in kind if branch != "null")
+    if isinstance(kind, dict) and kind.get("logicalType") not in (None, "decimal"):
+        return f"{kind['type']} {kind['logicalType']}"
+    return describe_type(kind)
 
 
 def _find(old_fields: Mapping[str, Any], field: Mapping[str, Any]) -> Any:

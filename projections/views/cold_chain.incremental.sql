@@ -41,11 +41,20 @@ folded AS (
         END AS sum_temperature
     FROM views.cold_chain AS v
     JOIN fresh AS f USING (order_id, container_id, voyage_id)
+),
+-- The average exactly as cold_chain.sql computes it: DECIMAL(7,4), half to even, in integers.
+parts AS (
+    SELECT *,
+           CAST(sum_temperature * 10000 AS HUGEINT) // nullif(readings, 0) AS avg_q,
+           CAST(sum_temperature * 10000 AS HUGEINT) % nullif(readings, 0) AS avg_r
+    FROM folded
 )
 SELECT
-    * EXCLUDE (sum_temperature),
-    sum_temperature / nullif(readings, 0) AS avg_temperature,
+    * EXCLUDE (sum_temperature, avg_q, avg_r),
+    CAST((avg_q + CASE WHEN 2 * abs(avg_r) > readings
+                         OR (2 * abs(avg_r) = readings AND avg_q % 2 <> 0)
+                       THEN sign(avg_r) ELSE 0 END) * 0.0001 AS DECIMAL(7,4)) AS avg_temperature,
     CASE WHEN temp_min IS NULL OR temp_max IS NULL THEN NULL ELSE excursions = 0 END
         AS compliant,
     sum_temperature
-FROM folded
+FROM parts

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,12 +19,14 @@ from event_contract.catalog import Db2Type
 from simulators.reference_data import PORTS, PRODUCTS, VESSELS
 from simulators.sor import SystemOfRecord
 
+# The average is computed here from the exact sum in hundredths (a DECIMAL(5,2) reading is
+# exact as a REAL times 100, rounded) and the count: see `_exact_averages`.
 COLD_CHAIN = """
 SELECT a.ORDER_ID, a.CONTAINER_ID, a.VOYAGE_ID, o.PRODUCT_ID, p.temp_min, p.temp_max,
        a.LOADED_AT, a.DISCHARGED_AT,
        count(t.TEMPERATURE),
        min(CAST(t.TEMPERATURE AS REAL)), max(CAST(t.TEMPERATURE AS REAL)),
-       avg(CAST(t.TEMPERATURE AS REAL)),
+       sum(CAST(round(CAST(t.TEMPERATURE AS REAL) * 100) AS INTEGER)),
        sum(CASE WHEN CAST(t.TEMPERATURE AS REAL) < p.temp_min
                   OR CAST(t.TEMPERATURE AS REAL) > p.temp_max THEN 1 ELSE 0 END),
        min(CASE WHEN CAST(t.TEMPERATURE AS REAL) < p.temp_min
@@ -75,6 +77,22 @@ def _typed(value: Any, column: Any) -> Any:
     if kind is Db2Type.DOUBLE:
         return float(value)
     return value
+
+
+def _exact_averages(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """COLD_CHAIN's rows with column 11 (the sum in hundredths) made the exact average: the
+    quotient by the count (column 8) rounded half to even at scale 4, as DECIMAL(7,4)."""
+    out = []
+    for row in rows:
+        count, hundredths = row[8], row[11]
+        average = None
+        if count:
+            with localcontext() as context:
+                context.prec = 50
+                exact = Decimal(hundredths).scaleb(-2) / count
+                average = exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+        out.append((*row[:11], average, *row[12:]))
+    return out
 
 
 def _checksum(rows: list[tuple[Any, ...]]) -> int:
@@ -154,10 +172,13 @@ def test_every_mirror_and_view_equals_the_source(
         assert sorted(mirror, key=repr) == sorted(source, key=repr), name
 
     cold = kit.duck(db, "SELECT * EXCLUDE (compliant, sum_temperature) FROM views.cold_chain")
-    expected = ref.execute(COLD_CHAIN).fetchall()
+    expected = _exact_averages(ref.execute(COLD_CHAIN).fetchall())
     assert len(cold) == len(expected) > 0
     norm = lambda rows: sorted((tuple(_norm(v) for v in r) for r in rows), key=repr)  # noqa: E731
     assert norm(cold) == norm(expected)
+    averages = lambda rows: sorted(((*r[:3], r[11]) for r in rows), key=repr)  # noqa: E731
+    assert averages(cold) == averages(expected)  # exactly: Decimal against Decimal
+    assert any(r[11] is not None for r in cold)
     compliant = kit.duck(db, "SELECT count(*) FILTER (WHERE NOT compliant) FROM views.cold_chain")
     assert compliant[0][0] == sum(1 for r in expected if r[12])
 

@@ -26,7 +26,7 @@ ROWS = st.fixed_dictionaries(
         "STATUS": st.none() | st.text(max_size=200),
         "CODE": st.none() | st.text(max_size=10),
         "ORDERED_ON": st.none() | st.dates(),
-        "CUTOFF": st.none() | st.times(),
+        "CUTOFF": st.none() | st.times().map(lambda t: t.replace(microsecond=0)),
         "UPDATED_AT": st.none() | st.datetimes(),
         "WEIGHT": st.none() | st.floats(allow_nan=False),
     }

@@ -39,7 +39,7 @@ from event_contract.reference_schemas import (
             {"type": "bytes", "logicalType": "decimal", "precision": 31, "scale": 2},
         ),
         (Column("A", Db2Type.DATE, nullable=False), {"type": "int", "logicalType": "date"}),
-        (Column("A", Db2Type.TIME, nullable=False), {"type": "long", "logicalType": "time-micros"}),
+        (Column("A", Db2Type.TIME, nullable=False), {"type": "int", "logicalType": "time-millis"}),
         (
             Column("A", Db2Type.TIMESTAMP, nullable=False),
             {"type": "long", "logicalType": "local-timestamp-micros"},
@@ -250,12 +250,19 @@ def test_a_decimal_default_is_its_unscaled_twos_complement_as_a_latin1_string() 
 
 def test_date_time_timestamp_literal_defaults_are_epoch_based() -> None:
     date_col = Column("D", Db2Type.DATE, nullable=False, default="'1970-01-11'")
-    time_col = Column("T", Db2Type.TIME, nullable=False, default="'00.00.01'")
+    time_col = Column("T", Db2Type.TIME, nullable=False, default="'00.00.01'")  # time-millis
     stamp = "'1970-01-01-00.00.01.000002'"
     stamp_col = Column("S", Db2Type.TIMESTAMP, nullable=False, default=stamp)
     assert column_field(date_col)["default"] == 10
-    assert column_field(time_col)["default"] == 1_000_000
+    assert column_field(time_col)["default"] == 1_000
     assert column_field(stamp_col)["default"] == 1_000_002
+
+
+def test_a_time_default_with_a_fraction_of_a_millisecond_is_refused() -> None:
+    column = Column("T", Db2Type.TIME, nullable=False, default="'12.00.00.000001'")
+    with pytest.raises(SchemaDefinitionError) as caught:
+        column_field(column, "S.T")
+    assert str(caught.value) == "column S.T.T: default \"'12.00.00.000001'\" does not fit TIME"
 
 
 def test_special_register_defaults_give_no_avro_default() -> None:

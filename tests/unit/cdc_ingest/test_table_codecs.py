@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdc_ingest.table_codecs import TableCodec, TableCodecs
+from cdc_ingest.table_codecs import Refusal, TableCodec, TableCodecs
+from event_contract.avro_types import envelope_schema, key_schema
 from event_contract.catalog import Column, Db2Type, Table
 from event_contract.registry import (
     Schema,
@@ -99,3 +100,73 @@ def test_an_abort_that_registered_a_version_forgets_its_encoders(settings_factor
     codecs.begin()
     _resolved(codecs)  # registered again in the next transaction
     assert len(store.subjects()) == 2
+
+
+# TIME moved from long time-micros to Debezium's int time-millis (README, "Design decisions").
+
+SHIFTS = Table(
+    "SHIPPING",
+    "SHIFTS",
+    (Column("SHIFT_ID", Db2Type.INTEGER, nullable=False), Column("STARTS", Db2Type.TIME)),
+    ("SHIFT_ID",),
+)
+
+
+def micros_schema(schema: Any) -> Any:
+    """`schema` as Offload wrote it before the change: every time-millis a long time-micros."""
+    if isinstance(schema, dict):
+        if schema.get("logicalType") == "time-millis":
+            return {"type": "long", "logicalType": "time-micros"}
+        return {k: micros_schema(v) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [micros_schema(v) for v in schema]
+    return schema
+
+
+def test_a_topic_written_with_time_micros_refuses_time_millis_until_accepted(
+    settings_factory: Any,
+) -> None:
+    store = MemorySchemaStore()
+    kafka = settings_factory().kafka
+    topic = kafka.topic("SHIPPING", "SHIFTS")
+    prefix = kafka.topic_prefix
+    store.register(f"{topic}-key", key_schema(SHIFTS, prefix))
+    store.register(f"{topic}-value", micros_schema(envelope_schema(SHIFTS, prefix)))
+    codecs = TableCodecs(store, kafka)
+    refusal = codecs.resolve(SHIFTS)
+    assert isinstance(refusal, Refusal)
+    assert refusal.message == (
+        f"capture of table SHIPPING.SHIFTS stopped: column STARTS changed from "
+        f"TIME (long time-micros) to TIME (int time-millis), which is not BACKWARD compatible "
+        f"with version 1 of subject {topic}-value: Offload now writes Db2 TIME as Debezium "
+        f"does (int time-millis, was long time-micros); Offload's readers read both, a "
+        f"consumer reading the older records with the new schema does not; once the consumers "
+        f"of {topic}-value read time-millis, run "
+        f"`offload cdc resume SHIPPING.SHIFTS --accept-incompatible`"
+    )
+    assert store.latest(f"{topic}-value").version == 1  # type: ignore[union-attr]
+    accepted = codecs.resolve(SHIFTS, accept_schema_id=refusal.schema_id)
+    assert isinstance(accepted, TableCodec)
+    assert accepted.value_schema_id == refusal.schema_id
+    assert store.latest(f"{topic}-value").version == 2  # type: ignore[union-attr]
+
+
+def test_another_type_change_still_says_revert_or_accept(settings_factory: Any) -> None:
+    store = MemorySchemaStore()
+    kafka = settings_factory().kafka
+    topic = kafka.topic("SHIPPING", "ORDERS")
+    codecs = TableCodecs(store, kafka)
+    _resolved(codecs)
+    narrowed = Table(
+        "SHIPPING",
+        "ORDERS",
+        (Column("ORDER_ID", Db2Type.BIGINT, nullable=False), Column("STATUS", Db2Type.INTEGER)),
+        ("ORDER_ID",),
+    )
+    refusal = codecs.resolve(narrowed)
+    assert isinstance(refusal, Refusal)
+    assert refusal.message == (
+        f"capture of table SHIPPING.ORDERS stopped: column STATUS changed from VARCHAR(20) to "
+        f"INTEGER, which is not BACKWARD compatible with version 1 of subject {topic}-value; "
+        f"revert the change or run `offload cdc resume SHIPPING.ORDERS --accept-incompatible`"
+    )

@@ -233,3 +233,16 @@ def test_registry_endpoints_in_confluent_shapes_with_basic_auth(make_client: Any
     assert client.get("/subjects/nope/versions", headers=auth).json()["error_code"] == 40401
     gone = client.get("/subjects/offload.shipping.orders-key/versions/9", headers=auth)
     assert gone.json()["error_code"] == 40402
+
+
+def test_a_legs_average_temperature_is_exact_decimal_text_like_min_and_max(
+    reader: TestClient,
+) -> None:
+    # MSCU0000002: 117 readings of 0.50 and 3 of 4.50 (72.00 / 120); MSCU0000001: 0.50 each.
+    legs = reader.get("/cold-chain/legs?voyage_id=V0000010&page_size=2").json()["items"]
+    assert [
+        (i["container_id"], i["min_temperature"], i["max_temperature"], i["avg_temperature"])
+        for i in legs
+    ] == [("MSCU0000002", "0.50", "4.50", "0.6000"), ("MSCU0000001", "0.50", "0.50", "0.5000")]
+    order = reader.get("/cold-chain/orders/1").json()["legs"]
+    assert [leg["avg_temperature"] for leg in order] == ["0.6000"]
