@@ -151,6 +151,8 @@ def decoded_change_from_envelope(
         op = value["op"]
         txn = value.get("transaction")
         uow_id = txn["id"] if txn else source["txId"]
+        if uow_id is None:
+            raise ContractError(topic, partition, offset, "envelope names no unit of work")
         table = _table_name(source["schema"], source["table"])
         row = value["after"]
         if op not in ("c", "u", "d", "r"):

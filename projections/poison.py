@@ -6,6 +6,13 @@ partition, so a poison record's LSN lies between the LSN of the event before it 
 partition and the LSN of the event after it. When the head unit of work (LSN L) stalls on a
 table, stall detection takes from this ledger the poison records of that table's topic whose
 range holds L, and the unit is applied without them (see `stalls`). Pure bookkeeping.
+
+Ranges of records in different partitions overlap, so several records may fit L. Units stall
+in LSN order, so the record whose range ends first is taken (earliest deadline first): a
+record that also fits a later unit is kept for it. Whenever each poison record can be given
+to a unit its range holds, every one is: none is left over while a unit is excused with a
+"missing" row (taking the record nearest below L did that, once the records of two units
+were spread over partitions).
 """
 
 from __future__ import annotations
@@ -52,12 +59,20 @@ class PoisonLedger:
     def attribute(self, topic: str | None, lsn: int, count: int) -> list[ErrorRecord]:
         """Take up to `count` poison records of `topic` that may belong to LSN `lsn`.
 
-        Records whose range ends below `lsn` belong to units already applied: dropped.
+        Records whose range ends below `lsn` belong to units already applied: dropped. Of
+        the records that fit, those whose range ends first are taken (see the module
+        docstring); an open range (no event read after the record yet) ends last.
         """
         entries = self._open.get(topic or "", [])
         live = [e for e in entries if e.high_lsn is None or e.high_lsn >= lsn]
         fits = [e for e in live if e.low_lsn <= lsn]
-        fits.sort(key=lambda e: (-e.low_lsn, e.partition, e.offset))
+        fits.sort(key=_deadline)
         taken = fits[:count]
         self._open[topic or ""] = [e for e in live if e not in taken]
         return [e.record for e in taken]
+
+
+def _deadline(entry: _Poison) -> tuple[bool, int, int, Partition, int]:
+    """Sort key: the range that ends first, then the one that starts last."""
+    open_range = entry.high_lsn is None
+    return (open_range, entry.high_lsn or 0, -entry.low_lsn, entry.partition, entry.offset)

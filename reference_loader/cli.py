@@ -91,7 +91,9 @@ def load_cmd(
                 report = run_job(settings, job, RunOptions(progress=progress, crash=crash))
             except OffloadError as exc:
                 failed += 1
-                console.print(f"{job.name}: failed: {exc}", markup=False, highlight=False)
+                console.print(
+                    f"{job.name}: failed: {exc}", markup=False, highlight=False, soft_wrap=True
+                )
                 continue
             typer.echo(_report_line(report))
     if failed:

@@ -9,6 +9,10 @@ decoded with a single-byte EBCDIC code page (cp037 by default; cp1140 adds the e
 Accepted signs: packed and zoned fields with S take C or F as positive and D as negative;
 fields without S take C or F, and D is refused. Other sign nibbles or zones (A, B, E, ...)
 and digits outside 0-9 are refused with `InvalidValue`, whose reason shows the bytes in hex.
+So is any value wider than the field's output type: a packed field of an even digit count
+whose pad (first) nibble is not 0, a COMP/BINARY value with more digits than its PIC, a
+COMP-5 value beyond its type (a 64-bit signed int without decimals, the PIC's digits with
+them). A decoder never returns a value the record's Avro schema would refuse.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from reference_loader.layout import FieldKind, FieldSpec, Layout
 from reference_loader.records import InvalidField, InvalidValue
 
 DEFAULT_CODEPAGE = "cp037"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 Number = int | Decimal
 
@@ -41,23 +46,29 @@ def _number(negative: bool, digits: str, scale: int) -> Number:
     return Decimal(f"{digits}E-{scale}")
 
 
-def decode_packed(raw: bytes, scale: int, signed: bool) -> Number:
+def decode_packed(raw: bytes, scale: int, signed: bool, *, digits: int | None = None) -> Number:
     """Decode packed decimal (COMP-3): two digits a byte, the sign in the last half-byte.
 
-    Example: `12 34 5D` with scale 2 is Decimal("-123.45").
+    Example: `12 34 5D` with scale 2 is Decimal("-123.45"). `digits` is the PIC's digit
+    count: when it is even the first nibble is padding and must be 0 (None: not checked).
     """
     text = raw.hex()
-    digits, sign = text[:-1], text[-1]
-    if not digits.isdigit():
+    number, sign = text[:-1], text[-1]
+    if not number.isdigit():
         raise InvalidValue(f"invalid packed decimal digit: bytes {hex_bytes(raw)}")
+    if digits is not None and len(number) > digits and number[: len(number) - digits].strip("0"):
+        raise InvalidValue(
+            f"packed decimal pad nibble {number[0]} is not 0 (the PIC has {digits} digits): "
+            f"bytes {hex_bytes(raw)}"
+        )
     if sign in "cf":
-        return _number(False, digits, scale)
+        return _number(False, number, scale)
     if sign == "d":
         if not signed:
             raise InvalidValue(
                 f"negative sign nibble D in an unsigned packed decimal: bytes {hex_bytes(raw)}"
             )
-        return _number(True, digits, scale)
+        return _number(True, number, scale)
     raise InvalidValue(f"invalid packed decimal sign nibble {sign.upper()}: bytes {hex_bytes(raw)}")
 
 
@@ -88,12 +99,18 @@ def decode_binary(raw: bytes, digits: int, scale: int, signed: bool, bounded: bo
     """Decode big-endian binary (COMP/COMP-4/BINARY, or COMP-5 when not `bounded`).
 
     Example: `FF FE` signed is -2. A bounded field refuses values with more digits than its
-    PIC (IBM's TRUNC(STD) never writes them).
+    PIC (IBM's TRUNC(STD) never writes them). A COMP-5 field takes its whole binary range
+    where its output type is an int (scale 0), up to a 64-bit signed int; with decimals its
+    output type is decimal(digits, scale), so it is bounded by the PIC too.
     """
     value = int.from_bytes(raw, "big", signed=signed)
-    if bounded and abs(value) >= 10**digits:
+    if (bounded or scale) and abs(value) >= 10**digits:
         raise InvalidValue(
             f"binary value {value} has more than the PIC's {digits} digits: bytes {hex_bytes(raw)}"
+        )
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise InvalidValue(
+            f"binary value {value} does not fit a 64-bit signed int: bytes {hex_bytes(raw)}"
         )
     if scale == 0:
         return value
@@ -123,20 +140,22 @@ _Decode = Callable[[bytes], Any]
 _Plan = list[tuple[str, int, int, _Decode | None]]
 
 
-def packed_decoder(scale: int, signed: bool) -> _Decode:
+def packed_decoder(scale: int, signed: bool, digits: int | None = None) -> _Decode:
     """A fast `decode_packed` for one PIC: valid values inline, anything else to the full
-    function (which handles negative zero and raises the precise error)."""
+    function (which handles negative zero and raises the precise error). `digits` is the
+    PIC's digit count (an even count has a pad nibble that must be 0); None: not checked."""
     suffix = f"E-{scale}"
+    padded = digits is not None and digits % 2 == 0
 
     def decode(raw: bytes) -> Any:
         text = raw.hex()
-        digits, sign = text[:-1], text[-1]
-        if digits.isdigit():
+        number, sign = text[:-1], text[-1]
+        if number.isdigit() and not (padded and text[0] != "0"):
             if sign in "cf":
-                return Decimal(digits + suffix) if scale else int(digits)
-            if sign == "d" and signed and digits.strip("0"):
-                return Decimal("-" + digits + suffix) if scale else -int(digits)
-        return decode_packed(raw, scale, signed)
+                return Decimal(number + suffix) if scale else int(number)
+            if sign == "d" and signed and number.strip("0"):
+                return Decimal("-" + number + suffix) if scale else -int(number)
+        return decode_packed(raw, scale, signed, digits=digits)
 
     return decode
 
@@ -162,10 +181,11 @@ def zoned_decoder(size: int, scale: int, signed: bool) -> _Decode:
 def binary_decoder(digits: int, scale: int, signed: bool, bounded: bool) -> _Decode:
     """A `decode_binary` for one PIC."""
     limit = 10**digits if bounded else None
+    wide = not bounded and not signed and digits > 9  # 8 bytes: may pass a signed int64
 
     def decode(raw: bytes) -> Any:
         value = int.from_bytes(raw, "big", signed=signed)
-        if scale or (limit is not None and not -limit < value < limit):
+        if scale or wide or (limit is not None and not -limit < value < limit):
             return decode_binary(raw, digits, scale, signed, bounded)
         return value
 
@@ -175,7 +195,7 @@ def binary_decoder(digits: int, scale: int, signed: bool, bounded: bool) -> _Dec
 def _field_decoder(spec: FieldSpec, codepage: str, sliced: bool) -> _Decode | None:
     """The decoder of one field; None for text sliced from the record decoded at once."""
     if spec.kind is FieldKind.PACKED:
-        return packed_decoder(spec.scale, spec.signed)
+        return packed_decoder(spec.scale, spec.signed, spec.digits)
     if spec.kind is FieldKind.ZONED:
         return zoned_decoder(spec.size, spec.scale, spec.signed)
     if spec.kind is FieldKind.BINARY:
