@@ -39,6 +39,26 @@ class LocalKafkaSettings(_Section):
     """JVM heap of the local broker, in MiB."""
     start_timeout_s: float = Field(default=120.0, gt=0)
     """How long `kafka up` waits for the broker to answer metadata requests."""
+    security: Literal["plaintext", "sasl_ssl"] = "plaintext"
+    """Listeners of the local broker: "plaintext", or "sasl_ssl": clients on `port` over
+    SASL_SSL (SCRAM-SHA-512 over TLS), the broker's own traffic on `internal_port` and
+    `controller_port` over TLS with client certificates, ACLs (StandardAuthorizer) that allow
+    only the principal `kafka.sasl_username`, which `kafka up` creates with its password."""
+    internal_port: int = Field(default=19094, ge=1, le=65535)
+    """Inter-broker TLS listener of a "sasl_ssl" broker (client certificate required)."""
+    tls_cert_file: Path | None = None
+    """With "sasl_ssl": the broker's certificate (PEM, its chain after it), signed by the CA of
+    kafka.ssl_ca_location, naming `host` in its subjectAltName."""
+    tls_key_file: Path | None = None
+    """With "sasl_ssl": the unencrypted PKCS#8 PEM private key of tls_cert_file."""
+
+    @model_validator(mode="after")
+    def _tls_files_with_sasl_ssl(self) -> LocalKafkaSettings:
+        if self.security == "sasl_ssl" and (
+            self.tls_cert_file is None or self.tls_key_file is None
+        ):
+            raise ValueError('security "sasl_ssl" needs tls_cert_file and tls_key_file (PEM files)')
+        return self
 
 
 class KafkaSettings(_Section):
@@ -62,8 +82,18 @@ class KafkaSettings(_Section):
     """SASL password; environment only: OFFLOAD__KAFKA__SASL_PASSWORD."""
     ssl_ca_location: Path | None = None
     """CA certificate file for SSL / SASL_SSL."""
+    ssl_certificate_location: Path | None = None
+    """Client certificate (PEM) for brokers that require one (mutual TLS)."""
+    ssl_key_location: Path | None = None
+    """Unencrypted PEM private key of ssl_certificate_location."""
     local: LocalKafkaSettings = LocalKafkaSettings()
     """The local single-node broker started by `offload kafka up`."""
+
+    @model_validator(mode="after")
+    def _client_certificate_with_key(self) -> KafkaSettings:
+        if (self.ssl_certificate_location is None) != (self.ssl_key_location is None):
+            raise ValueError("give both ssl_certificate_location and ssl_key_location, or neither")
+        return self
 
     def client_config(self) -> dict[str, str]:
         """librdkafka settings shared by every producer, consumer and admin client."""
@@ -82,7 +112,15 @@ class KafkaSettings(_Section):
             conf["sasl.password"] = self.sasl_password.get_secret_value()
         if self.ssl_ca_location is not None:
             conf["ssl.ca.location"] = str(self.ssl_ca_location)
+        if self.ssl_certificate_location is not None:
+            conf["ssl.certificate.location"] = str(self.ssl_certificate_location)
+        if self.ssl_key_location is not None:
+            conf["ssl.key.location"] = str(self.ssl_key_location)
         return conf
+
+    def listener(self) -> str:
+        """The listener clients use, as `PROTOCOL://bootstrap.servers`, for error messages."""
+        return f"{self.security_protocol}://{self.bootstrap_servers}"
 
     def topic(self, *parts: str) -> str:
         """Full topic name: the prefix and the parts, lowercased, joined by dots."""
@@ -95,7 +133,8 @@ class SourceSettings(_Section):
     path: Path | None = None
     """SQLite file of the simulated Db2; default `<data_dir>/sor/<schema>.sqlite`."""
     schema_name: str = Field(default="SHIPPING", alias="schema", pattern=r"^[A-Z][A-Z0-9_]*$")
-    """Db2 schema (creator) of the captured tables."""
+    """Default Db2 schema (creator): of unqualified table names and of the shipping tables; the
+    simulated Db2 keeps its control tables there. Capture reads every schema's registrations."""
     dsn: str | None = None
     """Db2 connection string without the password, e.g.
     "DATABASE=DSNV12;HOSTNAME=zos.example.com;PORT=446;PROTOCOL=TCPIP;UID=OFFLOAD"."""
@@ -107,6 +146,15 @@ class SourceSettings(_Section):
     """Schema of the ASN control tables (IBMSNAP_REGISTER, IBMSNAP_UOW) on a real Db2."""
     busy_timeout_ms: int = Field(default=10000, ge=0)
     """How long a simulated-Db2 connection waits for another writer's lock before failing."""
+    flavor: Literal["simulator", "zos", "zos-extended", "luw"] = "simulator"
+    """How the simulated Db2 writes its CD and control tables, chosen when its file is created:
+    "simulator" (integer sequences), or as ASN Capture does: "zos" (10-byte RBA/LRSN, CHAR(10)
+    FOR BIT DATA), "zos-extended" (16-byte LRSN), "luw" (VARCHAR(16) FOR BIT DATA). An existing
+    file keeps its flavor (set explicitly to another, `offload sor` refuses). Capture reads the
+    width from the catalog on either system."""
+    updates_as_delete_insert: bool = False
+    """The simulated Db2 registers tables with ASN's CHG_UPD_TO_DEL_INS = 'Y': each update is
+    captured as a `D` row and an `I` row (capture pairs them into one update event)."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, populate_by_name=True, use_attribute_docstrings=True
@@ -115,7 +163,8 @@ class SourceSettings(_Section):
 
 class CaptureSettings(_Section):
     tables: list[str] = ["*"]
-    """Tables to capture, as SCHEMA.TABLE, or "*" for every registered table."""
+    """Tables to capture: SCHEMA.TABLE, SCHEMA.* (every registered table of a schema), or "*"
+    for every registered table of every schema."""
     poll_interval_ms: int = Field(default=200, ge=1)
     """Longest wait between reads of the capture tables while nothing new is committed. On the
     simulated Db2 a commit ends the wait within a few ms (capture checks SQLite's data_version
@@ -204,6 +253,21 @@ class ApiSettings(_Section):
     """/readyz answers 200 while the watermark is within this many seconds of the source."""
     workers: int = Field(default=0, ge=0, le=64)
     """Serving worker processes of `offload serve` and `offload run`; 0: one per core."""
+    tls_cert_file: Path | None = None
+    """Serve HTTPS with this certificate (PEM, its chain after it); give tls_key_file too."""
+    tls_key_file: Path | None = None
+    """Private key (PEM) of tls_cert_file; unset with tls_cert_file for plain HTTP."""
+
+    @model_validator(mode="after")
+    def _tls_cert_with_key(self) -> ApiSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("give both tls_cert_file and tls_key_file (HTTPS), or neither")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        """The URL scheme: https when a certificate is configured, else http."""
+        return "http" if self.tls_cert_file is None else "https"
 
 
 class ReferenceJobSettings(_Section):

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from config import KafkaSettings, Settings
+from offload import broker_security
 from offload.broker_config import (
     BrokerLayout,
     java_command,
@@ -89,7 +90,10 @@ def local_address(settings: Settings) -> str:
 
 
 def local_client_settings(settings: Settings) -> KafkaSettings:
-    """Client settings that reach the local broker (plaintext, whatever the config points at)."""
+    """Client settings that reach the local broker whatever the config points at: plaintext,
+    or for a "sasl_ssl" broker its own principal on the internal TLS listener."""
+    if broker_security.secured(settings):
+        return broker_security.internal_client_settings(settings)
     return KafkaSettings(bootstrap_servers=local_address(settings))
 
 
@@ -108,21 +112,29 @@ def up(
         JarResolutionFailed: Maven could not resolve the jars.
         PortInUse: a port is held by something that is not a Kafka broker.
         BrokerStartFailed: the broker exited or did not answer within kafka.local.start_timeout_s.
+        BrokerSecurityMisconfigured: a "sasl_ssl" broker lacks a setting or a file.
+        BrokerProvisionFailed: a "sasl_ssl" broker refused the gateway's user or ACLs.
     """
     report = on_step or (lambda _message: None)
     layout = BrokerLayout(settings.kafka_dir)
     address = local_address(settings)
     client = local_client_settings(settings)
     local = settings.kafka.local
+    if broker_security.secured(settings):
+        broker_security.check_settings(settings)
     if _listening(local.host, local.port) and ping(client, timeout=5.0):
+        _provision(settings, report)
         return UpResult(address=address, started=False, pid=running_pid(layout))
     pid = running_pid(layout)
     if pid is not None:  # ours, still starting up (or hung): wait for it rather than start another
         report(f"waiting for the broker already starting (pid {pid})")
         _wait_until_answering(settings, layout, pid)
+        _provision(settings, report)
         return UpResult(address=address, started=False, pid=pid)
     _check_port_free(local.host, local.port, "kafka.local.port")
     _check_port_free(local.host, local.controller_port, "kafka.local.controller_port")
+    if broker_security.secured(settings):
+        _check_port_free(local.host, local.internal_port, "kafka.local.internal_port")
     tools = find_tools(search_path)
     classpath = cached_classpath(layout, local.version)
     resolved = classpath is None
@@ -138,6 +150,7 @@ def up(
     pid = _start(tools, classpath, settings, layout)
     report(f"waiting for the broker (pid {pid}) to answer metadata requests")
     _wait_until_answering(settings, layout, pid)
+    _provision(settings, report)
     return UpResult(address, started=True, pid=pid, resolved_jars=resolved, formatted=formatted)
 
 
@@ -214,10 +227,18 @@ def _write_configs(settings: Settings, layout: BrokerLayout) -> None:
     layout.logs_dir.mkdir(parents=True, exist_ok=True)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     note = "written by `offload kafka up`; edit config/offload.toml [kafka.local] instead"
-    props = server_properties(settings.kafka.local, layout)
+    if broker_security.secured(settings):
+        broker_security.write_keystore(settings, layout)
+    props = server_properties(settings.kafka.local, layout, settings.kafka.ssl_ca_location)
     layout.server_properties.write_text(render_properties(props, note), encoding="utf-8")
     logging_props = log4j2_properties(layout)
     layout.log4j2_properties.write_text(render_properties(logging_props, note), encoding="utf-8")
+
+
+def _provision(settings: Settings, report: StepReporter) -> None:
+    if broker_security.secured(settings):
+        report(f"granting user {settings.kafka.sasl_username} its SCRAM credential and ACLs")
+        broker_security.provision(settings)
 
 
 def _format_storage(tools: JavaTools, classpath: str, layout: BrokerLayout) -> None:

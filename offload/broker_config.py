@@ -11,6 +11,8 @@ Layout of the broker directory (`settings.kafka_dir`):
     logs/server.log      the broker's log
     broker.out           the JVM's stdout and stderr (start-up failures land here)
     broker.pid           pid of the broker `offload kafka up` started
+    tls/keystore.pem     with kafka.local.security = "sasl_ssl": the broker's key and
+                         certificate in one file (mode 0600), its PEM keystore
     classpath-<v>.txt    the jars Maven resolved for Kafka <v> (the jars stay in ~/.m2)
 """
 
@@ -25,6 +27,10 @@ from pathlib import Path
 from config import LocalKafkaSettings
 
 MIN_JAVA = 17
+
+BROKER_PRINCIPAL = "offload-broker"
+"""The principal of the broker's own TLS connections (inter-broker, controller): a super user."""
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 
 @dataclass(frozen=True)
@@ -74,17 +80,72 @@ class BrokerLayout:
         """Pid of the broker this directory's `kafka up` started."""
         return self.root / "broker.pid"
 
+    @property
+    def keystore_pem(self) -> Path:
+        """A "sasl_ssl" broker's private key and certificate chain, its PEM keystore."""
+        return self.root / "tls" / "keystore.pem"
+
     def classpath_file(self, version: str) -> Path:
         """The cached classpath of Kafka `version`."""
         return self.root / f"classpath-{version}.txt"
 
 
-def server_properties(local: LocalKafkaSettings, layout: BrokerLayout) -> dict[str, str]:
+def server_properties(
+    local: LocalKafkaSettings, layout: BrokerLayout, ca_file: Path | None = None
+) -> dict[str, str]:
     """The broker config: one node, KRaft combined mode, transactions usable on one node.
 
     Sized for a small machine (2 cores): few network and I/O threads, fewer partitions for
-    the internal offsets and transaction-state topics, moderate segments.
+    the internal offsets and transaction-state topics, moderate segments. With
+    `local.security` "sasl_ssl" the listeners are secured (see `secure_listeners`) and
+    `ca_file` (kafka.ssl_ca_location) is the trust store.
     """
+    props = _base_properties(local, layout)
+    if local.security == "sasl_ssl":
+        if ca_file is None:
+            raise ValueError('kafka.local.security "sasl_ssl" needs kafka.ssl_ca_location')
+        props |= secure_listeners(local, layout, ca_file)
+    return props
+
+
+def secure_listeners(
+    local: LocalKafkaSettings, layout: BrokerLayout, ca_file: Path
+) -> dict[str, str]:
+    """Listeners of a "sasl_ssl" broker, its TLS stores and its authorizer.
+
+    Clients log in with SCRAM-SHA-512 over TLS on `local.port`. The broker's own connections
+    (inter-broker on `internal_port`, KRaft on `controller_port`) are TLS with a client
+    certificate signed by the CA, mapped to the super user `BROKER_PRINCIPAL`: SCRAM cannot
+    serve the controller (its credentials live in the metadata the controller serves), and
+    no broker password has to be written anywhere. Every other principal gets only what an
+    ACL allows.
+    """
+    client = f"{local.host}:{local.port}"
+    internal = f"{local.host}:{local.internal_port}"
+    controller = f"{local.host}:{local.controller_port}"
+    return {
+        "listeners": f"SASL_SSL://{client},INTERNAL://{internal},CONTROLLER://{controller}",
+        "advertised.listeners": f"SASL_SSL://{client},INTERNAL://{internal}",
+        "inter.broker.listener.name": "INTERNAL",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,INTERNAL:SSL,CONTROLLER:SSL",
+        "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        ),
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(layout.keystore_pem),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(ca_file),
+        "listener.name.internal.ssl.client.auth": "required",
+        "listener.name.controller.ssl.client.auth": "required",
+        "ssl.principal.mapping.rules": f"RULE:^.*$/{BROKER_PRINCIPAL}/",
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{BROKER_PRINCIPAL}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def _base_properties(local: LocalKafkaSettings, layout: BrokerLayout) -> dict[str, str]:
     client = f"{local.host}:{local.port}"
     controller = f"{local.host}:{local.controller_port}"
     return {

@@ -21,7 +21,12 @@ console = Console(highlight=False, soft_wrap=True)
 
 @kafka_app.command("up")
 def kafka_up(ctx: typer.Context) -> None:
-    """Start the local broker (unless one answers already) and wait until it answers."""
+    """Start the local broker (unless one answers already) and wait until it answers.
+
+    With kafka.local.security = "sasl_ssl" it listens with SCRAM-SHA-512 over TLS and grants
+    kafka.sasl_username (password from OFFLOAD__KAFKA__SASL_PASSWORD) its credential and
+    ACLs, also when the broker already runs.
+    """
     from offload.broker import up
     from plumbing.cli_context import settings_of
 
@@ -66,7 +71,8 @@ def kafka_status(
     ctx: typer.Context,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for an answer.")] = 5.0,
 ) -> None:
-    """Exit 0 when the configured bootstrap servers answer metadata requests, else 1."""
+    """Exit 0 when the configured bootstrap servers answer metadata requests, else 1;
+    exit 3 when the listener refuses the credentials or the TLS handshake fails."""
     from offload.broker import running_pid
     from offload.broker_config import BrokerLayout
     from plumbing.cli_context import settings_of

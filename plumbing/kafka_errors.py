@@ -126,3 +126,58 @@ class TopicCreateFailed(KafkaSetupError, Terminal):
         self.topic = topic
         self.reason = reason
         super().__init__(f"topic {topic} could not be created: {reason}")
+
+
+class KafkaAuthFailed(KafkaSetupError, Terminal):
+    """The listener refused the gateway's credentials, or its TLS handshake failed.
+
+    Terminal: the same password or CA file cannot succeed later. Exit code 3, as for an
+    unreachable cluster (no usable connection), but a retry loop stops at once.
+
+    Attributes:
+        listener: the listener, as `PROTOCOL://bootstrap.servers`.
+        reason: librdkafka's error.
+    """
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, listener: str, what: str, reason: str, check: str) -> None:
+        self.listener = listener
+        self.reason = reason
+        super().__init__(f"Kafka listener {listener}: {what} failed: {reason}; check {check}")
+
+
+class BrokerSecurityMisconfigured(KafkaSetupError, Terminal):
+    """A "sasl_ssl" local broker lacks a setting or a file it needs."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, key: str, expected: str) -> None:
+        self.key = key
+        self.expected = expected
+        super().__init__(f'kafka.local.security "sasl_ssl": {key} {expected}')
+
+
+class BrokerProvisionFailed(KafkaSetupError, Terminal):
+    """The local broker refused the gateway's SCRAM user or its ACLs."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"local Kafka: {what} failed: {reason}")
+
+
+class TopicAccessDenied(KafkaSetupError, Terminal):
+    """The cluster's ACLs do not let the gateway's principal use one of its topics."""
+
+    def __init__(self, listener: str, user: str | None, topic: str, reason: str) -> None:
+        self.listener = listener
+        self.user = user
+        self.topic = topic
+        self.reason = reason
+        who = f"user {user!r}" if user else "the gateway (no kafka.sasl_username)"
+        super().__init__(
+            f"Kafka listener {listener} refuses {who} topic {topic}: {reason}; "
+            "the principal needs ACLs on the topics, transactional ids and groups that start "
+            "with kafka.topic_prefix"
+        )

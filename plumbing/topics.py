@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
@@ -18,9 +19,11 @@ from config import KafkaSettings
 from plumbing.kafka_errors import (
     BrokerUnreachable,
     KafkaUnavailable,
+    TopicAccessDenied,
     TopicCreateFailed,
     TopicMismatch,
 )
+from plumbing.kafka_probe import AuthWatch, list_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -40,17 +43,28 @@ class TopicDescription:
 
 def admin_client(kafka: KafkaSettings, quiet: bool = False) -> AdminClient:
     """An admin client on the configured cluster; `quiet` keeps librdkafka's log off stderr."""
-    conf: dict[str, str | int | float | bool] = dict(kafka.client_config())
+    return _watched_admin(kafka, quiet)[0]
+
+
+def _watched_admin(kafka: KafkaSettings, quiet: bool = False) -> tuple[AdminClient, AuthWatch]:
+    """An admin client and the error callback that records a refused login or handshake."""
+    watch = AuthWatch(kafka)
+    conf: dict[str, Any] = {**kafka.client_config(), "error_cb": watch}
     if quiet:
         # A probe of a broker that is down is expected to fail; its connection errors are noise.
         conf["log_level"] = 0
-    return AdminClient(conf)
+    return AdminClient(conf), watch
 
 
 def ping(kafka: KafkaSettings, timeout: float = 5.0) -> bool:
-    """Whether a broker on `kafka.bootstrap_servers` answers a metadata request in `timeout` s."""
+    """Whether a broker on `kafka.bootstrap_servers` answers a metadata request in `timeout` s.
+
+    Raises:
+        KafkaAuthFailed: the listener refused the credentials or the TLS handshake failed.
+    """
+    admin, watch = _watched_admin(kafka, quiet=True)
     try:
-        metadata = admin_client(kafka, quiet=True).list_topics(timeout=timeout)
+        metadata = list_metadata(admin, watch, None, timeout)
     except KafkaException as exc:
         logger.debug("no metadata from %s: %s", kafka.bootstrap_servers, exc)
         return False
@@ -65,8 +79,8 @@ def describe_topic(
     Raises:
         BrokerUnreachable: when no broker answers within `timeout` seconds.
     """
-    admin = admin_client(kafka)
-    partitions = _partition_count(admin, kafka, name, timeout)
+    admin, watch = _watched_admin(kafka)
+    partitions = _partition_count(admin, watch, kafka, name, timeout)
     if partitions is None:
         return None
     resource = ConfigResource(ResourceType.TOPIC, name)
@@ -101,8 +115,8 @@ def ensure_topic(
         TopicMismatch: the topic exists with fewer partitions or another cleanup.policy.
     """
     wanted = dict(config or {})
-    admin = admin_client(kafka)
-    if _partition_count(admin, kafka, name, timeout) is None:
+    admin, watch = _watched_admin(kafka)
+    if _partition_count(admin, watch, kafka, name, timeout) is None:
         new = NewTopic(
             name,
             num_partitions=partitions,
@@ -128,16 +142,18 @@ def _policy_set(policy: str) -> frozenset[str]:
 
 
 def _partition_count(
-    admin: AdminClient, kafka: KafkaSettings, name: str, timeout: float
+    admin: AdminClient, watch: AuthWatch, kafka: KafkaSettings, name: str, timeout: float
 ) -> int | None:
     try:
-        metadata = admin.list_topics(topic=name, timeout=timeout)
+        metadata = list_metadata(admin, watch, name, timeout)
     except KafkaException as exc:
         raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(exc.args[0])) from exc
     topic = metadata.topics.get(name)
     missing = KafkaError.UNKNOWN_TOPIC_OR_PART
     if topic is None or (topic.error is not None and topic.error.code() == missing):
         return None
+    if topic.error is not None and topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+        raise TopicAccessDenied(kafka.listener(), kafka.sasl_username, name, topic.error.str())
     if topic.error is not None:
         raise BrokerUnreachable(kafka.bootstrap_servers, timeout, f"topic {name}: {topic.error}")
     return len(topic.partitions)
