@@ -4,6 +4,14 @@ The capture reader (`cdc_ingest.source`) opens one cursor per CD table, ordered 
 IBMSNAP_INTENTSEQ); `tagged` turns each into merge items, `heapq.merge` interleaves them
 lazily, and `build_batch` converts only the rows kept (with one compiled row reader per
 catalog, `ChangeBuilder`) and groups them into `UnitOfWork`s.
+
+Updates captured as delete and insert (a table registered with ASN's CHG_UPD_TO_DEL_INS = 'Y')
+come as a `D` row (the old row) immediately followed by an `I` row (the new one). `build_batch`
+turns such a pair with the same primary key back into the one update it was, so every CD-table
+flavor gives the same change events: as Debezium's Db2 connector pairs a `D` with the `I`
+after it, but only in tables registered that way and only for the same key (an update that
+changed the key stays a delete and an insert, the events a key-changing `U` row gives too). A
+pair is never cut between two batches. The update's position is the `D` row's.
 """
 
 from __future__ import annotations
@@ -22,6 +30,10 @@ UOW_END = 2**62
 """An IBMSNAP_INTENTSEQ beyond any real one: Position(lsn, UOW_END) is after all of unit lsn."""
 FETCH_ROWS = 500
 """Rows fetched from a CD table's cursor at a time."""
+
+LOOKAHEAD = 2
+"""Rows read beyond `max_rows`: one to know whether more follow, one more to keep a `D` + `I`
+pair that straddles the limit whole."""
 
 Picked = tuple[Any, Any, int, Sequence[Any]]
 """A CD row before conversion: (LSN, IBMSNAP_INTENTSEQ as the driver returns them, index of
@@ -73,20 +85,37 @@ class ChangeBuilder:
     def __init__(
         self,
         dialect: Dialect,
-        tables: Sequence[tuple[Table, bool]],
+        tables: Sequence[tuple[Table, bool, bool]],
         readers: dict[tuple[Column, ...], RowReader],
     ) -> None:
-        """Args: the dialect; per merge index, the table and whether its CD rows carry
-        before images; the compiled row readers, by catalog (shared across reads)."""
+        """Args: the dialect; per merge index, the table, whether its CD rows carry before
+        images and whether its updates come as `D` + `I` pairs; the compiled row readers, by
+        catalog (shared across reads)."""
         self.dialect = dialect
         self.plans = []
-        for table, has_before in tables:
+        self.paired: dict[str, tuple[str, ...]] = {}
+        """Tables whose updates come as pairs → their primary-key columns."""
+        self._paired_index: set[int] = set()
+        for index, (table, has_before, as_pairs) in enumerate(tables):
             columns = table.columns
             reader = readers.get(columns)
             if reader is None:
                 reader = readers[columns] = dialect.row_reader(columns)
             before_at = 3 + len(columns) if has_before else None
             self.plans.append((table.qualified_name, reader, before_at))
+            if as_pairs:
+                self.paired[table.qualified_name] = tuple(table.primary_key)
+                self._paired_index.add(index)
+
+    def straddles(self, first: Picked, second: Picked) -> bool:
+        """Whether two consecutive CD rows may be a `D` + `I` pair (not to be cut apart)."""
+        return (
+            first[2] in self._paired_index
+            and first[2] == second[2]
+            and first[0] == second[0]
+            and str(first[3][2]).strip() == "D"
+            and str(second[3][2]).strip() == "I"
+        )
 
     def lsn(self, raw: object) -> int:
         """An LSN (or INTENTSEQ) as the driver returned it, as an int."""
@@ -121,21 +150,59 @@ def build_batch(
     max_rows: int,
     catalog: Mapping[str, Table],
 ) -> ChangeBatch:
-    """Group the merged CD rows (one more than asked for, when there are more) into units."""
-    full = len(picked) > max_rows
-    rows = picked[:max_rows]
+    """Group the merged CD rows (up to `LOOKAHEAD` more than asked for, when there are more)
+    into units; a `D` + `I` pair at the limit is kept whole (one row more)."""
+    take = max_rows
+    if len(picked) > take and convert.straddles(picked[take - 1], picked[take]):
+        take += 1
+    full = len(picked) > take
+    rows = picked[:take]
     units = []
     for raw_lsn, group in itertools.groupby(rows, key=lambda row: row[0]):
         lsn = convert.lsn(raw_lsn)
         if lsn not in headers:
             raise SourceError(f"capture rows at LSN {lsn} have no IBMSNAP_UOW row")
         uow_id, commit_time = headers[lsn]
-        units.append(UnitOfWork(lsn, uow_id, commit_time, tuple(map(convert, group))))
+        changes = list(map(convert, group))
+        if convert.paired:
+            changes = pair_updates(changes, convert.paired)
+        units.append(UnitOfWork(lsn, uow_id, commit_time, tuple(changes)))
     if full:
         position = Position(convert.lsn(rows[-1][0]), convert.lsn(rows[-1][1]))
-        last_complete = picked[max_rows][0] != rows[-1][0]
+        last_complete = picked[take][0] != rows[-1][0]
     else:
         # Everything committed up to `newest` was read in this transaction.
         position = Position.after_unit(newest) if newest >= after.lsn else after
         last_complete = True
     return ChangeBatch(tuple(units), position, newest, last_complete, dict(catalog))
+
+
+def pair_updates(
+    changes: Sequence[RowChange], paired: Mapping[str, Sequence[str]]
+) -> list[RowChange]:
+    """The changes of one unit of work with each `D` + `I` pair of a `paired` table (SCHEMA.TABLE
+    → primary-key columns) on the same key turned into the update it was."""
+    out: list[RowChange] = []
+    i = 0
+    while i < len(changes):
+        change = changes[i]
+        keys = paired.get(change.table)
+        if keys is not None and change.op is Op.DELETE and i + 1 < len(changes):
+            after = changes[i + 1]
+            if (
+                after.op is Op.INSERT
+                and after.table == change.table
+                and change.before is not None
+                and after.after is not None
+                and all(change.before[k] == after.after[k] for k in keys)
+            ):
+                out.append(
+                    RowChange(
+                        change.table, Op.UPDATE, change.lsn, change.seq, change.before, after.after
+                    )
+                )
+                i += 2
+                continue
+        out.append(change)
+        i += 1
+    return out

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cdc_ingest.capture_rows import (
+    LOOKAHEAD,
     UOW_END,
     ChangeBatch,
     ChangeBuilder,
@@ -63,7 +64,8 @@ _COMMIT_TIME = Column("IBMSNAP_LOGMARKER", Db2Type.TIMESTAMP)
 
 @dataclass(frozen=True, slots=True)
 class UowHeader:
-    """A committed unit of work without its rows: id, commit time, row count per table."""
+    """A committed unit of work without its rows: id, commit time, CD rows per table (an update
+    captured as a `D` + `I` pair counts two)."""
 
     lsn: int
     uow_id: str
@@ -114,6 +116,7 @@ class Source(SystemCatalog):
 
     def uow_header(self, lsn: int) -> UowHeader | None:
         """The committed unit of work `lsn` with its row count per captured table, or None."""
+        self.lsn_bytes  # noqa: B018 - the catalog's width, for binding the LSN
         with self.read_transaction():
             bound = self.dialect.lsn_to_db(lsn)
             rows = self._rows(self._sql["uow"], (bound, bound))
@@ -136,32 +139,38 @@ class Source(SystemCatalog):
 
         Args:
             after: the last row already consumed (Position(0, 0) to start at the beginning).
-            max_rows: the most rows to return (>= 1).
-            tables: SCHEMA.TABLE names to read; default every captured table.
+            max_rows: the most rows to return (>= 1; one more when the last is the `D` of a
+                `D` + `I` pair, see `capture_rows`).
+            tables: tables to read: SCHEMA.TABLE, SCHEMA.* (every captured table of the
+                schema) or *; default every captured table of every schema.
 
         Raises:
-            SourceError: a named table is not captured, or a query fails.
+            SourceError: a table named exactly is not captured, or a query fails.
         """
         if max_rows < 1:
             raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+        self.lsn_bytes  # noqa: B018 - the catalog's width, for binding positions
+        limit = max_rows + LOOKAHEAD
         with self.read_transaction():
             regs = self._wanted(tables)
             newest = self.newest_lsn()
             catalog = {reg.table: self.table(reg.table) for reg in regs}
             cursors = [
-                self._cd_cursor(reg, catalog[reg.table], after, newest, max_rows + 1)
-                for reg in regs
+                self._cd_cursor(reg, catalog[reg.table], after, newest, limit) for reg in regs
             ]
             try:
                 # Each CD table is read in (LSN, INTENTSEQ) order and lazily: the merge pulls
-                # only the rows it needs (max_rows + 1 of all tables), converting none yet.
+                # only the rows it needs (`limit` of all tables), converting none yet.
                 streams = [tagged(i, cursor) for i, cursor in enumerate(cursors)]
-                picked = list(itertools.islice(heapq.merge(*streams), max_rows + 1))
+                picked = list(itertools.islice(heapq.merge(*streams), limit))
             finally:
                 for cursor in cursors:
                     cursor.close()
             headers = self._headers(picked)
-        plans = [(catalog[reg.table], bool(reg.before_prefix)) for reg in regs]
+        plans = [
+            (catalog[reg.table], bool(reg.before_prefix), reg.updates_as_delete_insert)
+            for reg in regs
+        ]
         convert = ChangeBuilder(self.dialect, plans, self._readers)
         return build_batch(
             picked,
@@ -177,11 +186,12 @@ class Source(SystemCatalog):
         regs = self.registrations()
         if tables is None:
             return regs
+        wanted = [t.upper() for t in tables]
         by_name = {reg.table: reg for reg in regs}
-        missing = [t for t in tables if t.upper() not in by_name]
+        missing = [t for t in wanted if "*" not in t and t not in by_name]
         if missing:
-            raise SourceError(f"table {missing[0].upper()} is not captured (not registered)")
-        return [by_name[t.upper()] for t in tables]
+            raise SourceError(f"table {missing[0]} is not captured (not registered)")
+        return [reg for reg in regs if any(_matches(reg.table, t) for t in wanted)]
 
     def _cd_cursor(
         self, reg: Registration, table: Table, after: Position, newest: int, limit: int
@@ -234,7 +244,7 @@ class Source(SystemCatalog):
             sql = (
                 self._sql["chunk"]
                 .replace("{columns}", ", ".join(quote(c.name) for c in table.columns))
-                .replace("{table}", f"{quote(self.schema)}.{quote(table.name)}")
+                .replace("{table}", self.table_ref(table))
                 .replace("{where}", where)
                 .replace("{key}", ", ".join(quote(k) for k in table.primary_key))
                 .replace("{limit}", self.dialect.limit(max_rows))
@@ -246,6 +256,15 @@ class Source(SystemCatalog):
         rows = tuple(read(r, 0) for r in raw)
         last = tuple(rows[-1][k] for k in table.primary_key) if rows else None
         return TableChunk(table, rows, lsn, last, done=len(rows) < max_rows)
+
+
+def _matches(table: str, pattern: str) -> bool:
+    """Whether SCHEMA.TABLE `table` is named by `pattern`: *, SCHEMA.* or SCHEMA.TABLE."""
+    if pattern == "*":
+        return True
+    if pattern.endswith(".*"):
+        return table.startswith(pattern[:-1])
+    return table == pattern
 
 
 def _after_key_predicate(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
-from db2.dialect import SQLITE, Dialect, db2_dialect, quote
+from db2.dialect import SQLITE, Dialect, db2_dialect, log_position, quote
 from db2.errors import SourceConfigError, SourceUnavailable
 
 
@@ -23,7 +23,9 @@ def connect_sqlite(
 
     The file is put in WAL mode (readers never block the writer) with synchronous=NORMAL
     (durable across a process crash; the last commits may be lost on power loss). The
-    connection is in autocommit mode: callers issue BEGIN/COMMIT themselves.
+    connection is in autocommit mode: callers issue BEGIN/COMMIT themselves. It has the SQL
+    function `ASN_POSITION(n, width)` (n as a `width`-byte binary log position, see
+    `dialect.log_position`), which the capture triggers of the binary CD-table flavors call.
 
     Raises:
         SourceUnavailable: the file does not exist (and `create` is false) or cannot be opened.
@@ -35,6 +37,7 @@ def connect_sqlite(
             path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.create_function("ASN_POSITION", 2, log_position, deterministic=True)
         conn.execute("ATTACH DATABASE ? AS " + quote(schema), (str(path),))
         conn.execute(f"PRAGMA {quote(schema)}.journal_mode = WAL")
         conn.execute(f"PRAGMA {quote(schema)}.synchronous = NORMAL")

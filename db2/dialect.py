@@ -23,13 +23,25 @@ from decimal import Context, Decimal
 from functools import partial
 from typing import Any, Literal
 
+from db2.errors import SourceError
 from event_contract.catalog import Column, Db2Type
 
 _EXACT = Context(prec=64)
 RowReader = Callable[[Sequence[Any], int], dict[str, object]]
 """Converts the columns of a raw driver row starting at an offset into a row dict."""
 DB2_LSN_BYTES = 10
-"""Width of ASN's IBMSNAP_COMMITSEQ (CHAR(10) FOR BIT DATA) on a Db2 for z/OS source."""
+"""Width of ASN's IBMSNAP_COMMITSEQ (CHAR(10) FOR BIT DATA) on a Db2 for z/OS source whose
+catalog does not say otherwise."""
+MAX_LSN = 2**63 - 1
+"""The largest log position the event contract carries (`commit_lsn` is an Avro long)."""
+FLAVOR_LSN_BYTES: dict[str, int | None] = {
+    "simulator": None,
+    "zos": 10,
+    "zos-extended": 16,
+    "luw": 16,
+}
+"""How wide each CD-table flavor's IBMSNAP_COMMITSEQ/INTENTSEQ is: None for the simulator's
+integers, else the bytes of the binary log position (RBA/LRSN) as ASN writes it."""
 SQLITE_COMMIT_CHECK_S = 0.005
 """How often idle capture checks the simulated Db2 for a commit, in seconds: the check is a
 PRAGMA reading SQLite's shared-memory WAL index (no table, no disk), a few microseconds."""
@@ -49,11 +61,15 @@ class Dialect:
         catalog_schema: schema of SYSTABLES/SYSCOLUMNS; None means the source schema itself
             (the simulated Db2 keeps its catalog beside the data).
         control_schema: schema of IBMSNAP_UOW and IBMSNAP_REGISTER; None: the source schema.
+        lsn_bytes: width of IBMSNAP_COMMITSEQ and IBMSNAP_INTENTSEQ when they are binary log
+            positions (CHAR/VARCHAR FOR BIT DATA); None when they are integers. The catalog
+            reader sets it from the catalog (`SystemCatalog.lsn_bytes`).
     """
 
     kind: Literal["sqlite", "db2"]
     catalog_schema: str | None = None
     control_schema: str | None = None
+    lsn_bytes: int | None = None
 
     def catalog(self, source_schema: str) -> str:
         """Quoted schema holding SYSTABLES and SYSCOLUMNS."""
@@ -62,6 +78,26 @@ class Dialect:
     def control(self, source_schema: str) -> str:
         """Quoted schema holding the ASN control tables."""
         return quote(self.control_schema or source_schema)
+
+    def control_name(self, source_schema: str) -> str:
+        """The schema holding the ASN control tables, unquoted (a catalog query binds it)."""
+        return self.control_schema or source_schema
+
+    def table(self, home: str, schema: str, name: str) -> str:
+        """The quoted reference of Db2 table `schema.name` in this system's SQL.
+
+        On a real Db2 it is the table itself; on the simulated Db2, where every schema lives
+        in the one file attached as `home`, see `sqlite_table`.
+        """
+        if self.kind == "db2":
+            return f"{quote(schema)}.{quote(name)}"
+        return sqlite_table(home, schema, name)
+
+    @property
+    def registered_rows(self) -> str:
+        """The select-list item of IBMSNAP_REGISTER's REGISTERED_ROWS: the simulator's own
+        column (rows a table held when registered); a real register has no such column."""
+        return "REGISTERED_ROWS" if self.kind == "sqlite" else "0"
 
     def limit(self, rows: int) -> str:
         """The clause that bounds a query to `rows` rows (appended after ORDER BY)."""
@@ -92,15 +128,30 @@ class Dialect:
         return SQLITE_COMMIT_CHECK_S if self.kind == "sqlite" else None
 
     def lsn_to_db(self, lsn: int) -> object:
-        """An LSN as a query parameter."""
-        return lsn if self.kind == "sqlite" else lsn.to_bytes(DB2_LSN_BYTES, "big")
+        """An LSN (or IBMSNAP_INTENTSEQ) as a query parameter: an int, or the big-endian
+        binary log position of `lsn_bytes` bytes."""
+        width = self.lsn_bytes
+        return lsn if width is None else log_position(lsn, width)
 
     def lsn_from_db(self, raw: object) -> int:
-        """An LSN (or IBMSNAP_INTENTSEQ) read from the control or CD tables, as an int."""
+        """An LSN (or IBMSNAP_INTENTSEQ) read from the control or CD tables, as an int.
+
+        Binary log positions (RBA/LRSN, CHAR or VARCHAR FOR BIT DATA) are read as big-endian
+        unsigned numbers, which keeps their order (Db2 compares them byte by byte).
+
+        Raises:
+            SourceError: a position beyond the 63 bits the event contract carries.
+        """
         if raw is None:
             return 0
         if isinstance(raw, bytes | bytearray | memoryview):
-            return int.from_bytes(bytes(raw), "big")
+            value = int.from_bytes(bytes(raw), "big")
+            if value > MAX_LSN:
+                raise SourceError(
+                    f"log position x'{bytes(raw).hex().upper()}' does not fit the 63-bit "
+                    "commit_lsn/change_lsn of the event contract"
+                )
+            return value
         return int(raw)  # type: ignore[call-overload]
 
     def value_from_db(self, column: Column, raw: object) -> object:
@@ -150,6 +201,29 @@ class Dialect:
         if value is None or self.kind == "db2":
             return value
         return _to_sqlite(column, value)
+
+
+def log_position(value: int, width: int) -> bytes:
+    """`value` as a binary log position of `width` bytes, big-endian (as ASN's CHAR(n) FOR
+    BIT DATA sequences compare: byte by byte)."""
+    return int(value).to_bytes(width, "big")
+
+
+def sqlite_table(home: str, schema: str, name: str) -> str:
+    """Where the simulated Db2 keeps Db2 table `schema.name`, quoted for SQLite.
+
+    The simulated Db2 is one SQLite file (so a unit of work commits atomically across every
+    schema) attached under its home schema `home` (`source.schema`): a table of the home
+    schema keeps its own name (`"SHIPPING"."ORDERS"`, as every file made before schemas
+    could be many), a table of another schema is named `SCHEMA.NAME` inside the file
+    (`"SHIPPING"."ACCT.LEDGER"`).
+    """
+    return f"{quote(home)}.{quote(stored_name(home, schema, name))}"
+
+
+def stored_name(home: str, schema: str, name: str) -> str:
+    """The unqualified SQLite name of Db2 table `schema.name` (see `sqlite_table`)."""
+    return name if schema == home else f"{schema}.{name}"
 
 
 def _decimal(column: Column, text: str) -> Decimal:
@@ -237,5 +311,8 @@ SQLITE = Dialect(kind="sqlite")
 
 
 def db2_dialect(control_schema: str = "ASN") -> Dialect:
-    """A real Db2 for z/OS: catalog in SYSIBM, ASN control tables in `control_schema`."""
-    return Dialect(kind="db2", catalog_schema="SYSIBM", control_schema=control_schema)
+    """A real Db2 for z/OS: catalog in SYSIBM, ASN control tables in `control_schema`
+    (sequences 10 bytes wide until the catalog says otherwise)."""
+    return Dialect(
+        kind="db2", catalog_schema="SYSIBM", control_schema=control_schema, lsn_bytes=DB2_LSN_BYTES
+    )

@@ -30,8 +30,16 @@ def _open(settings: Settings, command: str) -> SystemOfRecord:
         raise UsageError(
             f'`offload sor {command}` works on the simulated Db2 only (source.kind = "sqlite")'
         )
+    source = settings.source
+    # source.flavor chooses a new file's flavor; an existing file keeps its own, and only a
+    # flavor set explicitly (file or environment) that differs from it is refused.
+    flavor = source.flavor if "flavor" in source.model_fields_set else None
     return SystemOfRecord.open(
-        settings.sor_path, settings.source.schema_name, settings.source.busy_timeout_ms
+        settings.sor_path,
+        source.schema_name,
+        source.busy_timeout_ms,
+        flavor=flavor,
+        updates_as_delete_insert=source.updates_as_delete_insert,
     )
 
 
@@ -39,8 +47,17 @@ def _open(settings: Settings, command: str) -> SystemOfRecord:
 def init(
     ctx: typer.Context,
     drop: Annotated[bool, typer.Option("--drop", help="Delete the file and start afresh.")] = False,
+    empty: Annotated[
+        bool,
+        typer.Option(
+            "--empty",
+            help="No user tables: only the unit-of-work and capture machinery (create your "
+            "own with `offload sor exec`).",
+        ),
+    ] = False,
 ) -> None:
-    """Create the simulated Db2 with the SHIPPING tables, all registered for capture."""
+    """Create the simulated Db2 (CD tables in `source.flavor`) with the SHIPPING tables, all
+    registered for capture; with --empty, without any table."""
     from simulators.sor import install_shipping
 
     settings = settings_of(ctx)
@@ -49,9 +66,16 @@ def init(
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     with _open(settings, "init") as sor:
-        created = install_shipping(sor)
-        note = f"created {', '.join(created)}" if created else "tables already exist"
-        console.print(f"simulated Db2 {path}: {note}; newest LSN {sor.newest_lsn()}")
+        if empty:
+            count = len(sor.all_tables())
+            note = f"{count} tables" if count else "no tables"
+        else:
+            created = install_shipping(sor)
+            note = f"created {', '.join(created)}" if created else "tables already exist"
+        console.print(
+            f"simulated Db2 {path} (CD-table flavor {sor.flavor.name}): {note}; "
+            f"newest LSN {sor.newest_lsn()}"
+        )
 
 
 @sor_app.command("exec")
@@ -87,7 +111,9 @@ def _read(file: Path | None) -> str:
 @sor_app.command("import")
 def import_cmd(
     ctx: typer.Context,
-    table: Annotated[str, typer.Argument(help="Target table, e.g. ORDERS.")],
+    table: Annotated[
+        str, typer.Argument(help="Target table, e.g. ACCT.LEDGER, or ORDERS of source.schema.")
+    ],
     file: Annotated[Path, typer.Argument(help="CSV file with a header record.")],
     batch: Annotated[int, typer.Option("--batch", min=1, help="Records per unit of work.")] = 1000,
 ) -> None:
@@ -110,9 +136,15 @@ def import_cmd(
 @sor_app.command("register")
 def register(
     ctx: typer.Context,
-    tables: Annotated[list[str], typer.Argument(help="Tables to put under capture.")],
+    tables: Annotated[
+        list[str],
+        typer.Argument(
+            help="Tables to put under capture: SCHEMA.TABLE, or TABLE of source.schema."
+        ),
+    ],
 ) -> None:
-    """Put existing tables under capture (CD table, triggers, IBMSNAP_REGISTER), as ASN does."""
+    """Put existing tables under capture (CD table, triggers, IBMSNAP_REGISTER), as ASN does;
+    updates are captured as delete + insert pairs when `source.updates_as_delete_insert`."""
     with _open(settings_of(ctx), "register") as sor, sor.unit_of_work() as unit:
         done = {name.upper(): sor.register(name) for name in tables}
     for name, new in done.items():
@@ -125,16 +157,13 @@ def tables_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the source schema's tables and whether each is captured."""
+    """List the tables of every schema and whether each is captured."""
     from db2.catalog_reader import open_catalog
 
     settings = settings_of(ctx)
     with open_catalog(settings) as source:
         captured = {r.table for r in source.registrations()}
-        rows = [
-            {"table": f"{source.schema}.{n}", "captured": f"{source.schema}.{n}" in captured}
-            for n in source.table_names()
-        ]
+        rows = [{"table": name, "captured": name in captured} for name in source.all_tables()]
     if as_json:
         typer.echo(json.dumps(rows))
         return

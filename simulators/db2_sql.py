@@ -168,6 +168,9 @@ class Db2Sql:
         self.lookup = lookup
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         """The clock of CURRENT DATE/TIME/TIMESTAMP: UTC, like DEFAULT CURRENT TIMESTAMP."""
+        self.storage: Callable[[str, str], tuple[str, str]] | None = None
+        """Where the simulated Db2 keeps Db2 table (schema, name) in SQLite, as (attached
+        database, table name); None: as Db2 names it (see `db2.dialect.sqlite_table`)."""
 
     def translate(self, tree: exp.Expr) -> Translation:
         """The SQLite form of a parsed Db2 statement, CURRENT registers read from `clock` once.
@@ -180,7 +183,27 @@ class Db2Sql:
         queries = Queries(self.lookup, _expression)
         queries.x = Expressions(now_registers(moment), queries.subquery, self._aggregate)
         sql, columns = queries.statement(tree)
+        if self.storage is not None:
+            sql = sql.transform(_stored_in, self.storage)
         return Translation(sql.sql(dialect="sqlite"), tuple(columns))
 
     def _aggregate(self, function: str, result: object) -> str:
         return self.runtime.aggregate(function, getattr(result, "sql", str(result)))
+
+
+def _stored_in(node: exp.Expr, storage: Callable[[str, str], tuple[str, str]]) -> exp.Expr:
+    """A table node renamed to where the simulated Db2 keeps it; a renamed table that had no
+    correlation name keeps its Db2 name as one (column references use it)."""
+    if not isinstance(node, exp.Table) or not node.db:
+        return node
+    database, name = storage(node.db, node.name)
+    if (database, name) == (node.db, node.name):
+        return node
+    renamed = exp.Table(this=exp.to_identifier(name, quoted=True),
+                        db=exp.to_identifier(database, quoted=True))  # fmt: skip
+    alias = node.args.get("alias")
+    if alias is None and not isinstance(node.parent, exp.Schema):
+        alias = exp.TableAlias(this=exp.to_identifier(node.name, quoted=True))
+    if alias is not None:
+        renamed.set("alias", alias)
+    return renamed

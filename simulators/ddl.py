@@ -1,4 +1,5 @@
-"""A small parser of Db2 DDL: CREATE TABLE, ALTER TABLE ... ADD COLUMN, DROP TABLE.
+"""A small parser of Db2 DDL: CREATE SCHEMA, CREATE TABLE, ALTER TABLE ... ADD COLUMN,
+DROP TABLE.
 
 It accepts the column types of `event_contract.catalog` (with Db2's aliases), NOT NULL, DEFAULT /
 WITH DEFAULT, column and table PRIMARY KEY constraints, and ignores the z/OS placement clauses
@@ -59,7 +60,14 @@ class DropTable:
     table: str
 
 
-Statement = CreateTable | AddColumn | DropTable
+@dataclass(frozen=True, slots=True)
+class CreateSchema:
+    """CREATE SCHEMA (a schema is also created by the first qualified CREATE TABLE in it)."""
+
+    schema: str
+
+
+Statement = CreateTable | AddColumn | DropTable | CreateSchema
 
 
 def split_statements(text: str) -> list[str]:
@@ -89,12 +97,12 @@ def split_statements(text: str) -> list[str]:
 
 
 def is_ddl(statement: str) -> bool:
-    """Whether the statement is DDL this parser handles (CREATE/ALTER/DROP TABLE)."""
-    words = statement.split(None, 2)[:2]
-    return (
-        len(words) == 2
-        and words[0].upper() in ("CREATE", "ALTER", "DROP")
-        and (words[1].upper() == "TABLE")
+    """Whether the statement is DDL this parser handles (CREATE/ALTER/DROP TABLE, CREATE
+    SCHEMA)."""
+    words = [w.upper() for w in statement.split(None, 2)[:2]]
+    return len(words) == 2 and (
+        (words[0] in ("CREATE", "ALTER", "DROP") and words[1] == "TABLE")
+        or words == ["CREATE", "SCHEMA"]
     )
 
 
@@ -164,15 +172,20 @@ def parse_statement(text: str, default_schema: str) -> Statement:
     """Parse one Db2 DDL statement.
 
     Args:
-        text: CREATE TABLE, ALTER TABLE ... ADD [COLUMN] or DROP TABLE.
+        text: CREATE TABLE, ALTER TABLE ... ADD [COLUMN], DROP TABLE or CREATE SCHEMA name
+            [AUTHORIZATION name].
         default_schema: the schema of unqualified table names.
 
     Raises:
         DdlError: naming the table (and column) and what is wrong.
     """
     toks = _Tokens(text)
-    if toks.accept("CREATE", "TABLE"):
-        statement: Statement = _create(toks, default_schema)
+    if toks.accept("CREATE", "SCHEMA"):
+        statement: Statement = CreateSchema(toks.ident("a schema name"))
+        if toks.accept("AUTHORIZATION"):
+            toks.ident("an authorization name")
+    elif toks.accept("CREATE", "TABLE"):
+        statement = _create(toks, default_schema)
     elif toks.accept("ALTER", "TABLE"):
         schema, name = toks.qualified(default_schema)
         toks.table = f"{schema}.{name}"
@@ -184,7 +197,9 @@ def parse_statement(text: str, default_schema: str) -> Statement:
         toks.table = f"{schema}.{name}"
         statement = DropTable(schema, name)
     else:
-        raise DdlError(None, None, "expected CREATE TABLE, ALTER TABLE or DROP TABLE")
+        raise DdlError(
+            None, None, "expected CREATE TABLE, ALTER TABLE, DROP TABLE or CREATE SCHEMA"
+        )
     toks.accept(";")
     if toks.peek():
         raise toks.fail(f"unexpected {toks.peek()!r} after the end of the statement")

@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_NOT_NULL = re.compile(r"NOT NULL constraint failed: (\w+)\.(\w+)")
-_UNIQUE = re.compile(r"UNIQUE constraint failed: (\w+)\.\w+")
+# A table of another schema than the file's is kept as "SCHEMA.TABLE" (db2.dialect.sqlite_table).
+_NOT_NULL = re.compile(r"NOT NULL constraint failed: ([\w.]+)\.(\w+)")
+_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+)\.\w+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,10 +109,13 @@ def _reason(sor: SystemOfRecord, exc: sqlite3.Error) -> str:
     missing = _NOT_NULL.search(text)
     if missing:
         table, column = missing.groups()
-        reason = f"column {column} of {sor.schema}.{table} cannot be NULL"
+        table = table if "." in table else f"{sor.schema}.{table}"
+        reason = f"column {column} of {table} cannot be NULL"
         return str(Db2SqlError(reason, -407, "23502"))
     duplicate = _UNIQUE.search(text)
     if duplicate:
-        reason = f"{sor.schema}.{duplicate.group(1)} already has a row with this primary key"
+        table = duplicate.group(1)
+        table = table if "." in table else f"{sor.schema}.{table}"
+        reason = f"{table} already has a row with this primary key"
         return str(Db2SqlError(reason, -803, "23505"))
     return text

@@ -6,6 +6,12 @@ write (the capture triggers add CD rows numbered 1, 2, ...); set IBMSNAP_LOGMARK
 commit time (UTC, microseconds); close IBMSNAP_OPEN_UOW; COMMIT. Writers are serialised by
 SQLite's write lock, so LSNs increase strictly in commit order. An exception rolls everything
 back, the LSN included; a killed process leaves nothing (SQLite discards the open transaction).
+
+A subsystem holds any number of schemas, all in the one file (one SQLite transaction per unit
+of work, whatever schemas it touches): the file is attached as its home schema
+(`source.schema`), where the ASN control tables and the simulated catalog live too, and
+`db2.dialect.sqlite_table` says where each Db2 table is kept. Sequences are written in the
+file's CD-table flavor (`simulators.flavors`).
 """
 
 from __future__ import annotations
@@ -22,21 +28,20 @@ from typing import TYPE_CHECKING, Any
 
 from db2.catalog_reader import SystemCatalog
 from db2.connection import connect_sqlite
-from db2.dialect import COLTYPES, SQLITE, quote
+from db2.dialect import SQLITE, quote, stored_name
 from db2.errors import SourceError
-from event_contract.catalog import Column, Db2Type, Table
+from event_contract.catalog import Table
 from plumbing.sqlfiles import read_sections
 from simulators import storage
 from simulators.ddl import (
-    AddColumn,
     CreateTable,
-    DropTable,
-    Statement,
     is_ddl,
     parse_statement,
     split_statements,
 )
 from simulators.errors import Db2SqlError, DdlError, StatementError
+from simulators.flavors import FLAVORS, Flavor, install_control
+from simulators.sor_ddl import Definitions
 
 if TYPE_CHECKING:
     from simulators.db2_sql import Db2Sql
@@ -86,7 +91,7 @@ class Unit:
         sql = self._sql.get(key)
         if sql is None:
             # Identifiers come quoted from the catalog; every value is bound.
-            target = f"{quote(table.schema)}.{quote(table.name)}"
+            target = self.sor.ref(table)
             marks = ", ".join("?" * len(names))
             cols_sql = ", ".join(quote(n) for n in names)
             sql = f"INSERT INTO {target} ({cols_sql}) VALUES ({marks})"  # noqa: S608
@@ -101,13 +106,13 @@ class Unit:
     def update(self, table: Table, key: Mapping[str, object], values: Mapping[str, object]) -> int:
         """Update the row with primary key `key`; returns the number of rows changed."""
         sets = ", ".join(f"{quote(n)} = ?" for n in values)
-        sql = f"UPDATE {quote(table.schema)}.{quote(table.name)} SET {sets} WHERE {_where(key)}"  # noqa: S608
+        sql = f"UPDATE {self.sor.ref(table)} SET {sets} WHERE {_where(key)}"  # noqa: S608
         params = [SQLITE.value_to_db(table.column(n), v) for n, v in values.items()]
         return self._change(table, "U", sql, params + _key_params(table, key))
 
     def delete(self, table: Table, key: Mapping[str, object]) -> int:
         """Delete the row with primary key `key`; returns the number of rows deleted."""
-        sql = f"DELETE FROM {quote(table.schema)}.{quote(table.name)} WHERE {_where(key)}"  # noqa: S608
+        sql = f"DELETE FROM {self.sor.ref(table)} WHERE {_where(key)}"  # noqa: S608
         return self._change(table, "D", sql, _key_params(table, key))
 
     def _change(self, table: Table, op: str, sql: str, params: list[object]) -> int:
@@ -127,17 +132,25 @@ def _key_params(table: Table, key: Mapping[str, object]) -> list[object]:
     return [SQLITE.value_to_db(table.column(n), v) for n, v in key.items()]
 
 
-class SystemOfRecord:
-    """The simulated Db2: open it, run units of work, manage tables and their capture.
+class SystemOfRecord(Definitions):
+    """The simulated Db2: open it, run units of work, manage tables and their capture (DDL
+    and registration: `simulators.sor_ddl.Definitions`).
 
     Args:
         conn: a connection from `db2.connection.connect_sqlite`.
-        schema: the Db2 schema, which is also the attached database's name.
+        schema: the home schema: the attached database's name, where the control tables
+            live, and the schema of unqualified table names.
+        updates_as_delete_insert: register tables with ASN's CHG_UPD_TO_DEL_INS = 'Y' (each
+            update captured as a `D` row and an `I` row).
     """
 
-    def __init__(self, conn: sqlite3.Connection, schema: str) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, schema: str, updates_as_delete_insert: bool = False
+    ) -> None:
         self.conn = conn
         self.schema = schema
+        self.updates_as_delete_insert = updates_as_delete_insert
+        self.flavor: Flavor = FLAVORS["simulator"]
         self._sql = {
             name: text.replace("{schema}", quote(schema))
             for name, text in read_sections(SQL_DIR / "control.sql").items()
@@ -148,21 +161,35 @@ class SystemOfRecord:
 
     @classmethod
     def open(
-        cls, path: Path, schema: str = "SHIPPING", busy_timeout_ms: int = 10_000
+        cls,
+        path: Path,
+        schema: str = "SHIPPING",
+        busy_timeout_ms: int = 10_000,
+        *,
+        flavor: str | None = None,
+        updates_as_delete_insert: bool = False,
     ) -> SystemOfRecord:
-        """Open (creating if needed) the file and its control tables."""
-        sor = cls(connect_sqlite(path, schema, busy_timeout_ms, create=True), schema)
-        sor.conn.executescript(sor._sql["control"])
-        sor._upgrade_register()
-        return sor
+        """Open (creating if needed) the file and its control tables.
 
-    def _upgrade_register(self) -> None:
-        """Give an IBMSNAP_REGISTER made before the registration columns existed those columns."""
-        have = {row[0] for row in self.conn.execute(self._sql["register_columns"], (self.schema,))}
-        table = f"{quote(self.schema)}.IBMSNAP_REGISTER"
-        for column, decl in _REGISTER_COLUMNS.items():
-            if column not in have:
-                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+        Args:
+            path: the SQLite file.
+            schema: the home schema (see the class).
+            busy_timeout_ms: how long to wait for another writer's lock.
+            flavor: the CD-table flavor of a new file (`simulators.flavors`); for an existing
+                file, None or the flavor it was made with.
+            updates_as_delete_insert: see the class.
+
+        Raises:
+            SourceConfigError: `flavor` differs from the existing file's.
+        """
+        conn = connect_sqlite(path, schema, busy_timeout_ms, create=True)
+        sor = cls(conn, schema, updates_as_delete_insert)
+        try:
+            sor.flavor = install_control(conn, sor._sql, schema, flavor)
+        except BaseException:
+            conn.close()
+            raise
+        return sor
 
     def close(self) -> None:
         """Close the connection."""
@@ -180,12 +207,12 @@ class SystemOfRecord:
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            lsn, uow_id = conn.execute(self._sql["begin_uow"]).fetchone()
-            conn.execute(self._sql["open_uow"], (lsn,))
+            lsn, uow_id, stored = self._begin()
+            conn.execute(self._sql["open_uow"], (stored,))
             unit = Unit(self, lsn, uow_id)
             yield unit
             now = datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-            conn.execute(self._sql["commit_uow"], (now, lsn))
+            conn.execute(self._sql["commit_uow"], (now, stored))
             conn.execute(self._sql["close_uow"])
             conn.execute("COMMIT")
         except BaseException:
@@ -194,17 +221,34 @@ class SystemOfRecord:
             raise
         logger.debug("unit of work %s committed at LSN %d", uow_id, lsn)
 
+    def _begin(self) -> tuple[int, str, object]:
+        """Allocate the next unit of work: (LSN, UOW id as text, LSN as the flavor stores it)."""
+        if self.flavor.lsn_bytes is None:
+            lsn, uow_id = self.conn.execute(self._sql["begin_uow"]).fetchone()
+            return lsn, uow_id, lsn
+        newest = self.conn.execute(self._sql["newest_uow"]).fetchone()[0]
+        lsn = SQLITE.lsn_from_db(newest) + 1
+        stored, uow_id = self.flavor.position(lsn), self.flavor.uow_id(lsn)
+        self.conn.execute(self._sql["begin_uow_binary"], (stored, uow_id))
+        return lsn, f"{lsn:020X}", stored
+
     # --- catalog -------------------------------------------------------------------------
 
+    def ref(self, table: Table) -> str:
+        """Where Db2 table `table` is kept, quoted for SQLite (see `db2.dialect.sqlite_table`)."""
+        return storage.ref(self.schema, table)
+
     def table(self, name: str) -> Table:
-        """A table of the schema as the catalog declares it (cached until the next DDL)."""
-        bare = name.upper().removeprefix(self.schema + ".")
-        if bare not in self._tables:
+        """A table (SCHEMA.NAME, or NAME of the home schema) as the catalog declares it
+        (cached until the next DDL)."""
+        schema, bare = self._source.split(name)
+        qualified = f"{schema}.{bare}"
+        if qualified not in self._tables:
             try:
-                self._tables[bare] = self._source.table(bare)
+                self._tables[qualified] = self._source.table(qualified)
             except SourceError as exc:
-                raise DdlError(f"{self.schema}.{bare}", None, "does not exist") from exc
-        return self._tables[bare]
+                raise DdlError(qualified, None, "does not exist") from exc
+        return self._tables[qualified]
 
     @property
     def db2(self) -> Db2Sql:
@@ -216,116 +260,39 @@ class SystemOfRecord:
             from simulators.db2_sql import Db2Sql
 
             self._db2 = Db2Sql(Runtime(self.conn), self._lookup)
+            self._db2.storage = lambda schema, name: (
+                self.schema,
+                stored_name(self.schema, schema, name),
+            )
         return self._db2
 
     def _lookup(self, schema: str | None, name: str) -> Table:
-        """A table for Db2 SQL (schema None: the default schema); -204 when there is none."""
-        if schema in (None, self.schema) and name in self.table_names():
-            return self.table(name)
-        undefined = f"{schema or self.schema}.{name} is an undefined name"
-        raise Db2SqlError(undefined, -204, "42704")
+        """A table for Db2 SQL (schema None: the home schema); -204 when there is none."""
+        owner = schema or self.schema
+        if name in self.table_names(owner):
+            return self.table(f"{owner}.{name}")
+        raise Db2SqlError(f"{owner}.{name} is an undefined name", -204, "42704")
 
-    def table_names(self) -> list[str]:
-        """Every table of the schema (unqualified names)."""
-        return self._source.table_names()
+    def table_names(self, schema: str | None = None) -> list[str]:
+        """Every table of `schema` (default: the home schema), unqualified."""
+        return self._source.table_names(schema)
+
+    def all_tables(self) -> list[str]:
+        """Every table of every schema, as SCHEMA.TABLE."""
+        return self._source.all_tables()
 
     def captured(self) -> set[str]:
-        """Unqualified names of the registered (captured) tables."""
-        return {r.table.split(".", 1)[1] for r in self._source.registrations()}
+        """Unqualified names of the registered (captured) tables of the home schema."""
+        prefix = self.schema + "."
+        return {t.removeprefix(prefix) for t in self.captured_tables() if t.startswith(prefix)}
+
+    def captured_tables(self) -> set[str]:
+        """The registered (captured) tables of every schema, as SCHEMA.TABLE."""
+        return {r.table for r in self._source.registrations()}
 
     def newest_lsn(self) -> int:
         """The newest committed LSN."""
         return self._source.newest_lsn()
-
-    # --- DDL and registration (run inside a unit of work) -------------------------------
-
-    def apply_ddl(self, statement: Statement) -> None:
-        """Apply parsed Db2 DDL: the SQLite table, the catalog rows and, if captured, capture."""
-        if isinstance(statement, CreateTable):
-            schema, name = statement.table.schema, statement.table.name
-        else:
-            schema, name = statement.schema, statement.table
-        if schema != self.schema:
-            raise DdlError(
-                f"{schema}.{name}", None, f"the system of record's schema is {self.schema}"
-            )
-        self._tables.clear()
-        if isinstance(statement, CreateTable):
-            self._create(statement.table)
-        elif isinstance(statement, AddColumn):
-            self._add_column(self.table(statement.table), statement.column)
-        elif isinstance(statement, DropTable):
-            self._drop(self.table(statement.table))
-        self._tables.clear()
-
-    def _create(self, table: Table) -> None:
-        if table.name in self.table_names():
-            raise DdlError(table.qualified_name, None, "already exists")
-        self.conn.execute(storage.create_table_sql(table))
-        self.conn.execute(self._sql["add_table"], (self.schema, table.name, len(table.columns)))
-        for number, column in enumerate(table.columns, start=1):
-            self._catalog_column(table, column, number)
-
-    def _catalog_column(self, table: Table, column: Column, number: int) -> None:
-        keyseq = table.primary_key.index(column.name) + 1 if column.name in table.primary_key else 0
-        length = column.length if column.length is not None else _FIXED_LENGTHS[column.type]
-        self.conn.execute(
-            self._sql["add_column"],
-            (
-                self.schema, table.name, column.name, number, COLTYPES[column.type], length,
-                column.scale or 0, "Y" if column.nullable else "N", column.default, keyseq,
-            ),
-        )  # fmt: skip
-
-    def _add_column(self, table: Table, column: Column) -> None:
-        if any(c.name == column.name for c in table.columns):
-            raise DdlError(table.qualified_name, column.name, "already exists")
-        self.conn.execute(storage.add_column_sql(table, column))
-        self._catalog_column(table, column, len(table.columns) + 1)
-        self.conn.execute(self._sql["count_columns"], (self.schema, table.name))
-        if table.name in self.captured():
-            grown = Table(table.schema, table.name, (*table.columns, column), table.primary_key)
-            for sql in storage.cd_add_column_sql(table, column):
-                self.conn.execute(sql)
-            self._replace_triggers(grown)
-
-    def _drop(self, table: Table) -> None:
-        if table.name in self.captured():
-            self._drop_capture(table)
-        self.conn.execute(f"DROP TABLE {quote(self.schema)}.{quote(table.name)}")
-        self.conn.execute(self._sql["drop_table"], (self.schema, table.name))
-        self.conn.execute(self._sql["drop_columns"], (self.schema, table.name))
-
-    def _drop_capture(self, table: Table) -> None:
-        for name in storage.trigger_names(table):
-            self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-        cd = quote(storage.cd_table_name(table.name))
-        self.conn.execute(f"DROP TABLE IF EXISTS {quote(self.schema)}.{cd}")
-        self.conn.execute(self._sql["unregister"], (self.schema, table.name))
-
-    def _replace_triggers(self, table: Table) -> None:
-        for name in storage.trigger_names(table):
-            self.conn.execute(f"DROP TRIGGER IF EXISTS {name}")
-        for sql in storage.triggers_sql(table):
-            self.conn.execute(sql)
-
-    def register(self, name: str) -> bool:
-        """Put a table under capture (CD table, triggers, IBMSNAP_REGISTER row), as ASN
-        registration does. Returns False when it already was. Run inside a unit of work."""
-        table = self.table(name)
-        if table.name in self.captured():
-            return False
-        if not table.primary_key:
-            raise DdlError(table.qualified_name, None, "needs a PRIMARY KEY to be captured")
-        target = f"{quote(self.schema)}.{quote(table.name)}"
-        rows = self.conn.execute(self._sql["count_rows"].replace("{table}", target)).fetchone()[0]
-        self.conn.execute(storage.cd_table_sql(table))
-        self._replace_triggers(table)
-        cd = storage.cd_table_name(table.name)
-        # The registering unit's LSN, and whether the table already held rows: then its
-        # capture history does not reproduce it, and capture starts with a snapshot.
-        self.conn.execute(self._sql["register"], (self.schema, table.name, self.schema, cd, rows))
-        return True
 
     def run_script(self, unit: Unit, text: str) -> list[Result]:
         """Run Db2 SQL `text` in `unit` (see `simulators.script`); returns each statement's
@@ -338,27 +305,8 @@ class SystemOfRecord:
     def max_value(self, table: str, column: str) -> Any:
         """The largest stored value of a column (raw), or None for an empty table."""
         sql = self._sql["max_key"].replace("{column}", quote(column.upper()))
-        sql = sql.replace("{table}", f"{quote(self.schema)}.{quote(table.upper())}")
+        sql = sql.replace("{table}", self.ref(self.table(table)))
         return self.conn.execute(sql).fetchone()[0]
-
-
-_REGISTER_COLUMNS = {
-    "SYNCHPOINT": "INTEGER",
-    "CD_OLD_SYNCHPOINT": "INTEGER",
-    "REGISTERED_ROWS": "INTEGER NOT NULL DEFAULT 0",
-}
-"""Columns of IBMSNAP_REGISTER added after its first version (see sql/control.sql)."""
-
-_FIXED_LENGTHS = {
-    Db2Type.SMALLINT: 2,
-    Db2Type.INTEGER: 4,
-    Db2Type.BIGINT: 8,
-    Db2Type.DATE: 4,
-    Db2Type.TIME: 3,
-    Db2Type.TIMESTAMP: 10,
-    Db2Type.DOUBLE: 8,
-}
-"""SYSCOLUMNS.LENGTH of the types that take no length, as Db2 for z/OS records them."""
 
 
 def install_shipping(sor: SystemOfRecord) -> list[str]:

@@ -4,12 +4,28 @@
 -- real Db2; SYSTABLES and SYSCOLUMNS mimic SYSIBM's catalog (same column names and COLTYPE
 -- codes), because SQLite's own declared types cannot say DECIMAL(31,2) or CHAR(10).
 
--- name: control
+-- name: uow_integer
+-- The "simulator" flavor (every file made before the flavors): integer sequences.
 CREATE TABLE IF NOT EXISTS {schema}.IBMSNAP_UOW (
     IBMSNAP_COMMITSEQ INTEGER PRIMARY KEY,  -- the LSN; a rowid alias, so MAX() is one lookup
     IBMSNAP_UOWID TEXT NOT NULL,
     IBMSNAP_LOGMARKER TEXT                  -- commit time, UTC, microseconds; NULL while open
-);
+)
+
+-- name: uow_binary
+-- The binary flavors: IBMSNAP_UOW with the columns ASN's has, sequences as log positions
+-- (CHAR(10)/CHAR(16)/VARCHAR(16) FOR BIT DATA: SQLite BLOBs, compared byte by byte as Db2 does).
+CREATE TABLE IF NOT EXISTS {schema}.IBMSNAP_UOW (
+    IBMSNAP_UOWID BLOB NOT NULL,             -- CHAR(10) FOR BIT DATA
+    IBMSNAP_COMMITSEQ BLOB NOT NULL PRIMARY KEY,
+    IBMSNAP_LOGMARKER TEXT,                  -- TIMESTAMP, UTC; NULL while open
+    IBMSNAP_AUTHTKN TEXT NOT NULL DEFAULT 'OFFLOAD',
+    IBMSNAP_AUTHID TEXT NOT NULL DEFAULT 'OFFLOAD',
+    IBMSNAP_REJ_CODE TEXT NOT NULL DEFAULT '0',
+    IBMSNAP_APPLY_QUAL TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID
+
+-- name: control
 -- One row while a unit of work is open: its LSN and the last IBMSNAP_INTENTSEQ handed out.
 -- The capture triggers refuse changes when it is absent (a write outside a unit of work).
 CREATE TABLE IF NOT EXISTS {schema}.IBMSNAP_OPEN_UOW (
@@ -37,6 +53,10 @@ CREATE TABLE IF NOT EXISTS {schema}.SYSTABLES (
     COLCOUNT INTEGER NOT NULL,
     PRIMARY KEY (CREATOR, NAME)
 );
+-- The schemas created by CREATE SCHEMA or implied by a qualified CREATE TABLE.
+CREATE TABLE IF NOT EXISTS {schema}.SYSSCHEMATA (
+    SCHEMANAME TEXT NOT NULL PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS {schema}.SYSCOLUMNS (
     TBCREATOR TEXT NOT NULL,
     TBNAME TEXT NOT NULL,
@@ -56,6 +76,30 @@ INSERT INTO {schema}.IBMSNAP_UOW (IBMSNAP_COMMITSEQ, IBMSNAP_UOWID, IBMSNAP_LOGM
 SELECT N, printf('%020X', N), NULL
 FROM (SELECT COALESCE(MAX(IBMSNAP_COMMITSEQ), 0) + 1 AS N FROM {schema}.IBMSNAP_UOW)
 RETURNING IBMSNAP_COMMITSEQ, IBMSNAP_UOWID
+
+-- name: newest_uow
+SELECT MAX(IBMSNAP_COMMITSEQ) FROM {schema}.IBMSNAP_UOW
+
+-- name: begin_uow_binary
+INSERT INTO {schema}.IBMSNAP_UOW (IBMSNAP_COMMITSEQ, IBMSNAP_UOWID, IBMSNAP_LOGMARKER)
+VALUES (?, ?, NULL)
+
+-- name: uow_columns
+SELECT name FROM pragma_table_info('IBMSNAP_UOW', ?)
+
+-- name: lsn_type
+SELECT COLTYPE, LENGTH FROM {schema}.SYSCOLUMNS
+WHERE TBCREATOR = ? AND TBNAME = 'IBMSNAP_UOW' AND NAME = 'IBMSNAP_COMMITSEQ'
+
+-- name: add_schema
+INSERT OR IGNORE INTO {schema}.SYSSCHEMATA (SCHEMANAME) VALUES (?)
+
+-- name: has_schema
+SELECT COUNT(*) FROM {schema}.SYSSCHEMATA WHERE SCHEMANAME = ?
+
+-- name: registration_mode
+SELECT CHG_UPD_TO_DEL_INS FROM {schema}.IBMSNAP_REGISTER
+WHERE SOURCE_OWNER = ? AND SOURCE_TABLE = ? AND SOURCE_VIEW_QUAL = 0
 
 -- name: open_uow
 INSERT INTO {schema}.IBMSNAP_OPEN_UOW (ID, COMMITSEQ, NEXTSEQ) VALUES (1, ?, 0)
@@ -88,9 +132,11 @@ DELETE FROM {schema}.SYSCOLUMNS WHERE TBCREATOR = ? AND TBNAME = ?
 
 -- name: register
 INSERT INTO {schema}.IBMSNAP_REGISTER
-    (SOURCE_OWNER, SOURCE_TABLE, SOURCE_VIEW_QUAL, CD_OWNER, CD_TABLE, BEFORE_IMG_PREFIX, STATE,
-     SYNCHPOINT, CD_OLD_SYNCHPOINT, REGISTERED_ROWS)
-SELECT ?, ?, 0, ?, ?, 'X', 'A', COMMITSEQ, COMMITSEQ, ? FROM {schema}.IBMSNAP_OPEN_UOW
+    (SOURCE_OWNER, SOURCE_TABLE, SOURCE_VIEW_QUAL, CD_OWNER, CD_TABLE, PHYS_CHANGE_OWNER,
+     PHYS_CHANGE_TABLE, BEFORE_IMG_PREFIX, STATE, SYNCHPOINT, CD_OLD_SYNCHPOINT,
+     CD_NEW_SYNCHPOINT, REGISTERED_ROWS, CHG_UPD_TO_DEL_INS)
+SELECT ?, ?, 0, ?, ?, ?, ?, 'X', 'A', COMMITSEQ, COMMITSEQ, COMMITSEQ, ?, ?
+FROM {schema}.IBMSNAP_OPEN_UOW
 
 -- name: register_columns
 SELECT name FROM pragma_table_info('IBMSNAP_REGISTER', ?)

@@ -52,7 +52,8 @@ def test_create_table_parses_types_defaults_and_keys() -> None:
         ("CREATE TABLE T (A INT, FOREIGN KEY (A) REFERENCES U)",
          "table SHIPPING.T: FOREIGN constraints are not supported"),
         ("ALTER TABLE S.T DROP COLUMN A", "table S.T: expected ADD, found 'DROP'"),
-        ("CREATE INDEX I ON T (A)", "expected CREATE TABLE, ALTER TABLE or DROP TABLE"),
+        ("CREATE INDEX I ON T (A)",
+         "expected CREATE TABLE, ALTER TABLE, DROP TABLE or CREATE SCHEMA"),
     ],
 )  # fmt: skip
 def test_ddl_errors_name_table_and_column(sql: str, message: str) -> None:
@@ -75,13 +76,14 @@ def test_catalog_records_db2_types(sor: SystemOfRecord) -> None:
     assert sor.table("REEFER_TELEMETRY").primary_key == ("CONTAINER_ID", "READING_TS")
 
 
-def test_existing_table_and_foreign_schema_are_refused(sor: SystemOfRecord) -> None:
+def test_existing_table_and_existing_schema_are_refused(sor: SystemOfRecord) -> None:
+    with sor.unit_of_work() as unit:
+        unit.execute("CREATE TABLE OTHER.T (A INT)")
     for sql, message in [
         ("CREATE TABLE ORDERS (A INT)", "table SHIPPING.ORDERS: already exists"),
-        (
-            "CREATE TABLE OTHER.T (A INT)",
-            "table OTHER.T: the system of record's schema is SHIPPING",
-        ),
+        ("CREATE TABLE OTHER.T (B INT)", "table OTHER.T: already exists"),
+        ("CREATE SCHEMA OTHER", "schema OTHER already exists"),
+        ("CREATE SCHEMA SHIPPING", "schema SHIPPING already exists"),
         (
             "ALTER TABLE ORDERS ADD COLUMN NOTE VARCHAR(10) NOT NULL",
             "table SHIPPING.ORDERS column NOTE: a NOT NULL column added needs a DEFAULT",
