@@ -198,6 +198,10 @@ class ProjectionSettings(_Section):
     """Derived views kept current: NAME.sql and NAME.keys.sql in views_dir or projections/views."""
     views_dir: Path | None = None
     """Extra directory searched first for view SQL files (add a view without touching code)."""
+    change_log_views: list[str] = ["cold_chain"]
+    """Views whose row changes are logged in each batch, for `GET /views/{view}/changes` and
+    (cold_chain) the alerts stream; each costs the writer a copy of the rows a batch replaces
+    and writes. One of `views`, or none."""
     stage_threshold: int = Field(default=50000, ge=1)
     """Events of one unit of work held in memory before the rest is staged in DuckDB."""
     reference_topics: list[str] = ["products", "ports", "vessels"]
@@ -213,6 +217,16 @@ class ProjectionSettings(_Section):
     duckdb_memory_limit: str = Field(default="256MB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$")
     """DuckDB memory_limit of the projection database (`offload serve` then sets
     api.duckdb_memory_limit at lock-down: one limit per database)."""
+
+    @model_validator(mode="after")
+    def _logged_views_are_views(self) -> ProjectionSettings:
+        unknown = [v for v in self.change_log_views if v not in self.views]
+        if unknown:
+            raise ValueError(
+                f"change_log_views names {', '.join(unknown)}, not among views "
+                f"({', '.join(self.views) or 'none'})"
+            )
+        return self
 
 
 class ApiKey(_Section):

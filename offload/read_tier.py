@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from config import Settings
+    from query_api.read_link import Replayer
     from query_api.store import ReadStore
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,8 @@ def run_worker(settings: Settings) -> None:
         timeout_s=api.sql_timeout_s + api.max_wait_ms / 1000 + 30,
     )
     try:
-        _serve(settings, store, shared_port_socket(api.host, api.port), store.metrics)
+        sock = shared_port_socket(api.host, api.port)
+        _serve(settings, store, sock, store.metrics, replayer=store.replay)
     finally:
         store.close()
 
@@ -125,6 +127,8 @@ def _serve(
     sock: socket.socket | None,
     writer_metrics: Any = None,
     registries: Sequence[CollectorRegistry] = (),
+    *,
+    replayer: Replayer | None = None,
 ) -> None:
     import uvicorn
 
@@ -133,15 +137,18 @@ def _serve(
     from query_api.registry_schemas import RegistrySchemas
 
     schemas = RegistrySchemas(store_from_settings(settings))
-    app = create_app(settings, store, schemas, registries, writer_metrics)
+    app = create_app(settings, store, schemas, registries, writer_metrics, replayer=replayer)
     config = uvicorn.Config(
         app,
         host=settings.api.host,
         port=settings.api.port,
         log_config=None,
         timeout_graceful_shutdown=10,
+        ssl_certfile=settings.api.tls_cert_file,  # api.tls_cert_file/tls_key_file: HTTPS
+        ssl_keyfile=settings.api.tls_key_file,
     )
-    err.print(f"query API on http://{settings.api.host}:{settings.api.port} (pid {os.getpid()})")
+    where = f"{settings.api.scheme}://{settings.api.host}:{settings.api.port}"
+    err.print(f"query API on {where} (pid {os.getpid()})")
     server = uvicorn.Server(config)
     # uvicorn re-raises the stop signal once it has drained; a no-op handler underneath lets
     # this process then close its store and exit 0.

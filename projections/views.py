@@ -48,6 +48,7 @@ from pathlib import Path
 
 import duckdb
 
+from projections.changelog import NO_CHANGES, ViewChanges
 from projections.errors import ViewDefinitionError
 from projections.mirror import quote
 from projections.sqlfiles import statements
@@ -172,6 +173,7 @@ class ViewSet:
         self._hook = hook
         self._current: set[str] = set()
         self._sql = statements("view_maintenance.sql")
+        self.changes: ViewChanges = NO_CHANGES  # the change log (projections/changelog.py)
 
     @property
     def definitions(self) -> list[ViewDefinition]:
@@ -233,6 +235,7 @@ class ViewSet:
                 written += self._refresh_incremental(con, view, source, touched)
             else:
                 written += self._recompute(con, view)
+        self.changes.flush(con, lsn, commit)
         if lsn:
             params = {"lsn": lsn, "commit_time": commit, "now": _now()}
             con.execute(self._sql["state_lsn"], params)
@@ -241,8 +244,10 @@ class ViewSet:
     def _recompute(self, con: duckdb.DuckDBPyConnection, view: ViewDefinition) -> int:
         """Recompute from scratch the view rows of the keys the batch's deltas affect."""
         con.execute(self._format("affected", view))
+        self.changes.before(con, view, "affected_keys")
         deleted = _count(con.execute(self._format("delete_affected", view)))
         inserted = _count(con.execute(self._format("insert_affected", view)))
+        self.changes.after(con, view, "affected_keys")
         params = {"deleted": deleted, "inserted": inserted, "name": view.name}
         con.execute(self._sql["state_rows"], params)
         return inserted
@@ -262,8 +267,10 @@ class ViewSet:
         else:  # only new rows of the source: nothing to recompute from scratch
             con.execute(self._format("no_affected", view))
         con.execute(self._format("incremental_rows", view))
+        self.changes.before(con, view, "incremental_rows")
         con.execute(self._format("incremental_delete", view))
         written += _count(con.execute(self._format("incremental_insert", view)))
+        self.changes.after(con, view, "incremental_rows")
         return written
 
     def rebuild(self, con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, float]:

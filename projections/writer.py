@@ -21,6 +21,7 @@ import duckdb
 from config import Settings
 from projections.applier import DATA_ERRORS, BatchApplier, BatchResult, Hook, InTransaction
 from projections.assembler import AssembledUnit, Partition
+from projections.changelog import ChangeLog
 from projections.commit_signal import CommitSignal
 from projections.deadletters import DeadLetters
 from projections.errorlog import ErrorRecord, record_errors
@@ -63,6 +64,8 @@ class ProjectionWriter:
         self.con = con
         self.stage = DuckDBStage(con)
         self.views = ViewSet(load_views(p.views, p.views_dir), hook=hook)
+        # subscribers' view changes, written in each batch
+        self.views.changes = ChangeLog(con, views=p.change_log_views)
         self.applier = BatchApplier(con, self.stage, self.views, hook=hook)
         self.signal = CommitSignal()
         self.metrics = metrics or ProjectionMetrics()

@@ -22,14 +22,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from config import Settings
 from event_contract.watermark import Watermark
 from query_api.auth import KeyRing
+from query_api.console import console_router
 from query_api.context import ApiContext, watermark_headers
 from query_api.errors import NotFreshEnough, QueryApiError, TooManyQueries
 from query_api.metrics import ApiMetrics
+from query_api.part_metrics import parts_registry
+from query_api.read_link import Replayer
 from query_api.reads import Reads
 from query_api.routes_ops import ops_router
 from query_api.routes_reads import reads_router
 from query_api.routes_registry import SchemaSource, registry_router
 from query_api.routes_sql import sql_router
+from query_api.routes_stream import stream_router
 from query_api.snapshot import SqlLimits
 from query_api.sql_gate import SqlGate
 from query_api.sql_runner import SqlRunner
@@ -44,15 +48,19 @@ def create_app(
     schema_source: SchemaSource,
     metric_registries: Sequence[CollectorRegistry] = (),
     more_metrics: Callable[[], bytes] | None = None,
+    *,
+    replayer: Replayer | None = None,
 ) -> FastAPI:
     """Build the query API over a locked-down read store and a schema source.
 
     `metric_registries` are served by /metrics beside the API's own (the projection's, say);
-    `more_metrics` returns more text exposition to append (a worker: the writer's metrics).
+    `more_metrics` returns more text exposition to append (a worker: the writer's metrics);
+    `replayer` replays error-table entries in the writer (the console's admin action).
     """
     api = settings.api
     limits = SqlLimits(api.sql_row_cap, api.sql_timeout_s, api.sql_max_concurrent_per_key)
-    metrics = ApiMetrics(store, metric_registries, more_metrics)
+    registries = (*metric_registries, parts_registry(settings.data_dir))  # restarts, running
+    metrics = ApiMetrics(store, registries, more_metrics)
     ctx = ApiContext(
         store=store,
         reads=Reads(settings.source.schema_name),
@@ -76,6 +84,8 @@ def create_app(
     app.include_router(reads_router(ctx))
     app.include_router(sql_router(ctx))
     app.include_router(registry_router(ctx, schema_source))
+    app.include_router(stream_router(ctx, tuple(settings.projections.change_log_views)))
+    app.include_router(console_router(ctx, settings, schema_source, replayer))
     _install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)

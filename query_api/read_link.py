@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,10 @@ SESSION = b"offload.session"
 LSN = b"offload.lsn"
 COMMIT_TIME = b"offload.commit_time"
 TRUNCATED = b"offload.truncated"
+
+Replayer = Callable[[int], dict[str, Any]]
+"""Replays one error-table entry in the projection writer; returns its outcome as JSON
+(`{"entry_id", "outcome", "reason"}`; outcome "unavailable" where the writer offers none)."""
 
 
 def address_path(database: Path) -> Path:

@@ -16,7 +16,9 @@ Requests (JSON; see `read_link` for the address file, metadata and errors):
   session id when kept, and "truncated" for a capped query) in the schema metadata.
 - DoAction `open` → `{"session", "watermark"}`; `close` `{"session"}`; `watermark`; `head`;
   `wait` `{"lsn", "timeout_s"}` → `{"reached", "watermark"}`; `metrics` → text exposition of the
-  writer's Prometheus registries.
+  writer's Prometheus registries; `replay` `{"entry_id"}` → the outcome of replaying one
+  error-table entry in the writer (`{"entry_id", "outcome", "reason"}`; outcome "unavailable"
+  where the server was given no replayer). The worker checks the admin role before asking.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from query_api.read_link import (
     SESSION,
     TRUNCATED,
     Address,
+    Replayer,
     error_info,
     watermark_json,
     watermark_metadata,
@@ -72,6 +75,7 @@ class ReadServer(flight.FlightServerBase):
         store: the database owner's read store.
         registries: Prometheus registries whose metrics workers append to their /metrics.
         host: the interface to listen on.
+        replayer: replays error-table entries in the writer, or None (not offered).
     """
 
     def __init__(
@@ -79,11 +83,13 @@ class ReadServer(flight.FlightServerBase):
         store: ReadStore,
         registries: Sequence[CollectorRegistry] = (),
         host: str = "127.0.0.1",
+        replayer: Replayer | None = None,
     ) -> None:
         super().__init__(f"grpc://{host}:0")
         self.address = Address.new(f"grpc://{host}:{self.port}")
         self._store = store
         self._registries = tuple(registries)
+        self._replayer = replayer
         self._gate = SqlGate()
         self._sessions: dict[str, _Session] = {}
         self._lock = threading.Lock()
@@ -96,6 +102,7 @@ class ReadServer(flight.FlightServerBase):
             "head": self._head,
             "wait": self._wait,
             "metrics": lambda _req: b"".join(generate_latest(r) for r in self._registries),
+            "replay": self._replay,
         }
 
     def start(self, address_file: Path) -> None:
@@ -226,6 +233,13 @@ class ReadServer(flight.FlightServerBase):
     def _wait(self, request: dict[str, Any]) -> dict[str, Any]:
         reached = self._store.wait_for_lsn(int(request["lsn"]), float(request["timeout_s"]))
         return {"reached": reached, "watermark": watermark_json(self._store.watermark())}
+
+    def _replay(self, request: dict[str, Any]) -> dict[str, Any]:
+        entry_id = int(request["entry_id"])
+        if self._replayer is None:
+            reason = "this writer offers no replay"
+            return {"entry_id": entry_id, "outcome": "unavailable", "reason": reason}
+        return self._replayer(entry_id)
 
     def _reap(self) -> None:
         while not self._stopped.wait(SESSION_IDLE_S / 4):

@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 _RETRY_S = 0.1
 """Pause between tries to reach a writer that is down, within a client's wait."""
+_REPLAY_TIMEOUT_S = 60.0
+"""The longest a replay request waits: the writer runs it between two batches."""
 
 
 class RemoteReadStore:
@@ -99,6 +101,14 @@ class RemoteReadStore:
     def metrics(self) -> bytes:
         """The writer's metrics, as Prometheus text exposition."""
         return self._call(lambda client, token: self._action_bytes(client, "metrics", token, {}))
+
+    def replay(self, entry_id: int) -> dict[str, Any]:
+        """Replay one error-table entry in the writer: `{"entry_id", "outcome", "reason"}`.
+
+        Raises:
+            WriterUnavailable: the writer is down or did not answer in time.
+        """
+        return dict(self.action("replay", {"entry_id": entry_id}, _REPLAY_TIMEOUT_S))
 
     def close(self) -> None:
         """Close the connection and the background closer."""

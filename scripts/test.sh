@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
+scripts/install_browser.sh  # the console's browser tests: installs chromium where it can
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

@@ -187,3 +187,14 @@ def test_environment_may_set_one_key_of_a_named_entry(tmp_path: Path) -> None:
     job = settings.reference.jobs["products"]
     assert job.source == tmp_path / "products.dat"
     assert job.format == "copybook"  # the rest of the entry still comes from the file
+
+
+def test_a_logged_view_must_be_a_kept_view(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[projections]\nviews = ["cold_chain"]\n')
+    load_settings(path, env={})  # the default change_log_views, ["cold_chain"], is kept
+    path = _write(tmp_path, '[projections]\nviews = ["cold_chain"]\nchange_log_views = ["x"]\n')
+    with pytest.raises(ConfigError) as err:
+        load_settings(path, env={})
+    assert str(err.value).endswith(
+        "key 'projections': Value error, change_log_views names x, not among views (cold_chain)"
+    )

@@ -8,6 +8,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 ADMIN_KEY = "admin-secret-3"
+# Server-sent event streams never end: test_query_api_streams.py checks them.
+STREAMS = {"/views/{view}/changes", "/cold-chain/alerts"}
 
 
 def test_no_generated_request_gets_a_server_error(make_client: Any) -> None:
@@ -16,6 +18,8 @@ def test_no_generated_request_gets_a_server_error(make_client: Any) -> None:
     checked = []
     for result in schema.get_all_operations():
         operation = result.ok()  # type: ignore[union-attr]
+        if operation.path in STREAMS:
+            continue
 
         @given(case=operation.as_strategy())
         @settings(

@@ -66,3 +66,28 @@ def test_a_wait_outlasts_a_writer_that_is_down(projection: Any, tmp_path: Path) 
             server.stop()
     finally:
         remote.close()
+
+
+def test_replay_reaches_the_writers_replayer_or_says_it_is_not_offered(
+    projection: Any, tmp_path: Path
+) -> None:
+    asked: list[int] = []
+
+    def replayer(entry_id: int) -> dict[str, Any]:
+        asked.append(entry_id)
+        return {"entry_id": entry_id, "outcome": "applied", "reason": ""}
+
+    address = tmp_path / "read-server.json"
+    remote = RemoteReadStore(address, timeout_s=5)
+    try:
+        for offered, expected in ((None, "unavailable"), (replayer, "applied")):
+            server = ReadServer(projection.store, replayer=offered)
+            server.start(address)
+            try:
+                answer = remote.replay(7)
+            finally:
+                server.stop()
+            assert (answer["entry_id"], answer["outcome"]) == (7, expected)
+        assert asked == [7]
+    finally:
+        remote.close()
