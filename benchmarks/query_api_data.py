@@ -37,8 +37,10 @@ from query_api_shape import (
 )
 from shipping_mirrors import mirror_specs, shipping_tables
 
+from config.sections import ProjectionSettings
 from projections.applier import BatchApplier
 from projections.assembler import AssembledUnit, MemoryStage
+from projections.changelog import ChangeLog
 from projections.events import DecodedChange
 from projections.store import open_database
 from projections.views import ViewSet, load_views
@@ -104,6 +106,8 @@ class Projector:
         self.con = con
         self.specs = mirror_specs()
         views = ViewSet(load_views(["order_tracking", "cold_chain"]))
+        # the view change log, as the projection writer keeps it by default
+        views.changes = ChangeLog(con, views=ProjectionSettings().change_log_views)
         self.applier = BatchApplier(con, MemoryStage(), views)
         for spec in self.specs.values():
             self.applier.ensure_mirror(spec)
