@@ -107,7 +107,7 @@ class Projector:
         self.specs = mirror_specs()
         views = ViewSet(load_views(["order_tracking", "cold_chain"]))
         # the view change log, as the projection writer keeps it by default
-        views.changes = ChangeLog(con, views=ProjectionSettings().change_log_views)
+        views.changes = ChangeLog(con, views=ProjectionSettings().logged_views())
         self.applier = BatchApplier(con, MemoryStage(), views)
         for spec in self.specs.values():
             self.applier.ensure_mirror(spec)

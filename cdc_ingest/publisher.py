@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -83,6 +84,8 @@ class Publisher:
         self._source: Source | None = None
         self._watch = CommitWatch(settings.capture.poll_interval_ms / 1000)
         self._backoff = _MIN_BACKOFF_S
+        self._failing: str | None = None  # the failure being retried, logged once
+        self._failing_since = 0.0
 
     @property
     def state(self) -> CapturePosition:
@@ -149,13 +152,14 @@ class Publisher:
             try:
                 result = action()
                 self._backoff = _MIN_BACKOFF_S
+                self._recovered()
                 return result
             except KafkaException as exc:
                 self._on_kafka_error(exc.args[0])
             except Exception as exc:
                 if not is_retriable(exc):
                     raise
-                logger.warning("%s; retrying in %.1f s", exc, self._backoff)
+                self._retry_notice(exc)
                 self._reconnect()
             if stop.wait(self._backoff):
                 return False
@@ -206,6 +210,23 @@ class Publisher:
             "capture %s continues after LSN %d (seq %d), %d events published so far",
             self.tid, state.lsn, state.seq, state.events,
         )  # fmt: skip
+
+    def _retry_notice(self, exc: Exception) -> None:
+        """Log a failure once while it repeats (each retry at debug level)."""
+        kind = type(exc).__name__
+        if self._failing == kind:
+            logger.debug("%s; retrying in %.1f s", exc, self._backoff)
+            return
+        if self._failing is None:
+            self._failing_since = time.monotonic()
+        self._failing = kind
+        logger.warning("%s; retrying with backoff until it answers", exc)
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            waited = time.monotonic() - self._failing_since
+            logger.info("capture goes on after %.1f s of retries", waited)
+            self._failing = None
 
     def _reconnect(self) -> None:
         self.producer.drop()

@@ -186,6 +186,10 @@ class SchemaRegistrySettings(_Section):
     """"user:password" for the registry; environment only."""
 
 
+_DEFAULT_LOGGED_VIEWS = ("cold_chain",)
+"""The views logged when `projections.change_log_views` is unset (the alerts stream's)."""
+
+
 class ProjectionSettings(_Section):
     path: Path | None = None
     """DuckDB file of the read models; default `<data_dir>/projections/offload.duckdb`."""
@@ -198,10 +202,10 @@ class ProjectionSettings(_Section):
     """Derived views kept current: NAME.sql and NAME.keys.sql in views_dir or projections/views."""
     views_dir: Path | None = None
     """Extra directory searched first for view SQL files (add a view without touching code)."""
-    change_log_views: list[str] = ["cold_chain"]
+    change_log_views: list[str] | None = None
     """Views whose row changes are logged in each batch, for `GET /views/{view}/changes` and
     (cold_chain) the alerts stream; each costs the writer a copy of the rows a batch replaces
-    and writes. One of `views`, or none."""
+    and writes. Each must be one of `views`; unset: cold_chain, when it is kept."""
     stage_threshold: int = Field(default=50000, ge=1)
     """Events of one unit of work held in memory before the rest is staged in DuckDB."""
     reference_topics: list[str] = ["products", "ports", "vessels"]
@@ -220,13 +224,19 @@ class ProjectionSettings(_Section):
 
     @model_validator(mode="after")
     def _logged_views_are_views(self) -> ProjectionSettings:
-        unknown = [v for v in self.change_log_views if v not in self.views]
+        unknown = [v for v in self.change_log_views or () if v not in self.views]
         if unknown:
             raise ValueError(
                 f"change_log_views names {', '.join(unknown)}, not among views "
                 f"({', '.join(self.views) or 'none'})"
             )
         return self
+
+    def logged_views(self) -> list[str]:
+        """The views whose changes are logged (`change_log_views`, or its default)."""
+        if self.change_log_views is not None:
+            return list(self.change_log_views)
+        return [v for v in _DEFAULT_LOGGED_VIEWS if v in self.views]
 
 
 class ApiKey(_Section):

@@ -35,6 +35,9 @@ logger = logging.getLogger(__name__)
 SCHEMAS_TOPIC = "_schemas"
 RELOAD_INTERVAL_S = 1.0
 """Seconds before a read re-reads the `_schemas` topic (a missed id, the subject lists)."""
+MISSING_ID_WAIT_S = 3.0
+"""How long `by_id` keeps re-reading for an id it has never seen (once per id)."""
+_MISSING_ID_POLL_S = 0.1
 
 
 class TopicSchemaStore:
@@ -57,6 +60,7 @@ class TopicSchemaStore:
         self._book: SchemaBook | None = None
         self._pending: list[SubjectVersion] = []
         self._loaded_at = 0.0
+        self._waited_ids: set[int] = set()
 
     def ensure_topic(self) -> None:
         """Create the topic (compacted, one partition) unless it exists."""
@@ -104,11 +108,38 @@ class TopicSchemaStore:
             self.load()
 
     def by_id(self, schema_id: int) -> Schema | None:
-        """The schema with this id; an unknown id re-reads the topic (at most once a second)."""
+        """The schema with this id; an unknown id re-reads the topic.
+
+        A record carrying an id was committed in the same transaction as the id's
+        registration, but Kafka writes a transaction's commit markers to each partition
+        after the commit returns: for a moment a read_committed reader sees the record and
+        not yet the registration. So an id never seen before is re-read for, every 0.1 s, up
+        to `MISSING_ID_WAIT_S` (once per id: a record with a bogus id costs that wait once);
+        after that, at most once a second.
+        """
         found = self._ready().by_id(schema_id)
-        if found is None and time.monotonic() - self._loaded_at >= RELOAD_INTERVAL_S:
+        if found is not None:
+            return found
+        if schema_id not in self._waited_ids:
+            self._waited_ids.add(schema_id)
+            return self._wait_for_id(schema_id)
+        if time.monotonic() - self._loaded_at >= RELOAD_INTERVAL_S:
             self.load()
             found = self._ready().by_id(schema_id)
+        return found
+
+    def _wait_for_id(self, schema_id: int) -> Schema | None:
+        deadline = time.monotonic() + MISSING_ID_WAIT_S
+        while True:
+            self.load()
+            found = self._ready().by_id(schema_id)
+            if found is not None or time.monotonic() >= deadline:
+                break
+            time.sleep(_MISSING_ID_POLL_S)
+        if found is None:
+            logger.warning(
+                "schema id %d is not in %s (waited %g s)", schema_id, self.topic, MISSING_ID_WAIT_S
+            )
         return found
 
     def latest(self, subject: str) -> SubjectVersion | None:

@@ -88,7 +88,13 @@ def _register_parts() -> None:
     from offload.bench import bench_cmd
 
     app.command("bench")(bench_cmd)
+    from offload.soak_cli import soak_cmd
+
+    app.command("soak")(soak_cmd)
     app.command("status")(status_cmd)
+    from offload.reconcile import reconcile_cmd
+
+    app.command("reconcile")(reconcile_cmd)
     from cdc_ingest.cli import schemas_app
 
     app.add_typer(schemas_app, name="schemas")

@@ -1,5 +1,6 @@
 """What the demo measures and reconciles: end-to-end freshness as a user sees it, every change
-event against the capture tables, and the cold-chain verdict against the injected excursions.
+event against the capture tables (`offload.reconcile_events`, the implementation of
+`offload reconcile`), and the cold-chain verdict against the injected excursions.
 
 Each check talks to the gateway the way a user or an independent auditor would: freshness and
 cold-chain legs through the HTTP API, events by reading the change topics to their end with
@@ -12,18 +13,31 @@ import statistics
 import subprocess
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from cdc_ingest.source import Position, open_source
-from config import Settings
-from event_contract.codec import Codec
-from event_contract.schema_stores import store_from_settings
-from plumbing.topic_reader import TopicReader
-from plumbing.topics import admin_client
+# The event reconciliation is `offload reconcile`'s (one implementation); re-exported here.
+from offload.reconcile_events import (
+    EventReconciliation,
+    capture_rows,
+    published_events,
+    reconcile_events,
+)
+
+__all__ = [
+    "CommitClock",
+    "EventReconciliation",
+    "FreshnessProbe",
+    "capture_rows",
+    "catch_up",
+    "non_compliant_containers",
+    "percentiles",
+    "published_events",
+    "reconcile_events",
+    "wait_ready",
+]
 
 
 @dataclass
@@ -101,87 +115,6 @@ def percentiles(samples: list[float]) -> dict[str, float | None]:
         "max": round(ordered[-1], 1),
         "count": len(ordered),
     }
-
-
-@dataclass(frozen=True, slots=True)
-class EventReconciliation:
-    """Change events in Kafka against the capture rows of the system of record."""
-
-    expected: int
-    published: int
-    missing: int
-    duplicated: int
-    tables: dict[str, int]
-
-
-def capture_rows(settings: Settings) -> Counter[tuple[str, int, int, str]]:
-    """Every captured change as (table, lsn, seq, op), with the events it must produce: an
-    update that changes the primary key is a delete plus a create, as the envelope makes it."""
-    expected: Counter[tuple[str, int, int, str]] = Counter()
-    position = Position(0, 0)
-    with open_source(settings) as source:
-        while True:
-            batch = source.read_changes(position, 50_000)
-            for unit in batch.units:
-                for change in unit.changes:
-                    for op in _event_ops(
-                        change.op.value, change.before, change.after, source, change.table
-                    ):
-                        expected[(change.table, change.lsn, change.seq, op)] += 1
-            if batch.position == position:
-                return expected
-            position = batch.position
-
-
-def _event_ops(op: str, before: Any, after: Any, source: Any, table: str) -> list[str]:
-    if op == "I":
-        return ["c"]
-    if op == "D":
-        return ["d"]
-    keys = source.table(table).primary_key
-    if before is not None and after is not None and any(before[k] != after[k] for k in keys):
-        return ["d", "c"]
-    return ["u"]
-
-
-def published_events(settings: Settings) -> Counter[tuple[str, int, int, str]]:
-    """Every change event in the change topics (read_committed), as (table, lsn, seq, op).
-    Snapshot reads ("r") are left out: they restate rows, they are not changes."""
-    store = store_from_settings(settings)
-    codec = Codec(lookup=store.by_id)
-    prefix = settings.kafka.topic(settings.source.schema_name) + "."
-    names = admin_client(settings.kafka).list_topics(timeout=10).topics
-    topics = sorted(t for t in names if t.startswith(prefix))
-    found: Counter[tuple[str, int, int, str]] = Counter()
-    with TopicReader(settings.kafka, "offload-demo-audit") as reader:
-        for record in reader.read(reader.ends(topics, timeout_s=10), timeout_s=None):
-            if record.value is None:
-                continue
-            value = codec.decode(record.value)
-            if value["op"] == "r":
-                continue
-            src = value["source"]
-            table = f"{src['schema']}.{src['table']}"
-            found[(table, src["commit_lsn"], src["change_lsn"], value["op"])] += 1
-    return found
-
-
-def reconcile_events(settings: Settings) -> EventReconciliation:
-    """Compare capture rows and published events one for one."""
-    expected = capture_rows(settings)
-    found = published_events(settings)
-    missing = sum((expected - found).values())
-    duplicated = sum((found - expected).values())
-    tables: Counter[str] = Counter()
-    for (table, *_rest), count in found.items():
-        tables[table] += count
-    return EventReconciliation(
-        expected=sum(expected.values()),
-        published=sum(found.values()),
-        missing=missing,
-        duplicated=duplicated,
-        tables=dict(sorted(tables.items())),
-    )
 
 
 def non_compliant_containers(client: httpx.Client) -> set[str]:

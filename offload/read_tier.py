@@ -60,7 +60,7 @@ def run_writer(settings: Settings) -> None:
         consumer = projection.consumer()
         _lock(settings, projection.con)
         store = DuckDBReadStore(projection.con, feed=projection.writer.signal)
-        server = ReadServer(store, (projection.metrics.registry,))
+        server = ReadServer(store, (projection.metrics.registry,), replayer=consumer.replay_entry)
         server.start(address)
         try:
             consumer.run(stop)

@@ -69,6 +69,11 @@ class Rediscovery:
             return True
         return self._next_periodic is not None and now >= self._next_periodic
 
+    def retry_in(self, now: float, delay_s: float) -> None:
+        """Look again within `delay_s` (nothing to read yet, or the last look failed)."""
+        at = now + delay_s
+        self._retry_at = at if self._retry_at is None else min(self._retry_at, at)
+
     def done(self, now: float) -> None:
         """A look was made (call `known` first); wishes still open are retried later."""
         self.last = now

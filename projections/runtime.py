@@ -50,6 +50,7 @@ class Projection:
     store: SchemaStore
     metrics: ProjectionMetrics
     _status_at: float = field(default=0.0, repr=False)
+    _status_stale: bool = field(default=False, repr=False)
 
     def decoder(self) -> RecordDecoder:
         """A decoder of every topic the schema store knows now (mirrors created as needed)."""
@@ -60,7 +61,9 @@ class Projection:
 
     def consumer(self) -> ProjectionConsumer:
         """The Kafka loop of this projection; it writes `status.json` as it commits."""
-        return ProjectionConsumer(self.settings, self.writer, self.store, self._committed)
+        return ProjectionConsumer(
+            self.settings, self.writer, self.store, self._committed, self._between_batches
+        )
 
     def write_status(self, consumer: ProjectionConsumer | None = None) -> None:
         """Write `status.json` beside the database (and set the lag gauges)."""
@@ -74,7 +77,17 @@ class Projection:
         self._status_at = time.monotonic()
 
     def _committed(self, consumer: ProjectionConsumer) -> None:
+        """After a batch: the status file, at most once a second (the skipped write is owed)."""
         if time.monotonic() - self._status_at >= 1.0:
+            self.write_status(consumer)
+        else:
+            self._status_stale = True
+
+    def _between_batches(self, consumer: ProjectionConsumer) -> None:
+        """The status write owed since the last batch, once its second has passed (an idle
+        writer's file would otherwise stay behind its database for good)."""
+        if self._status_stale and time.monotonic() - self._status_at >= 1.0:
+            self._status_stale = False
             self.write_status(consumer)
 
 

@@ -65,7 +65,7 @@ class ProjectionWriter:
         self.stage = DuckDBStage(con)
         self.views = ViewSet(load_views(p.views, p.views_dir), hook=hook)
         # subscribers' view changes, written in each batch
-        self.views.changes = ChangeLog(con, views=p.change_log_views)
+        self.views.changes = ChangeLog(con, views=p.logged_views())
         self.applier = BatchApplier(con, self.stage, self.views, hook=hook)
         self.signal = CommitSignal()
         self.metrics = metrics or ProjectionMetrics()

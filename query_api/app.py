@@ -84,7 +84,7 @@ def create_app(
     app.include_router(reads_router(ctx))
     app.include_router(sql_router(ctx))
     app.include_router(registry_router(ctx, schema_source))
-    app.include_router(stream_router(ctx, tuple(settings.projections.change_log_views)))
+    app.include_router(stream_router(ctx, tuple(settings.projections.logged_views())))
     app.include_router(console_router(ctx, settings, schema_source, replayer))
     _install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -15,6 +15,9 @@ import threading
 from typing import TYPE_CHECKING
 
 from plumbing.errors import OffloadError
+from plumbing.kafka_errors import BrokerUnreachable
+from plumbing.topics import ping
+from plumbing.waiting import wait_for
 from reference_loader.jobs import Job, jobs_of, trigger_of
 from reference_loader.load import RunOptions, run_job
 
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from config import Settings
 
 logger = logging.getLogger(__name__)
+
+_PING_S = 2.0
 
 
 def _scheduled_run(settings: Settings, job: Job, cancel: threading.Event) -> None:
@@ -75,7 +80,21 @@ def start_scheduler(settings: Settings, cancel: threading.Event) -> BackgroundSc
 
 def run_scheduler(settings: Settings, stop: threading.Event) -> None:
     """Run the scheduler until `stop` is set, then stop it: running loads abort (or finish
-    their commit) before this returns. For the CLI and the whole-gateway supervisor."""
+    their commit) before this returns. For the CLI and the whole-gateway supervisor.
+
+    Started before the broker answers, it waits for it first (saying so once), so that the
+    first scheduled loads do not fail.
+    """
+    kafka = settings.kafka
+
+    def broker_answers() -> bool:
+        if not ping(kafka, timeout=_PING_S):
+            raise BrokerUnreachable(kafka.bootstrap_servers, _PING_S)
+        return True
+
+    what = f"the Kafka cluster at {kafka.bootstrap_servers} (kafka.bootstrap_servers)"
+    if not wait_for(broker_answers, what, stop, logger):
+        return
     cancel = threading.Event()
     scheduler = start_scheduler(settings, cancel)
     try:

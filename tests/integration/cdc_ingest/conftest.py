@@ -103,15 +103,18 @@ def read_events(
     bootstrap: str, prefix: str, tables: list[str]
 ) -> tuple[dict[str, list[Message]], list[Any]]:
     """Decoded change events per table topic and the decoded transaction markers."""
+    # Schemas last: a transaction's commit markers reach each partition a moment after the
+    # commit returns, so a schema read first may miss a registration whose events come next.
+    raw = {table: read_topic(bootstrap, f"{prefix}.{table.lower()}") for table in tables}
+    raw_markers = read_topic(bootstrap, f"{prefix}.transaction")
     schemas = Schemas(bootstrap, prefix)
     events = {}
     for table in tables:
         topic = f"{prefix}.{table.lower()}"
         events[table] = [
-            Message(topic, p, o, schemas.decode(k), schemas.decode(v))
-            for p, o, k, v in read_topic(bootstrap, topic)
+            Message(topic, p, o, schemas.decode(k), schemas.decode(v)) for p, o, k, v in raw[table]
         ]
-    markers = [schemas.decode(v) for _, _, _, v in read_topic(bootstrap, f"{prefix}.transaction")]
+    markers = [schemas.decode(v) for _, _, _, v in raw_markers]
     return events, markers
 
 

@@ -191,7 +191,9 @@ def test_environment_may_set_one_key_of_a_named_entry(tmp_path: Path) -> None:
 
 def test_a_logged_view_must_be_a_kept_view(tmp_path: Path) -> None:
     path = _write(tmp_path, '[projections]\nviews = ["cold_chain"]\n')
-    load_settings(path, env={})  # the default change_log_views, ["cold_chain"], is kept
+    assert load_settings(path, env={}).projections.logged_views() == ["cold_chain"]
+    path = _write(tmp_path, '[projections]\nviews = ["order_tracking"]\n')
+    assert load_settings(path, env={}).projections.logged_views() == []  # default: none
     path = _write(tmp_path, '[projections]\nviews = ["cold_chain"]\nchange_log_views = ["x"]\n')
     with pytest.raises(ConfigError) as err:
         load_settings(path, env={})
