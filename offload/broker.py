@@ -33,8 +33,8 @@ from offload.broker_config import (
     server_properties,
 )
 from offload.kafka_jars import JavaTools, cached_classpath, find_tools, resolve_classpath
-from offload.processes import pid_alive
 from plumbing.kafka_errors import BrokerStartFailed, PortInUse
+from plumbing.processes import pid_alive
 from plumbing.topics import ping
 
 logger = logging.getLogger(__name__)

@@ -15,11 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from config import Settings
-from offload.processes import pid_alive
 from offload.serve import serving_parts
 from offload.supervisor import PartSpec, PartState, Supervisor, read_state
 from plumbing.cli_context import config_path_of, settings_of
 from plumbing.errors import UsageError
+from plumbing.processes import pid_alive
 
 console = Console()
 

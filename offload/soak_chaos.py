@@ -27,9 +27,9 @@ from pathlib import Path
 from config import Settings
 from offload import broker
 from offload.broker_config import BrokerLayout
-from offload.processes import pid_alive
 from offload.run_cli import state_path
 from offload.supervisor import read_state
+from plumbing.processes import pid_alive
 
 logger = logging.getLogger(__name__)
 

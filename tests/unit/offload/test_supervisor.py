@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from config import RunSettings
-from offload.processes import pid_alive
 from offload.supervisor import PartSpec, Supervisor, backoff_delay, read_state
+from plumbing.processes import pid_alive
 
 FAST = RunSettings(
     restart_backoff_initial_s=0.2,

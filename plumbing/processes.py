@@ -1,5 +1,5 @@
-"""Whether a process still runs, for the parts that manage processes by pid (the local broker,
-the supervisor and `offload status`)."""
+"""Whether a process still runs, for the parts that manage or show processes by pid (the local
+broker, the supervisor, `offload status` and the console's parts table)."""
 
 from __future__ import annotations
 
