@@ -3,7 +3,14 @@
 -- window that changed in the same batch is covered by the assignment's own images).
 SELECT order_id, container_id, voyage_id FROM delta_shipping_order_assignments
 UNION SELECT a.order_id, a.container_id, a.voyage_id
-    FROM delta_shipping_orders AS d JOIN shipping.order_assignments AS a USING (order_id)
+    FROM (
+        -- An order inserted or deleted (one image) or whose product changed: a leg reads
+        -- nothing else of its order, so a status change alone leaves the legs' rows as they are.
+        SELECT order_id FROM delta_shipping_orders
+        GROUP BY order_id
+        HAVING count(*) <> 2 OR count(product_id) <> 2 OR min(product_id) <> max(product_id)
+    ) AS d
+    JOIN shipping.order_assignments AS a USING (order_id)
 UNION SELECT a.order_id, a.container_id, a.voyage_id
     FROM delta_reference_products AS d
     JOIN shipping.orders AS o USING (product_id)
