@@ -14,7 +14,7 @@ echo "== layers (import-linter, pyproject.toml [tool.importlinter])"
 .venv/bin/lint-imports --no-cache
 echo "== pytest"
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
 import types
 from collections import Counter
 from pathlib import Path
@@ -47,11 +46,6 @@ FLAVORS = [
     ("luw", True),
 ]
 WIDTHS = {"simulator": None, "zos": 10, "zos-extended": 16, "luw": 16}
-
-
-def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def _normal(value: dict[str, Any]) -> dict[str, Any]:
@@ -103,9 +97,13 @@ def _cd_shape(path: Path) -> tuple[Counter[str], set[tuple[str, int]]]:
 
 
 def test_every_flavor_gives_the_same_change_events(
-    settings_factory: Any, kafka_broker: Settings, run_offload: Any, plain: types.ModuleType
+    settings_factory: Any,
+    kafka_broker: Settings,
+    start_offload: Any,
+    tmp_path: Path,
+    plain: types.ModuleType,
 ) -> None:
-    results = {}
+    deployments = {}
     for flavor, pairs in FLAVORS:
         s = settings_factory(
             {
@@ -119,7 +117,14 @@ def test_every_flavor_gives_the_same_change_events(
         ) as sor:  # what `offload sor init` and `offload simulate` do, without two processes
             install_shipping(sor)
             run_simulation(sor, SimulationOptions(transactions=100, seed=11))
-        _ok(run_offload(s, "cdc", "run", "--until-idle"))
+        deployments[(flavor, pairs)] = s
+    # The eight captures at once (each its own prefix and transactional id): their start-up
+    # and idle waits overlap.
+    captures = {k: start_offload(s, "cdc", "run", "--until-idle") for k, s in deployments.items()}
+    for name, capture in captures.items():
+        assert capture.wait(timeout=300) == 0, (name, _logs(tmp_path))
+    results = {}
+    for (flavor, pairs), s in deployments.items():
         ops, kinds = _cd_shape(s.sor_path)
         # the flavor really is written as asked: sequence type and width, U rows or D + I pairs
         width = WIDTHS[flavor]
@@ -135,3 +140,7 @@ def test_every_flavor_gives_the_same_change_events(
         for table in TABLES:
             assert topics[table] == baseline[table], (name, table)
         assert topics["markers"] == baseline["markers"], name
+
+
+def _logs(tmp_path: Path) -> str:
+    return "".join(p.read_text()[-1500:] for p in sorted(tmp_path.glob("cdc-run-*.log")))
