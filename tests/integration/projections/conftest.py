@@ -308,6 +308,7 @@ def bank_settings(
     yield settings_factory(
         {
             "projections.views": ["account_activity"],
+            "projections.change_log_views": ["account_activity"],
             "projections.views_dir": str(views),
             "projections.reference_topics": [],
             "projections.batch_max_events": 200,
