@@ -110,4 +110,6 @@ def test_kill_9_leaves_the_change_log_equal_to_the_view(
     assert final.returncode == 0, final.stderr.decode()[-2000:]
     total = _check_log(s.projections_path)
     assert len(set(logged)) > 3, logged  # the kills landed at different points of the log
-    assert total > max(logged), (total, logged)
+    # No kill took back a committed change: the log only grows (a random kill may land after
+    # the last batch, when the loop is idle, so the final run may have nothing left to add).
+    assert logged == sorted(logged) and total >= logged[-1], (total, logged)
