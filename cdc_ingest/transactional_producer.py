@@ -25,6 +25,11 @@ def transactional_id(settings: Settings) -> str:
     return f"{settings.kafka.topic_prefix}.cdc.{settings.capture.group}"
 
 
+TRANSACTION_TIMEOUT_S = 60
+"""transaction.timeout.ms of the producer, and the longest a commit waits: a capture paused
+longer than this has its open transaction aborted by the broker."""
+
+
 def producer_config(settings: Settings) -> dict[str, Any]:
     """librdkafka settings of the transactional producer (sized for throughput)."""
     return {
@@ -38,7 +43,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "batch.num.messages": 10_000,
         "queue.buffering.max.messages": 1_000_000,
         "queue.buffering.max.kbytes": 1_048_576,
-        "transaction.timeout.ms": 60_000,
+        "transaction.timeout.ms": TRANSACTION_TIMEOUT_S * 1000,
         "log_level": 3,
     }
 
@@ -94,8 +99,8 @@ class TransactionalProducer:
         self.client.produce(topic, value, key, partition=partition)
 
     def commit(self) -> None:
-        """Commit the open transaction (waits up to 60 s)."""
-        self.client.commit_transaction(60)
+        """Commit the open transaction (waits up to `TRANSACTION_TIMEOUT_S`)."""
+        self.client.commit_transaction(TRANSACTION_TIMEOUT_S)
 
     def abort(self) -> None:
         """Abort the open transaction (waits up to 30 s)."""

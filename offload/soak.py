@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import httpx
 
+from cdc_ingest.transactional_producer import TRANSACTION_TIMEOUT_S
 from config import Settings
 from offload import broker
 from offload.soak_chaos import PARTS, Chaos, Say, Tally, plan
@@ -41,8 +42,8 @@ from plumbing.errors import OffloadError
 
 logger = logging.getLogger(__name__)
 
-CDC_TRANSACTION_TIMEOUT_S = 60.0
-"""transaction.timeout.ms of the capture's producer (cdc_ingest/transactional_producer.py)."""
+CDC_TRANSACTION_TIMEOUT_S = float(TRANSACTION_TIMEOUT_S)
+"""transaction.timeout.ms of the capture's producer: a pause beyond it aborts a transaction."""
 
 
 class SoakError(OffloadError):
