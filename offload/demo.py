@@ -268,7 +268,7 @@ def _run_with_gateway(
         )
         console.print(
             "[bold]·[/] reconciling (`offload reconcile`): every change event against the "
-            "capture tables, every mirror against its table"
+            "capture tables, every mirror against its table, every view recomputed whole"
         )
         reconciliation = reconcile(run.settings)
         flagged = non_compliant_containers(client)
@@ -312,9 +312,12 @@ def _report(  # noqa: PLR0917 - one call site, every argument a figure of the re
     add("change events published", events.published)
     add("lost events", events.missing)
     add("duplicated events", events.duplicated)
-    mirrors = reconciliation.tables
+    mirrors = [t for t in reconciliation.tables if t.kind == "mirror"]
+    views = [t for t in reconciliation.tables if t.kind == "view"]
     same = sum(t.equal for t in mirrors)
     add("mirrors equal to their Db2 table (rows, exact values)", f"{same} of {len(mirrors)}")
+    same = sum(t.equal for t in views)
+    add("views equal to the view recomputed whole", f"{same} of {len(views)}")
     add("freshness p50 (commit → API answer)", f"{freshness['p50']} ms")
     add("freshness p99", f"{freshness['p99']} ms")
     add("freshness max", f"{freshness['max']} ms ({freshness['count']} probes)")

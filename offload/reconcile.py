@@ -6,7 +6,12 @@ Per captured table (all of them, or `--tables`):
   an order-independent digest of the exact values (`reconcile_rows`), and the first keys that
   are missing, extra or different;
 - **events**: the capture rows against the change topics: missing and extra events
-  (`reconcile_events`).
+  (`reconcile_events`);
+- **view** (each configured derived view; with `--tables`, those reading a table named): its
+  rows as the writer kept them, batch after batch, against the same view computed whole from
+  the mirrors in the same snapshot (`ViewDefinition.whole_sql`, the rows a rebuild would
+  write). With every mirror equal to its source table, that is the view computed on the system
+  of record; a view whose mirrors do not exist yet is noted, not compared.
 
 The read models are read as the query API reads them: through the running writer's read server
 (one snapshot for every table) when a writer holds the database, else from the file read-only.
@@ -31,10 +36,11 @@ import typer
 from cdc_ingest.source import open_source
 from config import Settings
 from offload.reconcile_events import EventReconciliation, reconcile_events
-from offload.reconcile_rows import TableDigest, differing_keys, digest_rows
+from offload.reconcile_rows import TableDigest, differing_keys, digest_plain, digest_rows
 from plumbing.cli_context import settings_of
 from plumbing.errors import OffloadError, UsageError
 from projections.mirror import quote
+from projections.views import ViewDefinition, load_views
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +118,10 @@ def reconcile(
         captured = sorted(r.table for r in source.registrations())
         chosen = _chosen(captured, tables)
         newest = source.newest_lsn()
+        notes: list[str] = []
         with _read_model(settings, newest, wait_s) as (query, watermark):
             reports = [_table(source, query, name) for name in chosen]
-    notes = []
+            reports += _views(settings, query, None if not tables else chosen, notes)
     if watermark != newest:
         notes.append(
             f"the read models are at LSN {watermark}, the system of record at LSN {newest}: "
@@ -155,6 +162,55 @@ def _table(source: Any, query: Query, name: str) -> TableReport:
         mirror_digest=theirs.digest,
         source_lsn=chunk.lsn,
         first_differences=[] if equal else differing_keys(ours, theirs, _SHOW),
+    )
+
+
+def _views(
+    settings: Settings, query: Query, chosen: list[str] | None, notes: list[str]
+) -> list[TableReport]:
+    """The configured views (those reading a `chosen` table, when given), each compared."""
+    wanted = None if chosen is None else {t.lower() for t in chosen}
+    out = []
+    for view in load_views(settings.projections.views, settings.projections.views_dir):
+        if wanted is not None and not wanted.intersection(view.sources):
+            continue
+        report = _view(query, view, notes)
+        if report is not None:
+            out.append(report)
+    return out
+
+
+def _view(query: Query, view: ViewDefinition, notes: list[str]) -> TableReport | None:
+    tables = query("SELECT schema_name || '.' || table_name FROM duckdb_tables()", [])
+    present = {str(v) for v in tables.column(0).to_pylist()}
+    missing = sorted(set(view.sources) - present)
+    if missing:
+        notes.append(f"view {view.name} not compared: mirrors {', '.join(missing)} do not exist")
+        return None
+    kept = f"views.{view.name}" in present
+    whole = query(view.whole_sql(), [])
+    names = whole.column_names
+    rows = query(f"SELECT * FROM {view.table}", []) if kept else whole.slice(0, 0)  # noqa: S608
+    ours = digest_plain(whole.to_pylist(), names, view.key)
+    shape = [n for n in names if n not in rows.column_names]
+    theirs = digest_plain(rows.to_pylist(), names, view.key)
+    equal = kept and not shape and ours.rows == theirs.rows and ours.digest == theirs.digest
+    differences = [] if equal else differing_keys(ours, theirs, _SHOW)
+    if not kept:
+        differences.insert(0, {"key": None, "difference": f"table {view.table} does not exist"})
+    elif shape:
+        differences.insert(0, {"key": None, "difference": f"columns missing: {shape}"})
+    return TableReport(
+        table=f"VIEW {view.name}",
+        mirror=f"views.{view.name}",
+        equal=equal,
+        source_rows=ours.rows,
+        mirror_rows=theirs.rows,
+        source_digest=ours.digest,
+        mirror_digest=theirs.digest,
+        source_lsn=0,
+        first_differences=differences,
+        kind="view",
     )
 
 
@@ -225,9 +281,10 @@ def _remote(settings: Settings, newest: int, wait_s: float) -> Iterator[tuple[Qu
 def _print(report: Reconciliation) -> None:
     for t in report.tables:
         verdict = "equal" if t.equal else "DIFFERENT"
+        sides = ("recomputed", "kept") if t.kind == "view" else ("source", "mirror")
         typer.echo(
-            f"{t.table:<28} {verdict:<9} rows {t.source_rows} source / {t.mirror_rows} "
-            f"mirror {t.mirror}; digest {t.source_digest[:12]} / {t.mirror_digest[:12]}"
+            f"{t.table:<28} {verdict:<9} rows {t.source_rows} {sides[0]} / {t.mirror_rows} "
+            f"{sides[1]} {t.mirror}; digest {t.source_digest[:12]} / {t.mirror_digest[:12]}"
         )
         for diff in t.first_differences:
             typer.echo(f"    key {diff['key']}: {diff['difference']}")
@@ -258,7 +315,8 @@ def reconcile_cmd(
     ] = 30.0,
 ) -> None:
     """Compare the system of record with the read models (rows, digests, first differing
-    keys) and the capture tables with the change topics (missing and extra events).
+    keys), each derived view with the same view computed whole from the mirrors, and the
+    capture tables with the change topics (missing and extra events).
 
     Exit 0 when equal, 1 when anything differs.
     """

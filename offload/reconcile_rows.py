@@ -6,6 +6,9 @@ carries it; dates and times in ISO form; a DOUBLE by its shortest round-trip rep
 text no value can have), a row becomes the SHA-256 of its values' texts in catalog order, and
 the table's digest is the sum of its rows' hashes modulo 2**128: equal for the same rows in any
 order. Rows are also kept by primary key, so the first keys that differ can be named.
+
+A derived view's rows have no Db2 catalog: `digest_plain` makes each value's text from its
+Python type instead (DuckDB's values on both sides of that comparison).
 """
 
 from __future__ import annotations
@@ -72,13 +75,42 @@ def digest_rows(
     """
     names = [c.name.lower() if lower else c.name for c in columns]
     by_name = {c.name: i for i, c in enumerate(columns)}
-    key_at = [by_name[k] for k in key]
+    texts = (
+        [value_text(row.get(name), column) for name, column in zip(names, columns, strict=True)]
+        for row in rows
+    )
+    return _digest(texts, [by_name[k] for k in key])
+
+
+def plain_text(value: Any) -> str:
+    """The canonical text of a value by its Python type (a DECIMAL by its exact value, a float
+    by its shortest round-trip repr, times in ISO form, NULL as a text no value can have)."""
+    if value is None:
+        return _NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return str(value.normalize())
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def digest_plain(
+    rows: Iterable[Mapping[str, Any]], names: Sequence[str], key: Sequence[str]
+) -> TableDigest:
+    """The digest of `rows` (mappings by column name), values read by `plain_text`, in the
+    order of `names`; `key` names the key columns."""
+    texts = ([plain_text(row.get(name)) for name in names] for row in rows)
+    return _digest(texts, [list(names).index(k) for k in key])
+
+
+def _digest(rows: Iterable[list[str]], key_at: Sequence[int]) -> TableDigest:
     out = TableDigest()
     total = 0
-    for row in rows:
-        texts = [
-            value_text(row.get(name), column) for name, column in zip(names, columns, strict=True)
-        ]
+    for texts in rows:
         hashed = hashlib.sha256(_SEP.join(texts).encode("utf-8")).digest()
         number = int.from_bytes(hashed[:16], "big")
         total = (total + number) % _MOD

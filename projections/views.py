@@ -88,6 +88,19 @@ class ViewDefinition:
         """The view's table, quoted."""
         return f"views.{quote(self.name)}"
 
+    def whole_sql(self) -> str:
+        """One SELECT of every row of the view computed from its mirrors as they are now (the
+        rows a rebuild would write), with no temp table: each `delta_*` stands for its whole
+        mirror and `affected_keys` for every key the keys query then gives, as common table
+        expressions. Read-only: `offload reconcile` runs it on a reader's snapshot."""
+        # Quoted identifiers and the view's own SQL files; no value is spliced in.
+        deltas = [
+            f"{delta_name(s)} AS (SELECT * FROM {'.'.join(quote(p) for p in s.split('.'))})"  # noqa: S608
+            for s in self.sources
+        ]
+        affected = f"affected_keys AS (SELECT DISTINCT * FROM (\n{self.keys_sql}\n))"  # noqa: S608
+        return f"WITH {', '.join([*deltas, affected])}\nSELECT * FROM (\n{self.select_sql}\n)"
+
 
 def load_views(names: Sequence[str], extra_dir: Path | None = None) -> list[ViewDefinition]:
     """Read the named views' SQL files (`extra_dir` first, then the package's `views/`).

@@ -1,5 +1,6 @@
 """`offload reconcile` against a real pipeline: equal after capture and projection, and each
-kind of difference named (a changed value, a missing row, an unpublished unit of work)."""
+kind of difference named (a changed value, a missing row, an unpublished unit of work, a view
+row the writer did not keep right)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ def pipeline(kafka_settings: Settings, run_offload: Any) -> Settings:
     _ok(run_offload(s, "sor", "init"))
     _ok(run_offload(s, "simulate", "--transactions", "80", "--seed", "4"))
     _ok(run_offload(s, "cdc", "run", "--until-idle"))
+    _ok(run_offload(s, "reference", "load"))  # the views read reference mirrors too
     _ok(run_offload(s, "project", "run", "--until-idle"))
     return s
 
@@ -41,7 +43,12 @@ def test_equal_pipeline_exits_0(pipeline: Settings, run_offload: Any) -> None:
     code, report = _report(run_offload, pipeline)
     assert code == 0, report
     assert report["equal"] is True
-    tables = {t["table"]: t for t in report["tables"]}
+    tables = {t["table"]: t for t in report["tables"] if t["kind"] == "mirror"}
+    views = {t["table"]: t for t in report["tables"] if t["kind"] == "view"}
+    assert set(views) == {"VIEW order_tracking", "VIEW cold_chain"}
+    for entry in views.values():
+        assert entry["equal"] and entry["source_rows"] == entry["mirror_rows"] > 0
+    assert report["notes"] == []
     with SystemOfRecord.open(pipeline.sor_path) as sor:
         assert set(tables) == sor.captured_tables()
         for name, entry in tables.items():
@@ -64,6 +71,14 @@ def test_differences_are_named_and_exit_1(pipeline: Settings, run_offload: Any) 
             0
         ]
         con.execute("DELETE FROM shipping.customers WHERE customer_id = ?", [customer_id])
+        leg = con.execute(
+            "SELECT order_id, container_id, voyage_id FROM views.cold_chain ORDER BY ALL LIMIT 1"
+        ).fetchall()[0]
+        con.execute(
+            "UPDATE views.cold_chain SET readings = readings + 1 "
+            "WHERE order_id = ? AND container_id = ? AND voyage_id = ?",
+            list(leg),
+        )
     finally:
         con.close()
     with SystemOfRecord.open(s.sor_path) as sor, sor.unit_of_work() as unit:
@@ -87,6 +102,10 @@ def test_differences_are_named_and_exit_1(pipeline: Settings, run_offload: Any) 
         == tables["SHIPPING.CUSTOMERS"]["source_rows"] - 1
     )
     assert not tables["SHIPPING.VOYAGES"]["equal"]
+    assert tables["VIEW cold_chain"]["first_differences"] == [
+        {"key": [str(v) for v in leg], "difference": "values differ"}
+    ]
+    assert tables["VIEW cold_chain"]["kind"] == "view"
     assert tables["SHIPPING.CONTAINERS"]["equal"]
     events = report["events"]
     assert events["missing"] == 1 and events["duplicated"] == 0

@@ -94,6 +94,7 @@ def test_short_soak_loses_and_duplicates_nothing(settings_factory: Any) -> None:
     assert {k: report[k] for k in zeros} == dict.fromkeys(zeros, 0), report["samples"]
     assert report["events_captured"] == report["events_expected"]
     assert report["mirrors_checked"] == 6  # every captured table's mirror, by `offload reconcile`
+    assert report["views_checked"] == 2  # order_tracking and cold_chain, recomputed whole
     assert report["ok"] is True
     assert report["exit_code"] == 0
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from event_contract.catalog import Column, Db2Type
-from offload.reconcile_rows import differing_keys, digest_rows
+from offload.reconcile_rows import differing_keys, digest_plain, digest_rows
 
 COLUMNS = (
     Column("ID", Db2Type.BIGINT),
@@ -70,3 +70,29 @@ def test_null_differs_from_every_value() -> None:
     empty = dict(row, CODE="")
     digests = {digest_rows([r], COLUMNS, KEY, lower=False).digest for r in (row, nulled, empty)}
     assert len(digests) == 3
+
+
+def test_plain_digests_of_view_rows_compare_exact_values_in_any_order() -> None:
+    names = ("order_id", "leg", "average", "compliant", "last_at")
+    rows = [
+        {
+            "order_id": i,
+            "leg": f"C{i}",
+            "average": Decimal("2.5000"),
+            "compliant": i % 2 == 0,
+            "last_at": datetime(2026, 1, i),
+        }
+        for i in range(1, 5)
+    ]
+    same = [dict(r, average=Decimal("2.5")) for r in reversed(rows)]  # another scale, same value
+    kept = digest_plain(rows, names, ("order_id", "leg"))
+    recomputed = digest_plain(same, names, ("order_id", "leg"))
+    assert (kept.rows, kept.digest) == (recomputed.rows, recomputed.digest)
+    changed = [dict(r) for r in same]
+    changed[0]["compliant"] = None  # order 4: NULL is not False
+    changed[1]["average"] = Decimal("2.5001")  # order 3
+    other = digest_plain(changed, names, ("order_id", "leg"))
+    assert differing_keys(kept, other, 10) == [
+        {"key": ["3", "C3"], "difference": "values differ"},
+        {"key": ["4", "C4"], "difference": "values differ"},
+    ]

@@ -14,18 +14,15 @@ import pytest
 
 from projections.errors import ViewDefinitionError
 from projections.mirror import quote
-from projections.views import ViewDefinition, delta_name, load_views
+from projections.views import ViewDefinition, load_views
 
 
 def scratch(p: Any, view: ViewDefinition) -> list[tuple[Any, ...]]:
-    """The view's rows recomputed over the whole mirrors, on a cursor of its own."""
+    """The view's rows recomputed over the whole mirrors in one read-only SELECT (the one
+    `offload reconcile` runs), on a cursor of its own."""
     cur = p.con.cursor()
     try:
-        for source in view.sources:
-            schema, table = source.split(".")
-            cur.execute(f"CREATE TEMP VIEW {delta_name(source)} AS SELECT * FROM {schema}.{table}")
-        cur.execute(f"CREATE TEMP TABLE affected_keys AS SELECT DISTINCT * FROM ({view.keys_sql})")
-        return sorted(cur.execute(view.select_sql).fetchall(), key=repr)
+        return sorted(cur.execute(view.whole_sql()).fetchall(), key=repr)
     finally:
         cur.close()
 
