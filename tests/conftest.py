@@ -4,6 +4,9 @@ The test broker listens on its own ports, 19192 (clients) and 19193 (KRaft contr
 tests never touch the broker a developer runs for the demo (19092/19093). Its data and log
 live in `<repo>/.offload-test/kafka` (git-ignored). The session fixture reuses a broker that
 already answers on 19192, else starts one, and stops it at the end only if it started it.
+Under pytest-xdist (`-n N`, as `make test` runs) the controller starts (or reuses) the broker
+before any worker starts, so that the workers share it and none races another to start it;
+the controller stops it at the end if it started it.
 
 Fixtures:
     kafka_broker: session; the `Settings` the test broker was started with.
@@ -36,8 +39,10 @@ from config import Settings, load_settings
 REPO = Path(__file__).resolve().parent.parent
 CONFIG_FILE = REPO / "config" / "offload.toml"
 TEST_DATA_DIR = REPO / ".offload-test"
-TEST_KAFKA_PORT = 19192
-TEST_CONTROLLER_PORT = 19193
+TEST_KAFKA_PORT = int(os.environ.get("OFFLOAD_TEST_KAFKA_PORT", "19192"))
+"""Set OFFLOAD_TEST_KAFKA_PORT to run a second suite at once (another checkout) on its own
+broker; the controller listens on the next port."""
+TEST_CONTROLLER_PORT = TEST_KAFKA_PORT + 1
 
 _TEST_BROKER_ENV = {
     "OFFLOAD__RUNTIME__DATA_DIR": str(TEST_DATA_DIR),
@@ -79,14 +84,16 @@ class SettingsFactory(Protocol):
     ) -> Settings: ...
 
 
-@pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[Settings]:
-    """The real local test broker: reused when one answers on 19192, else started here.
+_STARTED_BROKER = pytest.StashKey[Settings]()
+
+
+def _broker_up() -> tuple[Settings, bool]:
+    """The test broker's settings, once it answers; and whether it was started here.
 
     A broker started here begins with empty storage, so the uuid-named topics of earlier
     runs do not pile up (formatting costs about a second).
     """
-    from offload.broker import down, running_pid, up
+    from offload.broker import running_pid, up
     from offload.broker_config import BrokerLayout
     from plumbing.topics import ping
 
@@ -94,9 +101,35 @@ def kafka_broker() -> Iterator[Settings]:
     layout = BrokerLayout(settings.kafka_dir)
     if running_pid(layout) is None and not ping(settings.kafka, timeout=1.0):
         shutil.rmtree(layout.data_dir, ignore_errors=True)
-    result = up(settings)
+    return settings, up(settings).started
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under xdist, the controller starts the shared broker before the workers start."""
+    if hasattr(config, "workerinput") or not config.getoption("numprocesses", default=None):
+        return
+    settings, started = _broker_up()
+    if started:
+        config.stash[_STARTED_BROKER] = settings
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The controller stops the broker it started (see `pytest_configure`)."""
+    from offload.broker import down
+
+    settings = config.stash.get(_STARTED_BROKER, None)
+    if settings is not None:
+        down(settings)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Settings]:
+    """The real local test broker: reused when one answers on 19192, else started here."""
+    from offload.broker import down
+
+    settings, started = _broker_up()
     yield settings
-    if result.started:
+    if started:
         down(settings)
 
 
