@@ -29,7 +29,7 @@ from offload import broker
 from offload.broker_config import BrokerLayout
 from offload.run_cli import state_path
 from offload.supervisor import read_state
-from plumbing.processes import pid_alive
+from plumbing.processes import pid_alive, process_identity
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ class Chaos:
         self._rewrite, self._say = rewrite_extract, say
         self._paused: dict[int, tuple[float, str]] = {}
         self._killed_runs: set[str] = set()
-        self._killed_pids: set[int] = set()
+        self._killed: set[tuple[int, int]] = set()  # (pid, start time): pids are reused
         self._broker_thread: threading.Thread | None = None
         self._broker_error: BaseException | None = None
         self._started = time.monotonic()
@@ -178,9 +178,11 @@ class Chaos:
         if part != "reference":
             time.sleep(self._rng.uniform(0, 0.3))
         mid_load = run_id is not None and self._ledger_status(run_id) == "running"
+        identity = process_identity(pid)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        self._killed_pids.add(pid)
+        if identity is not None:
+            self._killed.add(identity)
         self._paused.pop(pid, None)
         self.tally.kills[part] += 1
         if mid_load and run_id is not None:
@@ -199,7 +201,7 @@ class Chaos:
                 for n, pid in running.items()
                 if (n == part or n.startswith(f"{part}-"))
                 and pid not in self._paused
-                and pid not in self._killed_pids  # the state file can lag a kill
+                and process_identity(pid) not in self._killed  # the state file can lag a kill
             )
             if names:
                 name = self._rng.choice(names)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config import RunSettings
 from offload.supervisor import PartSpec, Supervisor, backoff_delay, read_state
-from plumbing.processes import pid_alive
+from plumbing.processes import pid_alive, process_identity
 
 FAST = RunSettings(
     restart_backoff_initial_s=0.2,
@@ -105,3 +105,21 @@ def test_pid_alive() -> None:
 
     assert pid_alive(os.getpid())
     assert not pid_alive(2**22 + 12345)
+
+
+def test_process_identity_names_one_process_by_pid_and_start_time() -> None:
+    import os
+    import subprocess
+
+    mine = process_identity(os.getpid())
+    assert mine is not None and mine[0] == os.getpid()
+    assert process_identity(os.getpid()) == mine  # stable while the process lives
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        theirs = process_identity(child.pid)
+        assert theirs is not None and theirs[0] == child.pid
+        assert theirs[1] >= mine[1]  # started after this process
+    finally:
+        child.kill()
+        child.wait()
+    assert process_identity(child.pid) is None  # gone: nothing to confuse a reused pid with
