@@ -4,6 +4,7 @@ final table or JSON, exit 0 only when nothing was lost, duplicated, reordered or
 from __future__ import annotations
 
 import json
+import signal
 import time
 from typing import Annotated
 
@@ -76,6 +77,7 @@ def soak_cmd(  # noqa: PLR0917 - Typer maps each parameter to an option
     def say(line: str) -> None:
         console.print(f"{time.strftime('%H:%M:%S')} {line}", markup=False)
 
+    signal.signal(signal.SIGTERM, _interrupt)
     report = run_soak(settings_of(ctx), config_path_of(ctx), options, say)
     say(f"soak finished in {time.monotonic() - started:.0f} s")
     if as_json:
@@ -83,6 +85,12 @@ def soak_cmd(  # noqa: PLR0917 - Typer maps each parameter to an option
     else:
         _print_table(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """SIGTERM ends the soak as Ctrl-C does: its cleanup stops `offload run`, the simulator and
+    the soak's broker (Python's default action would leave them running, orphaned)."""
+    raise KeyboardInterrupt
 
 
 def _print_table(report: SoakReport) -> None:

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config import Settings
+from offload.broker import running_pid
+from offload.broker_config import BrokerLayout
+from plumbing.processes import pid_alive
 
 pytestmark = pytest.mark.kafka
 
@@ -97,6 +102,41 @@ def test_short_soak_loses_and_duplicates_nothing(settings_factory: Any) -> None:
     assert report["views_checked"] == 2  # order_tracking and cold_chain, recomputed whole
     assert report["ok"] is True
     assert report["exit_code"] == 0
+
+
+def test_sigterm_stops_everything_the_soak_started(settings_factory: Any) -> None:
+    offload_env = sys.modules[_conftest_name()].offload_env
+    settings = settings_factory()
+    _reuse_test_broker_jars(settings)
+    deployment = settings.data_dir / "soak"
+    log = settings.data_dir / "soak-command.log"
+    quiet = ("--kills-per-part", "0", "--broker-restarts", "0", "--pauses", "0")
+    with log.open("wb") as err:
+        soak = subprocess.Popen(
+            [sys.executable, "-m", "offload", "soak", "--duration", "600", *quiet],
+            cwd=REPO,
+            env=offload_env(settings),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while "gateway up" not in log.read_text(errors="replace"):
+                assert soak.poll() is None, log.read_text(errors="replace")[-3000:]
+                assert time.monotonic() < deadline, "the soak's gateway did not come up"
+                time.sleep(0.5)
+            state = json.loads((deployment / "run" / "state.json").read_text())
+            started = [state["supervisor_pid"], *(p["pid"] for p in state["parts"].values())]
+            broker_pid = running_pid(BrokerLayout(deployment / "kafka"))
+            assert broker_pid is not None and all(pid_alive(p) for p in started), state
+            soak.send_signal(signal.SIGTERM)
+            assert soak.wait(timeout=180) != 0
+        finally:
+            if soak.poll() is None:
+                soak.kill()
+                soak.wait()
+    left = [p for p in [*started, broker_pid] if pid_alive(p)]
+    assert left == [], f"still running after the soak's SIGTERM: {left}"
 
 
 def _conftest_name() -> str:
