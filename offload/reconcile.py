@@ -170,19 +170,21 @@ def _views(
 ) -> list[TableReport]:
     """The configured views (those reading a `chosen` table, when given), each compared."""
     wanted = None if chosen is None else {t.lower() for t in chosen}
+    tables = query("SELECT schema_name || '.' || table_name FROM duckdb_tables()", [])
+    present = {str(v) for v in tables.column(0).to_pylist()}
     out = []
     for view in load_views(settings.projections.views, settings.projections.views_dir):
         if wanted is not None and not wanted.intersection(view.sources):
             continue
-        report = _view(query, view, notes)
+        report = _view(query, view, present, notes)
         if report is not None:
             out.append(report)
     return out
 
 
-def _view(query: Query, view: ViewDefinition, notes: list[str]) -> TableReport | None:
-    tables = query("SELECT schema_name || '.' || table_name FROM duckdb_tables()", [])
-    present = {str(v) for v in tables.column(0).to_pylist()}
+def _view(
+    query: Query, view: ViewDefinition, present: set[str], notes: list[str]
+) -> TableReport | None:
     missing = sorted(set(view.sources) - present)
     if missing:
         notes.append(f"view {view.name} not compared: mirrors {', '.join(missing)} do not exist")

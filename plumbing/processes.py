@@ -3,9 +3,18 @@ broker, the supervisor, `offload status` and the console's parts table)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command's closing parenthesis (state first),
+    or None when they cannot be read."""
+    stat = Path("/proc") / str(pid) / "stat"
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def pid_alive(pid: int) -> bool:
@@ -16,11 +25,9 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    stat = Path("/proc") / str(pid) / "stat"
-    with contextlib.suppress(OSError, IndexError):
-        # An exited process nobody has reaped yet is a zombie: it is gone for our purposes.
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    return True
+    fields = _stat_fields(pid)
+    # An exited process nobody has reaped yet is a zombie: it is gone for our purposes.
+    return not fields or fields[0] != "Z"
 
 
 def process_identity(pid: int) -> tuple[int, int] | None:
@@ -30,11 +37,8 @@ def process_identity(pid: int) -> tuple[int, int] | None:
     default, is reached in minutes by a soak that kills and restarts hundreds of processes), and
     the new process has another start time.
     """
-    if not pid_alive(pid):
+    fields = _stat_fields(pid)
+    # State is field 3 of stat, the start time field 22 (indexes 0 and 19 here).
+    if fields is None or len(fields) < 20 or fields[0] == "Z" or not fields[19].isdigit():
         return None
-    stat = Path("/proc") / str(pid) / "stat"
-    try:
-        # Fields after the command's closing parenthesis: state is field 3, starttime field 22.
-        return pid, int(stat.read_text().rsplit(")", 1)[1].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
+    return pid, int(fields[19])
