@@ -22,6 +22,7 @@ from typing import Any
 
 import fastavro
 
+from event_contract.avro_bulk import BulkWriter, bulk_writer
 from event_contract.avro_reader import RecordReader, compile_reader
 from event_contract.avro_writer import compile_writer
 from event_contract.errors import CodecError
@@ -103,6 +104,11 @@ class Encoder:
                 f"{type(exc).__name__}: {exc}",
                 self.schema_id,
             ) from exc
+
+    def bulk_writer(self) -> BulkWriter | None:
+        """A writer of whole columns giving the same bytes as `encode` of each record, or
+        None when `avro_bulk` does not support the schema."""
+        return bulk_writer(self._parsed, self._header)
 
     def _fastavro_write(self, record: Mapping[str, Any]) -> bytes:
         out = io.BytesIO()

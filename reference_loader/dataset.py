@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import BinaryIO
 
 from reference_loader.decoders import CopybookDecoder
-from reference_loader.framing import fixed_frames, variable_frames
+from reference_loader.framing import Frame, fixed_frames, variable_frames
 from reference_loader.records import InvalidField, Location, Record, Reject
 
 
@@ -39,19 +39,20 @@ def read_dataset(
     """
     length = decoder.layout.record_length
     frames = fixed_frames(stream, length) if recfm is Recfm.FB else variable_frames(stream)
-    decode = decoder.decode
     for frame in frames:
-        if isinstance(frame, Reject):
-            yield frame
-            continue
-        if len(frame.data) != length:
-            reason = f"record is {len(frame.data)} bytes, the copybook's record length is {length}"
-            yield Reject(frame.number, Location("byte", frame.offset), None, reason)
-            continue
-        try:
-            values = decode(frame.data)
-        except InvalidField as exc:
-            where = Location("byte", frame.offset + exc.offset)
-            yield Reject(frame.number, where, exc.field, exc.reason)
-        else:
-            yield Record(frame.number, Location("byte", frame.offset), values)
+        yield frame if isinstance(frame, Reject) else decode_frame(decoder, frame)
+
+
+def decode_frame(decoder: CopybookDecoder, frame: Frame) -> Record | Reject:
+    """One framed record decoded: a `Record`, or a `Reject` naming the bad field (or the
+    record, when its length is not the copybook's)."""
+    length = decoder.layout.record_length
+    if len(frame.data) != length:
+        reason = f"record is {len(frame.data)} bytes, the copybook's record length is {length}"
+        return Reject(frame.number, Location("byte", frame.offset), None, reason)
+    try:
+        values = decoder.decode(frame.data)
+    except InvalidField as exc:
+        where = Location("byte", frame.offset + exc.offset)
+        return Reject(frame.number, where, exc.field, exc.reason)
+    return Record(frame.number, Location("byte", frame.offset), values)

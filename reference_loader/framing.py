@@ -55,13 +55,13 @@ def fixed_frames(stream: BinaryIO, length: int) -> Iterator[Frame | Reject]:
         offset += whole
         carry = buffer[whole:]
     if carry:
-        yield Reject(
-            number + 1,
-            Location("byte", offset),
-            None,
-            f"truncated record: {len(carry)} bytes at the end of the file, "
-            f"the record length is {length}",
-        )
+        yield truncated_record(number + 1, offset, len(carry), length)
+
+
+def truncated_record(number: int, offset: int, size: int, length: int) -> Reject:
+    """The reject of a last RECFM=FB record of `size` bytes, short of `length`."""
+    reason = f"truncated record: {size} bytes at the end of the file, the record length is {length}"
+    return Reject(number, Location("byte", offset), None, reason)
 
 
 def variable_frames(stream: BinaryIO) -> Iterator[Frame | Reject]:

@@ -27,19 +27,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from event_contract.codec import Codec, Encoder
-from event_contract.errors import CodecError
 from event_contract.reference_schemas import reference_key_schema, reference_value_schema
 from event_contract.registry import SchemaStore, schema_id
 from event_contract.schema_stores import TopicSchemaStore, store_from_settings
 from plumbing.crash import CrashHook, no_crash
+from reference_loader.batches import EncodedBatch, encoded_batches
 from reference_loader.dataset import Recfm
 from reference_loader.delta import Change, Counts, Delta, DuplicateKey, State
 from reference_loader.errors import JobBusy, LoadCancelled
-from reference_loader.extract import CopybookFormat, ExtractFormat, output_fields, read_extract
+from reference_loader.extract import CopybookFormat, ExtractFormat, output_fields
 from reference_loader.jobs import Job, avro_fields, extract_format, key_fields, resolve_source
 from reference_loader.ledger import Ledger, RunEnd
 from reference_loader.publisher import RunPublisher
-from reference_loader.records import Record, Reject
+from reference_loader.records import Reject
 from reference_loader.rejects import RejectLog
 from reference_loader.topic_state import read_topic_state
 
@@ -195,12 +195,9 @@ class _Run:
             key_enc, value_enc = self._encoders(keys, fields)
             if self.options.progress is not None:
                 self.options.progress.start(job.name, source, _expected_records(fmt, source))
-            delta = self._publish(
-                read_extract(source, fmt),
-                delta=Delta(previous),
-                encoders=(key_enc, value_enc),
-                keys=[k.name for k in keys],
-            )
+            names = [k.name for k in keys]
+            batches = encoded_batches(source, fmt, names, (key_enc, value_enc))
+            delta = self._publish(batches, Delta(previous), names)
             return self._finish(delta)
 
     def _recover(self, crashed: list[str]) -> State:
@@ -237,39 +234,36 @@ class _Run:
         codec = Codec(self._schemas.by_id)
         return codec.encoder(key_id, key_schema), codec.encoder(value_id, value_schema)
 
-    def _publish(
-        self,
-        items: Iterator[Record | Reject],
-        *,
-        delta: Delta,
-        encoders: tuple[Encoder, Encoder],
-        keys: list[str],
-    ) -> Delta:
+    def _publish(self, batches: Iterator[EncodedBatch], delta: Delta, keys: list[str]) -> Delta:
+        for batch in batches:
+            self._publish_batch(batch, delta, keys)
         counts, topic, produce = self.report.counts, self.job.topic, self.publisher.produce
-        encode_key, encode_value = encoders[0].encode, encoders[1].encode
-        for item in items:
-            counts.read += 1
-            if counts.read % _CHECK_EVERY == 0:
-                self._between_records()
-            if isinstance(item, Reject):
-                self._reject(item)
-                continue
-            values = item.values
-            missing = next((k for k in keys if values.get(k) in (None, "")), None)
-            if missing is not None:
-                self._reject(Reject(item.number, item.location, missing, "missing key value"))
-                continue
+        for key in delta.deleted():
+            counts.deleted += 1
+            produce(topic, key, None)
+        return delta
+
+    def _publish_batch(self, batch: EncodedBatch, delta: Delta, keys: list[str]) -> None:
+        """Diff and produce one batch, its rejects in record order among its records."""
+        counts, topic, produce = self.report.counts, self.job.topic, self.publisher.produce
+        offer, rejects = delta.offer, batch.rejects
+        waiting = rejects[0].number if rejects else None
+        done = 0  # rejects handled
+        for index, number in enumerate(batch.numbers):
+            while waiting is not None and waiting < number:
+                self._read_one()
+                self._reject(rejects[done])
+                done += 1
+                waiting = rejects[done].number if done < len(rejects) else None
+            self._read_one()
+            key, value = batch.keys[index], batch.values[index]
             try:
-                key = encode_key({k: values[k] for k in keys})
-                value = encode_value(values)
-                change = delta.offer(item.number, key, value)
+                change = offer(number, key, value)
             except DuplicateKey as exc:
-                shown = ", ".join(f"{k}={values[k]!r}" for k in keys)
+                record = batch.record(index)
+                shown = ", ".join(f"{k}={record.values[k]!r}" for k in keys)
                 reason = f"duplicate key {shown} (first in record {exc.first})"
-                self._reject(Reject(item.number, item.location, keys[0], reason))
-                continue
-            except CodecError as exc:
-                self._reject(Reject(item.number, item.location, None, str(exc)))
+                self._reject(Reject(number, record.location, keys[0], reason))
                 continue
             if change is Change.UNCHANGED:
                 counts.unchanged += 1
@@ -281,10 +275,15 @@ class _Run:
             produce(topic, key, value)
             if counts.new + counts.changed == _CHECK_EVERY:
                 self._checkpoint("reference.mid_produce")
-        for key in delta.deleted():
-            counts.deleted += 1
-            produce(topic, key, None)
-        return delta
+        for reject in rejects[done:]:
+            self._read_one()
+            self._reject(reject)
+
+    def _read_one(self) -> None:
+        counts = self.report.counts
+        counts.read += 1
+        if counts.read % _CHECK_EVERY == 0:
+            self._between_records()
 
     def _reject(self, reject: Reject) -> None:
         assert self.rejects is not None
