@@ -12,7 +12,7 @@ of a key wins, later ones are refused naming the first.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -31,9 +31,12 @@ class Change(Enum):
     UNCHANGED = "unchanged"
 
 
+_hash_value = hashlib.blake2b
+
+
 def value_hash(value: bytes) -> int:
     """The signed 64-bit hash kept for an encoded value (fits a SQLite INTEGER)."""
-    return int.from_bytes(hashlib.blake2b(value, digest_size=8).digest(), "big", signed=True)
+    return int.from_bytes(_hash_value(value, digest_size=8).digest(), "big", signed=True)
 
 
 class DuplicateKey(ValueError):
@@ -90,12 +93,41 @@ class Delta:
             return Change.NEW
         return Change.UNCHANGED if before == digest else Change.CHANGED
 
+    def offer_batch(
+        self, numbers: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]
+    ) -> list[Change | int]:
+        """`offer` each record in turn: its `Change`, or for a key already offered the number
+        of the record that had it first (the record is then left out, as `offer` does)."""
+        seen = self._seen
+        if len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys):
+            return [
+                self._offer_or_first(*record) for record in zip(numbers, keys, values, strict=True)
+            ]
+        digests = [_hash_value(v, digest_size=8).digest() for v in values]
+        signed = [int.from_bytes(d, "big", signed=True) for d in digests]
+        unsigned = [int.from_bytes(d, "big") for d in digests]
+        packed = [(n << _NUMBER_SHIFT) | u for n, u in zip(numbers, unsigned, strict=True)]
+        seen.update(zip(keys, packed, strict=True))
+        pop = self._previous.pop
+        befores = [pop(k, None) for k in keys]
+        new, unchanged, changed = Change.NEW, Change.UNCHANGED, Change.CHANGED
+        return [
+            new if b is None else unchanged if b == d else changed
+            for b, d in zip(befores, signed, strict=True)
+        ]
+
+    def _offer_or_first(self, number: int, key: bytes, value: bytes) -> Change | int:
+        try:
+            return self.offer(number, key, value)
+        except DuplicateKey as exc:
+            return exc.first
+
     def deleted(self) -> list[bytes]:
         """The keys of the previous state that the extract no longer has."""
         return list(self._previous)
 
     def entries(self) -> Iterator[tuple[bytes, int]]:
         """The state after this extract, entry by entry (key, signed hash)."""
-        for key, packed in self._seen.items():
-            digest = packed & _HASH_MASK
-            yield key, digest - (1 << 64) if digest >> 63 else digest
+        digests = [packed & _HASH_MASK for packed in self._seen.values()]
+        signed = [d - (1 << 64) if d >> 63 else d for d in digests]
+        return zip(list(self._seen), signed, strict=True)

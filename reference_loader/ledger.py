@@ -15,10 +15,13 @@ transaction committed).
 from __future__ import annotations
 
 import sqlite3
+import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import accumulate, islice
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +92,8 @@ class Ledger:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         q = _queries()
-        for name in ("create_runs", "create_runs_index", "create_state", "create_state_meta"):
+        tables = ("create_runs", "create_runs_index", "create_state", "create_state_chunks")
+        for name in (*tables, "create_state_meta"):
             con.execute(q[name])
         self._con = con
         return self
@@ -175,7 +179,12 @@ class Ledger:
         meta = self.con.execute(q["state_meta"], (job,)).fetchone()
         if meta is None or meta[0] != topic or self.unfinished(job):
             return None
-        return dict(self.con.execute(q["state_rows"], (job,)))
+        state: State = {}
+        for ends, keys, hashes in self.con.execute(q["state_chunk_rows"], (job,)):
+            state.update(_unpack_chunk(ends, keys, hashes))
+        if not state:  # a ledger written before the state was kept in chunks
+            state.update(self.con.execute(q["state_rows"], (job,)))
+        return state
 
     def last_runs(self, job: str, limit: int = 5) -> list[RunRow]:
         """The job's latest runs, newest first."""
@@ -212,5 +221,41 @@ class Ledger:
     ) -> None:
         q = _queries()
         con.execute(q["state_clear"], (job,))
-        con.executemany(q["state_insert"], ((job, key, digest) for key, digest in state))
+        con.execute(q["state_chunks_clear"], (job,))
+        entries = iter(state)
+        for number, chunk in enumerate(iter(lambda: list(islice(entries, STATE_CHUNK)), [])):
+            con.execute(q["state_chunk_insert"], (job, number, *_pack_chunk(chunk)))
         con.execute(q["state_meta_upsert"], (job, topic, run_id))
+
+
+STATE_CHUNK = 65_536
+"""State entries per row of `state_chunks`."""
+
+
+def _int64s(values: Iterable[int]) -> bytes:
+    packed = array("q", values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes()
+
+
+def _from_int64s(data: bytes) -> list[int]:
+    packed = array("q")
+    packed.frombytes(data)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tolist()
+
+
+def _pack_chunk(chunk: list[tuple[bytes, int]]) -> tuple[bytes, bytes, bytes]:
+    """(key end offsets, keys back to back, hashes) of some state entries."""
+    keys = [key for key, _ in chunk]
+    return _int64s(accumulate(map(len, keys))), b"".join(keys), _int64s(h for _, h in chunk)
+
+
+def _unpack_chunk(ends: bytes, keys: bytes, hashes: bytes) -> Iterator[tuple[bytes, int]]:
+    """The state entries of a row of `state_chunks`."""
+    stops = _from_int64s(ends)
+    starts = [0, *stops[:-1]]
+    split = [keys[a:b] for a, b in zip(starts, stops, strict=True)]
+    return zip(split, _from_int64s(hashes), strict=True)

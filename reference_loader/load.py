@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import heapq
 import logging
 import threading
 import uuid
@@ -33,7 +34,7 @@ from event_contract.schema_stores import TopicSchemaStore, store_from_settings
 from plumbing.crash import CrashHook, no_crash
 from reference_loader.batches import EncodedBatch, encoded_batches
 from reference_loader.dataset import Recfm
-from reference_loader.delta import Change, Counts, Delta, DuplicateKey, State
+from reference_loader.delta import Change, Counts, Delta, State
 from reference_loader.errors import JobBusy, LoadCancelled
 from reference_loader.extract import CopybookFormat, ExtractFormat, output_fields
 from reference_loader.jobs import Job, avro_fields, extract_format, key_fields, resolve_source
@@ -153,6 +154,11 @@ def _expected_records(fmt: ExtractFormat, source: Path) -> int | None:
     return None
 
 
+def _crossed(before: int, after: int, every: int) -> bool:
+    """Whether counting from `before` to `after` passed a multiple of `every`."""
+    return after // every > before // every
+
+
 class _Run:
     """The steps of one run; `report` is filled in as it goes."""
 
@@ -244,62 +250,60 @@ class _Run:
         return delta
 
     def _publish_batch(self, batch: EncodedBatch, delta: Delta, keys: list[str]) -> None:
-        """Diff and produce one batch, its rejects in record order among its records."""
-        counts, topic, produce = self.report.counts, self.job.topic, self.publisher.produce
-        offer, rejects = delta.offer, batch.rejects
-        waiting = rejects[0].number if rejects else None
-        done = 0  # rejects handled
-        for index, number in enumerate(batch.numbers):
-            while waiting is not None and waiting < number:
-                self._read_one()
-                self._reject(rejects[done])
-                done += 1
-                waiting = rejects[done].number if done < len(rejects) else None
-            self._read_one()
-            key, value = batch.keys[index], batch.values[index]
-            try:
-                change = offer(number, key, value)
-            except DuplicateKey as exc:
-                record = batch.record(index)
-                shown = ", ".join(f"{k}={record.values[k]!r}" for k in keys)
-                reason = f"duplicate key {shown} (first in record {exc.first})"
-                self._reject(Reject(number, record.location, keys[0], reason))
-                continue
-            if change is Change.UNCHANGED:
-                counts.unchanged += 1
-                continue
-            if change is Change.NEW:
-                counts.new += 1
-            else:
-                counts.changed += 1
-            produce(topic, key, value)
-            if counts.new + counts.changed == _CHECK_EVERY:
-                self._checkpoint("reference.mid_produce")
-        for reject in rejects[done:]:
-            self._read_one()
+        """Diff and produce one batch, `_CHECK_EVERY` records at a time; its rejects (and
+        duplicate keys) go to the reject log in record order."""
+        numbers, counts = batch.numbers, self.report.counts
+        changes = delta.offer_batch(numbers, batch.keys, batch.values)
+        duplicates = [
+            self._duplicate(batch, index, first, keys)
+            for index, first in enumerate(changes)
+            if isinstance(first, int)
+        ]
+        rejects = list(heapq.merge(batch.rejects, duplicates, key=lambda r: r.number))
+        for reject in rejects:
             self._reject(reject)
+        published = Change.NEW, Change.CHANGED
+        for start in range(0, len(numbers), _CHECK_EVERY):
+            chunk = changes[start : start + _CHECK_EVERY]
+            before = counts.new + counts.changed
+            counts.new += chunk.count(Change.NEW)
+            counts.changed += chunk.count(Change.CHANGED)
+            counts.unchanged += chunk.count(Change.UNCHANGED)
+            end = start + _CHECK_EVERY
+            pairs = zip(batch.keys[start:end], batch.values[start:end], chunk, strict=True)
+            self.publisher.produce_all(
+                self.job.topic, ((k, v) for k, v, c in pairs if c in published)
+            )
+            if before < _CHECK_EVERY <= counts.new + counts.changed:
+                self._checkpoint("reference.mid_produce")
+            self._read(len(chunk))
+        self._read(len(batch.rejects))
 
-    def _read_one(self) -> None:
-        counts = self.report.counts
-        counts.read += 1
-        if counts.read % _CHECK_EVERY == 0:
-            self._between_records()
+    def _duplicate(self, batch: EncodedBatch, index: int, first: int, keys: list[str]) -> Reject:
+        record = batch.record(index)
+        shown = ", ".join(f"{k}={record.values[k]!r}" for k in keys)
+        reason = f"duplicate key {shown} (first in record {first})"
+        return Reject(record.number, record.location, keys[0], reason)
 
     def _reject(self, reject: Reject) -> None:
         assert self.rejects is not None
         self.report.counts.rejected += 1
         self.rejects.add(reject)
 
-    def _between_records(self) -> None:
-        options = self.options
+    def _read(self, count: int) -> None:
+        """`count` more records were read: every `_CHECK_EVERY` records, stop if cancelled
+        and serve delivery reports; report progress every ten times that."""
+        counts, options = self.report.counts, self.options
+        before, counts.read = counts.read, counts.read + count
+        if counts.read // _CHECK_EVERY == before // _CHECK_EVERY:
+            return
         if options.cancel is not None and options.cancel.is_set():
             raise LoadCancelled(self.job.name)
         self.publisher.poll()
-        read = self.report.counts.read
-        if options.progress is not None and read % (_CHECK_EVERY * 10) == 0:
-            options.progress.advance(read)
-        if read % _PROGRESS_EVERY == 0:
-            logger.debug("reference job %s: %d records read", self.job.name, read)
+        if options.progress is not None and _crossed(before, counts.read, _CHECK_EVERY * 10):
+            options.progress.advance(counts.read)
+        if _crossed(before, counts.read, _PROGRESS_EVERY):
+            logger.debug("reference job %s: %d records read", self.job.name, counts.read)
 
     def _finish(self, delta: Delta) -> RunReport:
         report, counts = self.report, self.report.counts

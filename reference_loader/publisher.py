@@ -10,7 +10,7 @@ run's transaction committed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -96,6 +96,21 @@ class RunPublisher:
                 producer.poll(0.05)  # the local queue is full: let deliveries drain it
             except KafkaException as exc:
                 raise self._translate(f"topic {topic}", exc) from exc
+
+    def produce_all(self, topic: str, records: Iterable[tuple[bytes, bytes]]) -> None:
+        """`produce` each (key, value) in turn: the same records, with less work each."""
+        producer = self._producer()
+        if not self.in_transaction:
+            self.begin()
+        send, headers = producer.produce, self._headers
+        try:
+            for key, value in records:
+                try:
+                    send(topic, value, key, headers=headers)
+                except BufferError:
+                    self.produce(topic, key, value)  # waits for room, as `produce` does
+        except KafkaException as exc:
+            raise self._translate(f"topic {topic}", exc) from exc
 
     def begin(self) -> None:
         """Open the run's transaction (done by the first `produce`, or before registering

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from config import ConfigError, load_settings
 from reference_loader.delta import Change, Delta, DuplicateKey, value_hash
@@ -35,6 +37,33 @@ def test_delta_refuses_a_duplicate_key_naming_the_first_record() -> None:
     with pytest.raises(DuplicateKey) as caught:
         delta.offer(9, b"k", b"b")
     assert caught.value.first == 7
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    previous=st.dictionaries(st.binary(max_size=2), st.binary(max_size=2), max_size=8),
+    batches=st.lists(
+        st.lists(st.tuples(st.binary(max_size=2), st.binary(max_size=2)), max_size=8), max_size=4
+    ),
+)
+def test_offer_batch_is_offer_record_by_record(
+    previous: dict[bytes, bytes], batches: list[list[tuple[bytes, bytes]]]
+) -> None:
+    state = {k: value_hash(v) for k, v in previous.items()}
+    one, many = Delta(dict(state)), Delta(dict(state))
+    number = 0
+    for batch in batches:
+        numbers = list(range(number + 1, number + len(batch) + 1))
+        number += len(batch)
+        want: list[Change | int] = []
+        for n, (key, value) in zip(numbers, batch, strict=True):
+            try:
+                want.append(one.offer(n, key, value))
+            except DuplicateKey as exc:
+                want.append(exc.first)
+        assert many.offer_batch(numbers, [k for k, _ in batch], [v for _, v in batch]) == want
+    assert many.deleted() == one.deleted()
+    assert list(many.entries()) == list(one.entries())
 
 
 def test_value_hash_is_a_signed_64_bit_int() -> None:

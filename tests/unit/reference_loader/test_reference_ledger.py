@@ -1,0 +1,45 @@
+"""The ledger keeps a job's state in chunks and gives it back whole; it still reads the state
+of a ledger written before the chunks (rows of `state`)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reference_loader import ledger as ledger_module
+from reference_loader.delta import Counts
+from reference_loader.ledger import Ledger, RunEnd
+
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(state=st.dictionaries(st.binary(max_size=6), INT64, max_size=40))
+def test_a_committed_state_comes_back_whole(state: dict[bytes, int]) -> None:
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ledger_module, "STATE_CHUNK", 7)  # several chunks, a short last one
+        with Ledger(Path(tmp) / "ledger.sqlite") as ledger:
+            ledger.begin_run("r1", "job", "topic")
+            end = RunEnd("loaded", Counts(), "committed")
+            ledger.finish_committed("r1", "job", "topic", end, state.items())
+        with Ledger(Path(tmp) / "ledger.sqlite") as ledger:
+            assert ledger.trusted_state("job", "topic") == state
+            assert ledger.trusted_state("job", "other topic") is None
+
+
+def test_the_state_of_an_older_ledger_is_read_then_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        ledger.begin_run("r1", "job", "topic")
+        ledger.finish_committed("r1", "job", "topic", RunEnd("loaded", Counts(), "committed"), [])
+        ledger.con.execute("INSERT INTO state VALUES ('job', x'0001', -5), ('job', x'02', 7)")
+        assert ledger.trusted_state("job", "topic") == {b"\x00\x01": -5, b"\x02": 7}
+        ledger.begin_run("r2", "job", "topic")
+        end = RunEnd("loaded", Counts(), "committed")
+        ledger.finish_committed("r2", "job", "topic", end, [(b"\x03", 1)])
+        assert ledger.trusted_state("job", "topic") == {b"\x03": 1}
+        assert ledger.con.execute("SELECT count(*) FROM state").fetchone() == (0,)
