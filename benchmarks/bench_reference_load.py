@@ -7,8 +7,12 @@ keys, packed temperatures and price) and reports:
   diff against the empty state, produce, commit one transaction, save the state in SQLite);
 - reload: records/s of the same job again on the unchanged file (decode, encode, diff: nothing
   published);
-- ceilings: decode only (`read_extract`), and a raw transactional produce of the same number of
-  messages of the same sizes (no decode, no Avro);
+- ceilings: decode only (`read_extract`, the plain record-by-record decoder), decode and encode
+  only (`encoded_batches`: the column-at-a-time path the load uses, keys and values in the wire
+  format, no Kafka), and a raw transactional produce of the same number of messages of the same
+  sizes (no decode, no Avro);
+- CPU of the load: process time (every thread: Python, the encoding thread, librdkafka's) per
+  record, which a machine shared with other work disturbs less than the wall clock;
 - peak RSS of the process (getrusage), after the loads and after everything.
 
 Each figure is the median of `--runs` runs (default 3; each load run uses a new topic prefix,
@@ -37,10 +41,13 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from config import Settings, load_settings
+from event_contract.codec import Encoder
+from event_contract.reference_schemas import reference_key_schema, reference_value_schema
 from plumbing.topics import ensure_topic
+from reference_loader.batches import encoded_batches
 from reference_loader.encoders import encode_record
-from reference_loader.extract import copybook_format, read_extract
-from reference_loader.jobs import jobs_of
+from reference_loader.extract import ExtractFormat, copybook_format, output_fields, read_extract
+from reference_loader.jobs import avro_fields, jobs_of
 from reference_loader.layout import load_layout
 from reference_loader.load import run_job
 
@@ -73,10 +80,23 @@ def write_extract(path: Path, count: int) -> None:
             out.write(f"{n:08d}".encode("cp037") + tails[n % 10_000])
 
 
-def timed(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(fn: Callable[[], object], cpu: list[float] | None = None) -> float:
+    """Wall seconds of `fn()`; its process seconds are appended to `cpu`."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     fn()
+    if cpu is not None:
+        cpu.append(time.process_time() - start_cpu)
     return time.perf_counter() - start
+
+
+def encode_only(extract: Path, fmt: ExtractFormat, job_name: str) -> int:
+    """Records encoded by the load's reading path (`encoded_batches`), without Kafka."""
+    fields = output_fields(fmt)
+    keys = [f for f in fields if f.name == "product_id"]
+    key_schema = reference_key_schema("bench", job_name, avro_fields(keys))
+    value_schema = reference_value_schema("bench", job_name, avro_fields(fields))
+    encoders = (Encoder(1, key_schema), Encoder(2, value_schema))
+    return sum(len(b.numbers) for b in encoded_batches(extract, fmt, ["product_id"], encoders))
 
 
 def job_settings(
@@ -148,13 +168,15 @@ def main() -> None:
         print(f"writing {n:,} records ...", file=sys.stderr)
         write_extract(extract, n)
         fmt = copybook_format(copybook)
-        loads, reloads = [], []
+        loads: list[float] = []
+        reloads: list[float] = []
+        load_cpu: list[float] = []
         for run in range(args.runs):
             settings = job_settings(
                 base, extract, copybook, work / f"data-{run}", args.topic_prefix
             )
             job = jobs_of(settings)["bench"]
-            loads.append(timed(partial(run_job, settings, job)))
+            loads.append(timed(partial(run_job, settings, job), load_cpu))
             reloads.append(timed(partial(run_job, settings, job)))
             print(
                 f"run {run + 1}: load {loads[-1]:.1f} s, reload {reloads[-1]:.1f} s",
@@ -164,6 +186,7 @@ def main() -> None:
         decode = [
             timed(lambda: sum(1 for _ in read_extract(extract, fmt))) for _ in range(args.runs)
         ]
+        encode = [timed(lambda: encode_only(extract, fmt, "bench")) for _ in range(args.runs)]
         produce = [
             timed(lambda: raw_produce(base_for_raw(base, args.topic_prefix), (13, 70), n))
             for _ in range(args.runs)
@@ -175,7 +198,9 @@ def main() -> None:
         loads=loads,
         reloads=reloads,
         decode=decode,
+        encode=encode,
         produce=produce,
+        load_cpu=load_cpu,
         rss_loads=rss_loads,
         rss_all=rss_all,
     )
@@ -198,7 +223,9 @@ def report(
     loads: list[float],
     reloads: list[float],
     decode: list[float],
+    encode: list[float],
     produce: list[float],
+    load_cpu: list[float],
     rss_loads: float,
     rss_all: float,
 ) -> dict[str, object]:
@@ -211,14 +238,18 @@ def report(
     print(f"records: {n:,} (64-byte EBCDIC FB records); median of {runs} run(s)")
     print(f"load (decode, diff, encode, produce, commit, state) : {load:>10,.0f} records/s")
     print(f"reload, unchanged file (nothing published)         : {rate(reloads):>10,.0f} records/s")
-    print(f"ceiling: decode only                                : {rate(decode):>10,.0f} records/s")
+    print(f"ceiling: decode only (plain, read_extract)          : {rate(decode):>10,.0f} records/s")
+    print(f"ceiling: decode + encode only (encoded_batches)     : {rate(encode):>10,.0f} records/s")
     print(
         f"ceiling: raw transactional produce, same sizes      : {rate(produce):>10,.0f} records/s"
     )
+    cpu_us = statistics.median(load_cpu) / n * 1e6
     print(
         f"load / decode-only: {load / rate(decode):.2f}; "
+        f"load / decode+encode-only: {load / rate(encode):.2f}; "
         f"load / raw produce: {load / rate(produce):.2f}"
     )
+    print(f"load CPU (process time, all threads): {cpu_us:.2f} us/record")
     print(f"peak RSS: {rss_loads:,.0f} MiB after the loads, {rss_all:,.0f} MiB at the end")
     return {
         "records": n,
@@ -227,8 +258,11 @@ def report(
         "load_per_s": round(load),
         "reload_per_s": round(rate(reloads)),
         "decode_per_s": round(rate(decode)),
+        "encode_per_s": round(rate(encode)),
         "raw_produce_per_s": round(rate(produce)),
+        "load_cpu_us_per_record": round(cpu_us, 2),
         "ratio_decode": round(load / rate(decode), 3),
+        "ratio_encode": round(load / rate(encode), 3),
         "ratio_raw_produce": round(load / rate(produce), 3),
         "load_s": [round(t, 3) for t in loads],
         "peak_rss_mib_loads": round(rss_loads, 1),

@@ -83,6 +83,10 @@ def reference_figures(r: dict[str, Any]) -> list[Figure]:
                ceiling=("decode only (read_extract)", r["decode_per_s"], "records/s")),
         figure("reference_load.records_per_s_vs_produce", "reference load vs raw produce",
                r["load_per_s"], "records/s", ceiling=(raw, r["raw_produce_per_s"], "msg/s")),
+        *([figure("reference_load.records_per_s_vs_encode", "reference load vs decode + encode",
+                  r["load_per_s"], "records/s",
+                  ceiling=("decode + encode only (encoded_batches)", r["encode_per_s"],
+                           "records/s"))] if "encode_per_s" in r else []),
     ]  # fmt: skip
 
 

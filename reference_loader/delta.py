@@ -95,32 +95,46 @@ class Delta:
 
     def offer_batch(
         self, numbers: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]
-    ) -> list[Change | int]:
-        """`offer` each record in turn: its `Change`, or for a key already offered the number
-        of the record that had it first (the record is then left out, as `offer` does)."""
+    ) -> tuple[list[Change | None], dict[int, int]]:
+        """`offer` each record in turn.
+
+        Returns:
+            Each record's `Change`, None for a key already offered (the record is left out,
+            as `offer` does); and for those, index → the number of the record that had the
+            key first.
+        """
         seen = self._seen
         if len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys):
-            return [
-                self._offer_or_first(*record) for record in zip(numbers, keys, values, strict=True)
-            ]
-        digests = [_hash_value(v, digest_size=8).digest() for v in values]
-        signed = [int.from_bytes(d, "big", signed=True) for d in digests]
-        unsigned = [int.from_bytes(d, "big") for d in digests]
-        packed = [(n << _NUMBER_SHIFT) | u for n, u in zip(numbers, unsigned, strict=True)]
+            return self._offer_each(numbers, keys, values)
+        signed = [
+            int.from_bytes(_hash_value(v, digest_size=8).digest(), "big", signed=True)
+            for v in values
+        ]
+        packed = [
+            (n << _NUMBER_SHIFT) | (d & _HASH_MASK) for n, d in zip(numbers, signed, strict=True)
+        ]
         seen.update(zip(keys, packed, strict=True))
         pop = self._previous.pop
         befores = [pop(k, None) for k in keys]
         new, unchanged, changed = Change.NEW, Change.UNCHANGED, Change.CHANGED
-        return [
+        changes: list[Change | None] = [
             new if b is None else unchanged if b == d else changed
             for b, d in zip(befores, signed, strict=True)
         ]
+        return changes, {}
 
-    def _offer_or_first(self, number: int, key: bytes, value: bytes) -> Change | int:
-        try:
-            return self.offer(number, key, value)
-        except DuplicateKey as exc:
-            return exc.first
+    def _offer_each(
+        self, numbers: Sequence[int], keys: Sequence[bytes], values: Sequence[bytes]
+    ) -> tuple[list[Change | None], dict[int, int]]:
+        changes: list[Change | None] = []
+        duplicates: dict[int, int] = {}
+        for index, record in enumerate(zip(numbers, keys, values, strict=True)):
+            try:
+                changes.append(self.offer(*record))
+            except DuplicateKey as exc:
+                changes.append(None)
+                duplicates[index] = exc.first
+        return changes, duplicates
 
     def deleted(self) -> list[bytes]:
         """The keys of the previous state that the extract no longer has."""

@@ -250,7 +250,8 @@ def _from_int64s(data: bytes) -> list[int]:
 def _pack_chunk(chunk: list[tuple[bytes, int]]) -> tuple[bytes, bytes, bytes]:
     """(key end offsets, keys back to back, hashes) of some state entries."""
     keys = [key for key, _ in chunk]
-    return _int64s(accumulate(map(len, keys))), b"".join(keys), _int64s(h for _, h in chunk)
+    hashes = [h for _, h in chunk]
+    return _int64s(accumulate(map(len, keys))), b"".join(keys), _int64s(hashes)
 
 
 def _unpack_chunk(ends: bytes, keys: bytes, hashes: bytes) -> Iterator[tuple[bytes, int]]:

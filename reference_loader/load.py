@@ -21,7 +21,7 @@ import heapq
 import logging
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,12 +253,8 @@ class _Run:
         """Diff and produce one batch, `_CHECK_EVERY` records at a time; its rejects (and
         duplicate keys) go to the reject log in record order."""
         numbers, counts = batch.numbers, self.report.counts
-        changes = delta.offer_batch(numbers, batch.keys, batch.values)
-        duplicates = [
-            self._duplicate(batch, index, first, keys)
-            for index, first in enumerate(changes)
-            if isinstance(first, int)
-        ]
+        changes, firsts = delta.offer_batch(numbers, batch.keys, batch.values)
+        duplicates = [self._duplicate(batch, i, first, keys) for i, first in firsts.items()]
         rejects = list(heapq.merge(batch.rejects, duplicates, key=lambda r: r.number))
         for reject in rejects:
             self._reject(reject)
@@ -270,10 +266,11 @@ class _Run:
             counts.changed += chunk.count(Change.CHANGED)
             counts.unchanged += chunk.count(Change.UNCHANGED)
             end = start + _CHECK_EVERY
-            pairs = zip(batch.keys[start:end], batch.values[start:end], chunk, strict=True)
-            self.publisher.produce_all(
-                self.job.topic, ((k, v) for k, v, c in pairs if c in published)
-            )
+            records: Iterable[tuple[bytes, bytes]]
+            records = zip(batch.keys[start:end], batch.values[start:end], strict=True)
+            if counts.new + counts.changed - before < len(chunk):
+                records = (r for r, c in zip(records, chunk, strict=True) if c in published)
+            self.publisher.produce_all(self.job.topic, records)
             if before < _CHECK_EVERY <= counts.new + counts.changed:
                 self._checkpoint("reference.mid_produce")
             self._read(len(chunk))

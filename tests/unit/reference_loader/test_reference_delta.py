@@ -55,13 +55,16 @@ def test_offer_batch_is_offer_record_by_record(
     for batch in batches:
         numbers = list(range(number + 1, number + len(batch) + 1))
         number += len(batch)
-        want: list[Change | int] = []
-        for n, (key, value) in zip(numbers, batch, strict=True):
+        want: list[Change | None] = []
+        firsts: dict[int, int] = {}
+        for index, (n, (key, value)) in enumerate(zip(numbers, batch, strict=True)):
             try:
                 want.append(one.offer(n, key, value))
             except DuplicateKey as exc:
-                want.append(exc.first)
-        assert many.offer_batch(numbers, [k for k, _ in batch], [v for _, v in batch]) == want
+                want.append(None)
+                firsts[index] = exc.first
+        got = many.offer_batch(numbers, [k for k, _ in batch], [v for _, v in batch])
+        assert got == (want, firsts)
     assert many.deleted() == one.deleted()
     assert list(many.entries()) == list(one.entries())
 
