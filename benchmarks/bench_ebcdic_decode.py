@@ -4,6 +4,8 @@ Writes a product-master-like dataset (text, zoned, packed and binary fields, an 
 FILLER) into a temporary directory and reports, as the median of 3 runs each:
 
 - decode: records/s of `read_dataset` (framing + every field decoded + `Record` objects);
+- columns: records/s of `ColumnDecoder` (every field of 32,768 records at a time into numpy
+  columns, validity included, no Python object per record): what the load's bulk path decodes;
 - framing: records/s of just slicing the records (`fixed_frames`), the reader's ceiling;
 - codec: records/s of `bytes.decode("cp037")` over the same bytes, C speed for comparison.
 
@@ -20,6 +22,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
+
+from reference_loader.columns import column_decoder
 from reference_loader.dataset import Recfm, read_dataset
 from reference_loader.decoders import CopybookDecoder
 from reference_loader.encoders import encode_record
@@ -87,16 +92,29 @@ def main() -> None:
             with path.open("rb") as stream:
                 return sum(1 for _ in fixed_frames(stream, layout.record_length))
 
+        columns = column_decoder(layout, "cp037")
+        assert columns is not None
+
+        def column_decode() -> int:
+            count, step = 0, 32_768 * layout.record_length
+            with path.open("rb") as stream:
+                while data := stream.read(step):
+                    matrix = np.frombuffer(data, dtype=np.uint8).reshape(-1, layout.record_length)
+                    count += len(columns.decode(matrix).refused)
+            return count
+
         def codec() -> int:
             data = path.read_bytes()
             return len(data.decode("cp037")) // layout.record_length
 
         decoding = median_seconds(decode, records)
+        column_s = median_seconds(column_decode, records)
         framing = median_seconds(frame, records)
         codec_s = median_seconds(codec, records)
     print(f"records: {records:,} of {layout.record_length} bytes ({size / 1e6:.1f} MB), "
           f"{len(layout.fields)} fields each")  # fmt: skip
-    for label, seconds in (("decode", decoding), ("framing", framing), ("codec", codec_s)):
+    rows = (("decode", decoding), ("columns", column_s), ("framing", framing), ("codec", codec_s))
+    for label, seconds in rows:
         print(f"{label:8} {records / seconds:>14,.0f} records/s  ({seconds:.2f} s, median of 3)")
     print(f"decode / framing ceiling: {framing / decoding:.1%}; "
           f"decode / cp037 codec: {codec_s / decoding:.2%}")  # fmt: skip

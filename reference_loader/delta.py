@@ -15,12 +15,14 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import islice
 
 State = dict[bytes, int]
 """Encoded key → signed 64-bit hash of the encoded value."""
 
 _NUMBER_SHIFT = 64
 _HASH_MASK = (1 << 64) - 1
+_ENTRIES_CHUNK = 65_536
 
 
 class Change(Enum):
@@ -142,6 +144,8 @@ class Delta:
 
     def entries(self) -> Iterator[tuple[bytes, int]]:
         """The state after this extract, entry by entry (key, signed hash)."""
-        digests = [packed & _HASH_MASK for packed in self._seen.values()]
-        signed = [d - (1 << 64) if d >> 63 else d for d in digests]
-        return zip(list(self._seen), signed, strict=True)
+        items = iter(self._seen.items())
+        while chunk := list(islice(items, _ENTRIES_CHUNK)):
+            digests = [packed & _HASH_MASK for _, packed in chunk]
+            signed = [d - (1 << 64) if d >> 63 else d for d in digests]
+            yield from zip([key for key, _ in chunk], signed, strict=True)
