@@ -42,7 +42,9 @@ from reference_loader.records import Record, Reject
 BATCH_RECORDS = 1000
 """Records per batch of the plain path."""
 BULK_BATCH_RECORDS = 32_768
-"""Records per batch of the bulk path (about 2 MiB of 64-byte records)."""
+"""Records per batch of the bulk path, at most (2 MiB of 64-byte records)."""
+BULK_BATCH_BYTES = 4 << 20
+"""Bytes of records per batch of the bulk path, at most (long records: fewer a batch)."""
 
 Encoders = tuple[Encoder, Encoder]
 
@@ -208,9 +210,11 @@ def bulk_encoder(
 def bulk_batches(
     stream: BinaryIO, encoder: BulkEncoder, size: int = BULK_BATCH_RECORDS
 ) -> Iterator[EncodedBatch]:
-    """The batches of a RECFM=FB dataset; the next batch is decoded and encoded in a thread
+    """The batches of a RECFM=FB dataset, `size` records each (fewer when that is more than
+    `BULK_BATCH_BYTES`); the next batch is decoded and encoded in a thread
     while the caller works on the current one (numpy releases the GIL)."""
-    length, want = encoder.length, size * encoder.length
+    length = encoder.length
+    want = max(1, min(size, BULK_BATCH_BYTES // length)) * length
     with ThreadPoolExecutor(1, thread_name_prefix="bulk-encode") as pool:
         pending: Future[EncodedBatch] | None = None
         first, offset = 1, 0

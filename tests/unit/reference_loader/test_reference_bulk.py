@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from event_contract.codec import Encoder
 from event_contract.reference_schemas import reference_key_schema, reference_value_schema
+from reference_loader import batches as batches_module
 from reference_loader.batches import (
     EncodedBatch,
     bulk_batches,
@@ -290,3 +291,14 @@ def test_each_rule_refuses_the_same_record(
         2 + layout.record_length,
     )
     assert reason in reject.reason
+
+
+def test_long_records_make_smaller_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    layout = load_layout("       01  R.\n           05  T PIC X(10).\n")
+    fmt = CopybookFormat(layout)
+    bulk = bulk_encoder(fmt, ["t"], encoders(layout, ["t"]))
+    assert bulk is not None
+    monkeypatch.setattr(batches_module, "BULK_BATCH_BYTES", 25)  # room for 2 records
+    data = b"".join(f"K{n}".ljust(10).encode("cp037") for n in range(5))
+    got = list(bulk_batches(io.BytesIO(data), bulk, 100))
+    assert [b.numbers for b in got] == [[1, 2], [3, 4], [5]]
