@@ -129,13 +129,17 @@ def _progress(
     ]  # fmt: skip
 
 
-def _cpu(sampler: ProcessSampler, mark: float) -> list[dict[str, Any]]:
-    cpu = sampler.cpu_percent(mark)
+def _cpu(sampler: ProcessSampler, mark: float, events: int) -> list[dict[str, Any]]:
+    """Each process's CPU since `mark`: % of one core, seconds, and µs per batch event (what
+    a busy machine changes least)."""
+    cpu, wall = sampler.cpu_percent(mark), time.monotonic() - mark
     rows = [
-        {"process": sampler.figures[pid].label, "cpu_pct": pct}
+        {"process": sampler.figures[pid].label, "cpu_pct": pct,
+         "cpu_s": round(pct * wall / 100, 2),
+         "cpu_us_per_event": round(pct * wall / 100 / max(events, 1) * 1e6, 1)}
         for pid, pct in cpu.items()
         if pid in sampler.figures and pct >= 1
-    ]
+    ]  # fmt: skip
     return sorted(rows, key=lambda r: -float(r["cpu_pct"]))
 
 
@@ -191,7 +195,7 @@ def _window(
         end = applied.timeline.wait(result.last_lsn, timeout_s)
         _say("the read side reached the last LSN")
         captured = capture.timeline.wait(result.last_lsn, 30)
-        cpu = _cpu(sampler, mark)
+        cpu = _cpu(sampler, mark, result.total_rows)
         busy1, total1 = machine_busy_ticks()
     finally:
         capture.stop()
@@ -246,25 +250,31 @@ def measure_ceilings(
     with SystemOfRecord.open(capture_settings.sor_path, capture_settings.source.schema_name) as sor:
         job = BatchJob(sor, changes, unit_rows)
         _say("ceilings: the source alone")
+        cpu0 = time.process_time()
         source = job.run()
+        source_cpu_s = time.process_time() - cpu0
     _say("ceilings: capture alone")
     publisher = Publisher(capture_settings)
-    started = time.perf_counter()
+    started, cpu0 = time.perf_counter(), time.process_time()
     publisher.run(until_idle=True)
-    capture_s = time.perf_counter() - started
+    capture_s, capture_cpu_s = time.perf_counter() - started, time.process_time() - cpu0
     events = publisher.committed.events
     replay = _settings(
         gateway, copies / "replay", OFFLOAD__PROJECTIONS__IDLE_MS=str(REPLAY_IDLE_MS)
     )
     _say("ceilings: apply alone")
     with open_projection(replay) as projection:
+        cpu0 = time.process_time()
         summary = projection.consumer().run(threading.Event(), until_idle=True)
+        apply_cpu_s = time.process_time() - cpu0
+    captured = events - base_events
     return {
-        "source_alone": _batch_figures(source),
+        "source_alone": _batch_figures(source) | _cpu_figures(source_cpu_s, source.total_rows),
         "capture_alone": {
-            "events": events - base_events,
+            "events": captured,
             "seconds": round(capture_s, 3),
-            "events_per_s": round((events - base_events) / capture_s),
+            "events_per_s": round(captured / capture_s),
+            **_cpu_figures(capture_cpu_s, captured),
         },
         "apply_alone": {
             "events": summary.events,
@@ -273,8 +283,14 @@ def measure_ceilings(
             "seconds": round(summary.seconds, 3),
             "events_per_s": round(summary.events / summary.seconds),
             "idle_ms_included": REPLAY_IDLE_MS,
+            **_cpu_figures(apply_cpu_s, summary.events),
         },
     }
+
+
+def _cpu_figures(cpu_s: float, events: int) -> dict[str, float]:
+    """CPU seconds of this process (all its threads) and µs per event."""
+    return {"cpu_s": round(cpu_s, 2), "cpu_us_per_event": round(cpu_s / max(events, 1) * 1e6, 1)}
 
 
 def main() -> None:
@@ -345,8 +361,12 @@ def _print(f: dict[str, Any]) -> None:
           f"{f['ratio_vs_capture']} |")  # fmt: skip
     print(f"| apply alone | {f['apply_alone']['events_per_s']:,} events | "
           f"{f['ratio_vs_apply']} |")  # fmt: skip
-    print("CPU in the window:", ", ".join(f"{c['process']} {c['cpu_pct']:.0f} %"
-                                         for c in f["cpu_pct"]))  # fmt: skip
+    print("CPU in the window:", ", ".join(
+        f"{c['process']} {c['cpu_pct']:.0f} % ({c['cpu_us_per_event']:.0f} µs/event)"
+        for c in f["cpu_pct"]))  # fmt: skip
+    print("CPU alone, µs/event: " + ", ".join(
+        f"{k} {f[k]['cpu_us_per_event']:.0f}"
+        for k in ("source_alone", "capture_alone", "apply_alone")))  # fmt: skip
     print(f"peak RSS: capture {f['peak_rss_mib']['capture']} MiB, writer "
           f"{f['peak_rss_mib']['writer']} MiB")  # fmt: skip
 

@@ -250,7 +250,15 @@ def _failures(benchmarks: dict[str, dict[str, Any]]) -> list[str]:
 def _batch_section(entry: dict[str, Any] | None) -> list[str]:
     if (r := _result(entry)) is None:
         return []
-    cpu = ", ".join(f"{c['process']} {c['cpu_pct']:.0f} %" for c in r["cpu_pct"][:5])
+    cpu = ", ".join(
+        f"{c['process']} {c['cpu_pct']:.0f} % ({c['cpu_us_per_event']:.0f} µs/event)"
+        for c in r["cpu_pct"][:5]
+    )
+    alone = ", ".join(
+        f"{name} {r[key]['cpu_us_per_event']:.0f} µs"
+        for name, key in (("source", "source_alone"), ("capture", "capture_alone"),
+                          ("apply", "apply_alone"))
+    )  # fmt: skip
     rss = r["peak_rss_mib"]
     return [
         "",
@@ -259,7 +267,8 @@ def _batch_section(entry: dict[str, Any] | None) -> list[str]:
         f"{r['source_alone']['seconds']:.1f} s); capture made its last unit readable at "
         f"{r['capture_s']:.1f} s, the read side's watermark reached it at {r['window_s']:.1f} s "
         f"({r['writer_after_capture_s']:.1f} s after capture). CPU in the window (% of one "
-        f"core): {cpu}; machine {r['machine_cpu_busy_pct']:.0f} % busy. Peak RSS: capture "
+        f"core, CPU per batch event): {cpu}; machine {r['machine_cpu_busy_pct']:.0f} % busy. "
+        f"CPU per event of each stage alone: {alone}. Peak RSS: capture "
         f"{_num(rss['capture'], 'MiB')}, writer {_num(rss['writer'], 'MiB')}.",
     ]
 

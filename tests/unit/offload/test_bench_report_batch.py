@@ -14,12 +14,12 @@ BATCH: dict[str, Any] = {
     "source_in_window_s": 49.5,
     "capture_s": 52.0,
     "writer_after_capture_s": 28.0,
-    "cpu_pct": [{"process": "offload serve-writer", "cpu_pct": 97.0}],
+    "cpu_pct": [{"process": "offload serve-writer", "cpu_pct": 97.0, "cpu_us_per_event": 77.6}],
     "machine_cpu_busy_pct": 99.0,
     "peak_rss_mib": {"capture": 200.0, "writer": 900.0},
-    "source_alone": {"rows_per_s": 25_000, "seconds": 40.0},
-    "capture_alone": {"events_per_s": 50_000},
-    "apply_alone": {"events_per_s": 20_000},
+    "source_alone": {"rows_per_s": 25_000, "seconds": 40.0, "cpu_us_per_event": 30.0},
+    "capture_alone": {"events_per_s": 50_000, "cpu_us_per_event": 18.0},
+    "apply_alone": {"events_per_s": 20_000, "cpu_us_per_event": 48.0},
 }
 
 
@@ -54,5 +54,6 @@ def test_batch_window_summary_names_the_busiest_process_and_the_timings() -> Non
         "watermark at the last LSN | 80.00 s |  |  |"
     ) in text
     assert "capture made its last unit readable at 52.0 s" in text
-    assert "offload serve-writer 97 %" in text
+    assert "offload serve-writer 97 % (78 µs/event)" in text
+    assert "source 30 µs, capture 18 µs, apply 48 µs" in text
     assert "writer 900 MiB" in text
