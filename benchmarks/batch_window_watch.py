@@ -4,9 +4,14 @@ progress, each as a timeline of (monotonic time, LSN) taken by a thread of its o
 - `CaptureWatch` reads the transaction topic as a consumer would (read_committed, from the end
   it had when started) and times each END marker: when a unit of work became readable in
   Kafka, i.e. when capture's Kafka transaction holding it committed.
-- `WatermarkWatch` asks the query API for `/freshness?min_lsn=<watermark + 1>` over and over
-  (a long poll: the API answers as soon as the writer's watermark passes it) and times each
-  new watermark (`X-Offload-Watermark-LSN`): what a user of the read side sees.
+- `WatermarkWatch` asks the query API for `/readyz` every `POLL_S` (the lightest answer that
+  carries the watermark) and times each new watermark (`X-Offload-Watermark-LSN`): what a
+  user of the read side sees. Once told the batch's last LSN (`until`), it asks as a user
+  waiting for it would: `/freshness?min_lsn=<last LSN>` (the API answers at the writer's
+  first commit past it). Not a long poll all along: a waiting request re-reads the watermark
+  in the writer every 50 ms (`CommitSignal.wait`), which cost the writer ~8 % of its CPU
+  samples when the watch kept one open throughout, and `/freshness` every 0.25 s ~13 %
+  (py-spy, machine shared).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from event_contract.codec import Codec
 from event_contract.schema_stores import store_from_settings
 
 LSN_HEADER = "X-Offload-Watermark-LSN"
+POLL_S = 0.5
 
 
 class Timeline:
@@ -121,12 +127,13 @@ class CaptureWatch:
 
 
 class WatermarkWatch:
-    """Times each new watermark the query API answers at (long polls on /freshness)."""
+    """Times each new watermark the query API answers at (see the module docstring)."""
 
     def __init__(self, base_url: str, api_key: str, start_lsn: int) -> None:
         self.timeline = Timeline()
         self._client = httpx.Client(base_url=base_url, headers={"X-API-Key": api_key})
         self._lsn = start_lsn
+        self._target: int | None = None
         self.requests = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watermark-watch", daemon=True)
@@ -134,6 +141,10 @@ class WatermarkWatch:
     def start(self) -> None:
         """Start asking, in a thread of its own."""
         self._thread.start()
+
+    def until(self, lsn: int) -> None:
+        """From now on, wait for `lsn` as a user would (`min_lsn`)."""
+        self._target = lsn
 
     def stop(self) -> None:
         """Stop asking (the poll in flight ends within its wait)."""
@@ -144,9 +155,16 @@ class WatermarkWatch:
     def _run(self) -> None:
         errors = 0
         while not self._stop.is_set():
-            params = {"min_lsn": self._lsn + 1, "wait_ms": 2000}
+            target = self._target
+            if target is not None and self._lsn >= target:
+                self._stop.wait(POLL_S)
+                continue
             try:
-                answer = self._client.get("/freshness", params=params, timeout=10)
+                if target is None:
+                    answer = self._client.get("/readyz", timeout=10)
+                else:
+                    params = {"min_lsn": target, "wait_ms": 2000}
+                    answer = self._client.get("/freshness", params=params, timeout=10)
             except httpx.HTTPError as exc:
                 errors += 1
                 if errors > 20:
@@ -159,3 +177,5 @@ class WatermarkWatch:
             if lsn > self._lsn:  # also from a 503: the watermark moved, not yet past min_lsn
                 self._lsn = lsn
                 self.timeline.add(lsn)
+            if target is None:
+                self._stop.wait(POLL_S)

@@ -1,27 +1,32 @@
 """Benchmark: the batch window. A nightly batch job's updates, from its first commit until the
 read side's watermark reaches its last, beside the ceilings measured in the same run.
 
-1. Base data: `offload sor init`, `simulate --transactions <--base-transactions>` (the
-   shipping workload: customers, containers, voyages, orders, assignments, readings),
-   `reference load`, `cdc run --until-idle` and `project run --until-idle`, each its own
-   process; then the system of record and the projection database are copied for the
-   ceilings.
-2. The window: `offload run` (capture `offload cdc run`, the projection writer `offload
-   serve-writer` with one serving worker; no reference scheduler) on a fresh topic prefix of
-   the benchmark's broker; once it answers at the base's LSN, this process commits the batch
+1. Base data, in this process with the commands' own code (`offload sor init`, `simulate
+   --transactions <--base-transactions> --seed 1`, `reference load`, `cdc run --until-idle`,
+   `project run --until-idle`; a process start each costs seconds of the smoke run): at the
+   default 3,000 units of work about 52,000 rows the job can update. Then the system of
+   record and the projection database are copied for the ceilings.
+2. The window: `offload run` on a fresh topic prefix of the benchmark's broker: capture
+   (`offload cdc run`) and the projection writer (`offload serve-writer`: the loop of `project
+   run` plus the read server through which alone the query side sees the watermark, since
+   DuckDB lets no other process open the file) with one serving worker; no reference
+   scheduler. Once the API answers at the base's LSN, this process commits the batch
    (`simulators.batch_job.BatchJob`: `--changes` updates in units of `--unit-rows`, spread
    over the shipping tables, as fast as the simulator goes). The window runs from the first
-   unit's COMMIT until the query API answers `/freshness?min_lsn=<last LSN>` (a user's view
-   of the watermark; `batch_window_watch`). Also timed: when capture made the last unit
-   readable in Kafka (its END marker, read_committed), each process's CPU in the window and
-   the peak RSS (VmHWM) of capture and the writer.
-3. Ceilings, the same batch on the copies, each stage alone, with `offload run` stopped:
-   the source alone (the simulator committing the batch into the copy, nothing capturing),
-   capture alone (`Publisher.run(until_idle=True)`, the code of `cdc run --until-idle`, in
-   this process, over the batch already committed, after the base was captured into its own
-   prefix), apply alone (the projection loop, the code of `project run --until-idle`, on the
-   copied database: it resumes from the base's positions and applies exactly the batch from
-   the window's topics; `projections.idle_ms` 200, included in its time).
+   unit's COMMIT until the query API answers `/freshness?min_lsn=<last LSN>`, as a user
+   waiting for the batch would (before the last commit, the watermark is read every 0.5 s
+   for the per-unit progress; `batch_window_watch`). Also timed: when capture made each unit
+   readable in Kafka (its END marker, read_committed); each process's CPU in the window
+   (also per batch event: what a shared machine changes least) and the peak RSS (VmHWM) of
+   capture and the writer.
+3. Ceilings, the same batch on the copies, each stage alone, `offload run` stopped: the source
+   alone (the simulator committing the batch into the copy, nothing capturing), capture alone
+   (`Publisher.run(until_idle=True)`, the code of `cdc run --until-idle`, in this process, over
+   the batch already committed, after the base was captured into a prefix of its own), apply
+   alone (the projection loop, the code of `project run --until-idle`, on the copied database:
+   it resumes from the base's positions and applies exactly the batch from the window's
+   topics; `projections.idle_ms` 200, included in its time). Each with this process's CPU
+   seconds per event.
 
 `--json-out FILE` writes the figures (`offload bench` runs it so). Needs a broker:
 
@@ -192,6 +197,7 @@ def _window(
     mark, (busy0, total0) = sampler.mark(), machine_busy_ticks()
     try:
         result = job.run(lambda _, lsn: commits.append((time.monotonic(), lsn)))
+        applied.until(result.last_lsn)
         end = applied.timeline.wait(result.last_lsn, timeout_s)
         _say("the read side reached the last LSN")
         captured = capture.timeline.wait(result.last_lsn, 30)
