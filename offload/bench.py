@@ -39,7 +39,7 @@ def selected_benchmarks(only: str | None) -> set[str]:
 def bench_cmd(
     ctx: typer.Context,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Small sizes: the whole suite in under two minutes.")
+        bool, typer.Option("--quick", help="Small sizes: the whole suite in about two minutes.")
     ] = False,
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Smallest sizes, for the smoke test.", hidden=True)

@@ -11,8 +11,8 @@ Benchmarks and their sizes (full / --quick / --smoke):
 - batch_window: a batch job's updates from its first commit until the read side's watermark
   reaches its last, with `offload run` capturing and applying, beside the source alone,
   capture alone and apply alone on the same batch; 1,000,000 updates in units of 10,000 on
-  the base of 3,000 simulator units of work / 100,000 in units of 10,000 / 3,000 in units of
-  1,000 on 300.
+  the base of 3,000 simulator units of work / 100,000 in units of 10,000 on 1,000 / 3,000 in
+  units of 1,000 on 300.
 - reference_load: records/s of an EBCDIC extract end to end vs decode-only and raw produce;
   1,000,000 records x 3 runs / 100,000 x 1 / 20,000 x 1.
 - query_api: p50/p99 of each named query and requests/s, 8 keep-alive connections from one
@@ -80,7 +80,7 @@ SUITES = {
     "full": Sizes(4000, 3, 200_000, 3, 20_000, 1_000_000, 3, 100_000, 10_000_000, 20, 5,
                   "0,1,2", 1000, 60, 400, 3, 20, 1_000_000, 10_000, 3000),
     "quick": Sizes(1000, 1, 50_000, 1, 1000, 100_000, 1, 2000, 100_000, 5, 3,
-                   "0,1,2", 1000, 10, 300, 1, 5, 100_000, 10_000, 3000),
+                   "0,1,2", 1000, 10, 300, 1, 5, 100_000, 10_000, 1000),
     "smoke": Sizes(300, 1, 20_000, 1, 500, 20_000, 1, 1000, 50_000, 3, 2,
                    "0,2", 1000, 4, 300, 0, 4, 3000, 1000, 300),
 }  # fmt: skip
