@@ -66,14 +66,12 @@ from simulators.sor import SystemOfRecord  # noqa: E402
 
 CONFIG = REPO / "config" / "offload.toml"
 REPLAY_IDLE_MS = 200
+_STARTED = time.monotonic()
 
 
 def _say(message: str) -> None:
     """A progress line on stderr, with the seconds since the script started."""
     print(f"[{time.monotonic() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-
-_STARTED = time.monotonic()
 
 
 def _copy(source: Path, target: Path) -> None:
