@@ -39,7 +39,7 @@ def selected_benchmarks(only: str | None) -> set[str]:
 def bench_cmd(
     ctx: typer.Context,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Small sizes: the whole suite in under two minutes.")
+        bool, typer.Option("--quick", help="Small sizes: the whole suite in about two minutes.")
     ] = False,
     smoke: Annotated[
         bool, typer.Option("--smoke", help="Smallest sizes, for the smoke test.", hidden=True)
@@ -60,7 +60,8 @@ def bench_cmd(
     """Run the benchmark suite; write results.json and summary.md, print the summary.
 
     Full sizes: CDC publish 4,000 units of work x 3 runs; projection apply
-    200,000 events x 3; projection loop 20,000 units of work; reference load
+    200,000 events x 3; projection loop 20,000 units of work; batch window
+    1,000,000 updates in units of 10,000; reference load
     1,000,000 EBCDIC records x 3; query API 100,000 orders and 10,000,000
     readings, 8 clients for 20 s; freshness 1,000 units of work/s for 60 s
     (then lower rates when that is not kept up).

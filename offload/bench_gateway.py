@@ -16,7 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +65,13 @@ class Gateway:
             )
 
 
-def gateway_for(state_dir: Path, topic_prefix: str, config_path: Path, log: Path) -> Gateway:
+def gateway_for(
+    state_dir: Path,
+    topic_prefix: str,
+    config_path: Path,
+    log: Path,
+    extra: Mapping[str, str] | None = None,
+) -> Gateway:
     """A gateway on the user's configuration with its own state, topics, API port and key.
 
     Args:
@@ -73,6 +79,7 @@ def gateway_for(state_dir: Path, topic_prefix: str, config_path: Path, log: Path
         topic_prefix: the prefix of every topic it creates.
         config_path: the user's configuration file.
         log: where the children's output goes.
+        extra: more `OFFLOAD__…` settings, layered on top (e.g. the bootstrap servers).
     """
     key = secrets.token_urlsafe(24)
     keys = {"bench": {"role": "admin", "sha256": hashlib.sha256(key.encode()).hexdigest()}}
@@ -84,6 +91,7 @@ def gateway_for(state_dir: Path, topic_prefix: str, config_path: Path, log: Path
         "OFFLOAD__API__KEYS": json.dumps(keys),
         "OFFLOAD__API__PORT": str(free_port()),
         "OFFLOAD__RUN__REFERENCE": "false",
+        **(extra or {}),
     }
     settings = load_settings(config_path, env=env)
     argv = (sys.executable, "-m", "offload", "--config", str(config_path))

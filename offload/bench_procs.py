@@ -158,6 +158,16 @@ class ProcessSampler:
             if pid in self.figures:
                 self.figures[pid].label = label
 
+    def relabel(self) -> None:
+        """Read every live process's label again: one first seen between its fork and its
+        exec was labelled from the parent's command line (or not at all)."""
+        with self._lock:
+            pids = list(self.figures)
+        labels = {pid: label_of(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
+        with self._lock:
+            for pid, label in labels.items():
+                self.figures[pid].label = label
+
     def add_root(self, pid: int) -> None:
         """Watch one more tree from now on."""
         with self._lock:

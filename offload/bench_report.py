@@ -74,6 +74,31 @@ def loop_figures(r: dict[str, Any]) -> list[Figure]:
     ]
 
 
+def batch_figures(r: dict[str, Any]) -> list[Figure]:
+    """The batch window against each stage alone on the same batch (source, capture, apply)."""
+    b = r["batch"]
+    what = f"{b['rows']:,} updates in {b['units']} units of {r['unit_rows']:,}"
+    window = f"batch window, {what}: first commit → read side's watermark at the last LSN"
+    e2e = f"batch window end to end ({what})"
+    source, capture, apply = r["source_alone"], r["capture_alone"], r["apply_alone"]
+    return [
+        figure("batch_window.window_s", window, r["window_s"], "s"),
+        figure("batch_window.capture_s", "batch window: capture's last unit readable in Kafka "
+               "after the first commit", r["capture_s"], "s"),
+        figure("batch_window.events_per_s", e2e, r["events_per_s"], "events/s",
+               ceiling=("the simulator alone committing the batch", source["rows_per_s"],
+                        "rows/s")),
+        figure("batch_window.events_per_s_vs_capture", "batch window vs capture alone",
+               r["events_per_s"], "events/s",
+               ceiling=("`cdc run --until-idle` code over the committed batch",
+                        capture["events_per_s"], "events/s")),
+        figure("batch_window.events_per_s_vs_apply", "batch window vs apply alone",
+               r["events_per_s"], "events/s",
+               ceiling=("`project run --until-idle` code over the batch's topics",
+                        apply["events_per_s"], "events/s")),
+    ]  # fmt: skip
+
+
 def reference_figures(r: dict[str, Any]) -> list[Figure]:
     """The EBCDIC extract load against decode-only and a raw transactional produce."""
     label = f"reference load, {r['records']:,}-record EBCDIC extract end to end"
@@ -157,6 +182,7 @@ FIGURES: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
     "cdc_publish": cdc_figures,
     "projection_apply": apply_figures,
     "projection_loop": loop_figures,
+    "batch_window": batch_figures,
     "freshness": freshness_figures,
     "query_api": query_figures,
     "reference_load": reference_figures,
@@ -205,6 +231,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {f['label']} | {_num(f['value'], f['unit'])} | {ceiling} | {ratio_text} |")
     benchmarks = results["benchmarks"]
     lines += _failures(benchmarks)
+    lines += _batch_section(benchmarks.get("batch_window"))
     lines += _freshness_section(benchmarks.get("freshness"))
     lines += _query_section(benchmarks.get("query_api"))
     lines += _rss_section(benchmarks)
@@ -222,6 +249,32 @@ def _failures(benchmarks: dict[str, dict[str, Any]]) -> list[str]:
     lines = ["", "**Failed:**", ""]
     lines += [f"- {name}: {b.get('error', 'no result')} (log {b.get('log')})" for name, b in failed]
     return lines
+
+
+def _batch_section(entry: dict[str, Any] | None) -> list[str]:
+    if (r := _result(entry)) is None:
+        return []
+    cpu = ", ".join(
+        f"{c['process']} {c['cpu_pct']:.0f} % ({c['cpu_us_per_event']:.0f} µs/event)"
+        for c in r["cpu_pct"][:5]
+    )
+    alone = ", ".join(
+        f"{name} {r[key]['cpu_us_per_event']:.0f} µs"
+        for name, key in (("source", "source_alone"), ("capture", "capture_alone"),
+                          ("apply", "apply_alone"))
+    )  # fmt: skip
+    rss = r["peak_rss_mib"]
+    return [
+        "",
+        f"Batch window: the source committed the batch in {r['batch']['seconds']:.1f} s "
+        f"({r['source_in_window_s']:.1f} s after its first commit; alone "
+        f"{r['source_alone']['seconds']:.1f} s); capture made its last unit readable at "
+        f"{r['capture_s']:.1f} s, the read side's watermark reached it at {r['window_s']:.1f} s "
+        f"({r['writer_after_capture_s']:.1f} s after capture). CPU in the window (% of one "
+        f"core, CPU per batch event): {cpu}; machine {r['machine_cpu_busy_pct']:.0f} % busy. "
+        f"CPU per event of each stage alone: {alone}. Peak RSS: capture "
+        f"{_num(rss['capture'], 'MiB')}, writer {_num(rss['writer'], 'MiB')}.",
+    ]
 
 
 def _freshness_section(entry: dict[str, Any] | None) -> list[str]:

@@ -8,6 +8,11 @@ Benchmarks and their sizes (full / --quick / --smoke):
   same rows; 200,000 events x 3 runs / 50,000 x 1 / 20,000 x 1.
 - projection_loop: real Kafka loop events/s, view rebuild source rows/s, peak RSS;
   20,000 units of work / 1,000 / 500.
+- batch_window: a batch job's updates from its first commit until the read side's watermark
+  reaches its last, with `offload run` capturing and applying, beside the source alone,
+  capture alone and apply alone on the same batch; 1,000,000 updates in units of 10,000 on
+  the base of 3,000 simulator units of work / 100,000 in units of 10,000 on 1,000 / 3,000 in
+  units of 1,000 on 300.
 - reference_load: records/s of an EBCDIC extract end to end vs decode-only and raw produce;
   1,000,000 records x 3 runs / 100,000 x 1 / 20,000 x 1.
 - query_api: p50/p99 of each named query and requests/s, 8 keep-alive connections from one
@@ -37,6 +42,7 @@ TITLES = {
     "cdc_publish": "CDC publish vs raw produce",
     "projection_apply": "projection apply vs raw Arrow insert",
     "projection_loop": "projection loop from Kafka and view rebuild",
+    "batch_window": "batch window: a batch job's updates to the read side",
     "reference_load": "reference load of an EBCDIC extract",
     "query_api": "query API under load and the offload ratio",
     "freshness": "end-to-end freshness with `offload run`",
@@ -65,15 +71,18 @@ class Sizes:
     fresh_base_units: int
     fresh_fallback_steps: int
     fresh_fallback_seconds: int
+    batch_changes: int
+    batch_unit_rows: int
+    batch_base_transactions: int
 
 
 SUITES = {
     "full": Sizes(4000, 3, 200_000, 3, 20_000, 1_000_000, 3, 100_000, 10_000_000, 20, 5,
-                  "0,1,2", 1000, 60, 400, 3, 20),
+                  "0,1,2", 1000, 60, 400, 3, 20, 1_000_000, 10_000, 3000),
     "quick": Sizes(1000, 1, 50_000, 1, 1000, 100_000, 1, 2000, 100_000, 5, 3,
-                   "0,1,2", 1000, 10, 300, 1, 5),
+                   "0,1,2", 1000, 10, 300, 1, 5, 100_000, 10_000, 1000),
     "smoke": Sizes(300, 1, 20_000, 1, 500, 20_000, 1, 1000, 50_000, 3, 2,
-                   "0,2", 1000, 4, 300, 0, 4),
+                   "0,2", 1000, 4, 300, 0, 4, 3000, 1000, 300),
 }  # fmt: skip
 
 
@@ -115,6 +124,10 @@ class BenchRun:
             "projection_loop": ["bench_projection_loop.py", "--transactions",
                                 str(s.loop_transactions), *kafka,
                                 "--topic-prefix", f"{self.topic_prefix}-loop"],
+            "batch_window": ["bench_batch_window.py", "--changes", str(s.batch_changes),
+                             "--unit-rows", str(s.batch_unit_rows), "--base-transactions",
+                             str(s.batch_base_transactions), *kafka,
+                             "--topic-prefix", f"{self.topic_prefix}-batch"],
             "reference_load": ["bench_reference_load.py", "--records", str(s.reference_records),
                                "--runs", str(s.reference_runs), *kafka,
                                "--topic-prefix", f"{self.topic_prefix}-ref"],

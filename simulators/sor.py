@@ -110,6 +110,43 @@ class Unit:
         params = [SQLITE.value_to_db(table.column(n), v) for n, v in values.items()]
         return self._change(table, "U", sql, params + _key_params(table, key))
 
+    def update_many(
+        self,
+        table: Table,
+        keys: Sequence[Mapping[str, object]],
+        values: Sequence[Mapping[str, object]],
+    ) -> int:
+        """Update many rows, each by primary key, in one prepared statement (a batch job's
+        path: the same rows and capture rows as `update` once per row, in the same order).
+
+        Args:
+            table: the table.
+            keys: each row's primary key; all with the same columns.
+            values: each row's new values, paired with `keys`; all with the same columns.
+
+        Returns:
+            The number of rows changed.
+        """
+        if len(keys) != len(values):
+            raise ValueError(f"{len(keys)} keys but {len(values)} value rows")
+        if not keys:
+            return 0
+        key_cols = [table.column(n) for n in keys[0]]
+        set_cols = [table.column(n) for n in values[0]]
+        sets = ", ".join(f"{quote(c.name)} = ?" for c in set_cols)
+        sql = f"UPDATE {self.sor.ref(table)} SET {sets} WHERE {_where(keys[0])}"  # noqa: S608
+        to_db = SQLITE.value_to_db
+        params = [
+            [to_db(c, new[c.name]) for c in set_cols] + [to_db(c, key[c.name]) for c in key_cols]
+            for key, new in zip(keys, values, strict=True)
+        ]
+        try:
+            count = self.sor.conn.executemany(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise StatementError(sql, f"{table.qualified_name}: {exc}") from exc
+        self.counts[(table.qualified_name, "U")] += count
+        return count
+
     def delete(self, table: Table, key: Mapping[str, object]) -> int:
         """Delete the row with primary key `key`; returns the number of rows deleted."""
         sql = f"DELETE FROM {self.sor.ref(table)} WHERE {_where(key)}"  # noqa: S608
