@@ -19,7 +19,7 @@ from offload.serve import serving_parts
 from offload.supervisor import PartSpec, PartState, Supervisor, read_state
 from plumbing.cli_context import config_path_of, settings_of
 from plumbing.errors import UsageError
-from plumbing.processes import pid_alive
+from plumbing.processes import same_process
 
 console = Console()
 
@@ -62,7 +62,7 @@ def run_cmd(ctx: typer.Context) -> None:
         raise UsageError("every part is switched off in the [run] config section: nothing to run")
     previous = read_state(state_path(settings))
     other = previous.get("supervisor_pid") if previous else None
-    if isinstance(other, int) and pid_alive(other):
+    if previous and same_process(other, previous.get("supervisor_started")):
         raise UsageError(
             f"`offload run` is already running for data dir {settings.data_dir} (pid {other}); "
             "stop it first or use another runtime.data_dir"
@@ -147,12 +147,12 @@ def status_cmd(
     settings = settings_of(ctx)
     doc = read_state(state_path(settings)) or {}
     supervisor_pid = doc.get("supervisor_pid")
-    alive = isinstance(supervisor_pid, int) and pid_alive(supervisor_pid)
+    alive = same_process(supervisor_pid, doc.get("supervisor_started"))
     raw_parts = doc.get("parts")
     parts: dict[str, dict[str, object]] = raw_parts if isinstance(raw_parts, dict) else {}
     for info in parts.values():
         pid = info.get("pid")
-        if not alive or (isinstance(pid, int) and not pid_alive(pid)):
+        if not alive or (isinstance(pid, int) and not same_process(pid, info.get("pid_started"))):
             info["state"] = "stopped" if not alive else "gone"
     healthy = alive and bool(parts) and all(p.get("state") == "running" for p in parts.values())
     lag = _lag_figures(settings) if alive else {}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from config import RunSettings
+from plumbing.processes import start_ticks
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class PartState:
     name: str
     state: str = "starting"  # starting, running, backoff, stopping, stopped
     pid: int | None = None
+    pid_started: int | None = None  # start time in clock ticks: with pid, names the process
     restarts: int = 0
     crashes_in_row: int = 0
     last_exit_code: int | None = None
@@ -93,6 +95,7 @@ class Supervisor:
         self._log_dir = log_dir
         self._env = dict(os.environ) if env is None else env
         self._states = {p.name: PartState(p.name) for p in parts}
+        self._started = start_ticks(os.getpid())
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._logs: dict[str, IO[bytes]] = {}
         self._restart_at: dict[str, float] = {}
@@ -148,6 +151,7 @@ class Supervisor:
             time.time(),
             "" if log_path is None else str(log_path),
         )
+        state.pid_started = start_ticks(proc.pid)
         logger.info("started %s (pid %d), log %s", name, proc.pid, log_path or "inherited")
 
     def _tick(self, name: str) -> bool:
@@ -177,6 +181,7 @@ class Supervisor:
             state.log_file,
         )
         state.state, state.pid, state.since = "backoff", None, time.time()
+        state.pid_started = None
         self._restart_at[name] = time.monotonic() + delay
         return True
 
@@ -199,12 +204,14 @@ class Supervisor:
             self._states[name].last_exit_code = proc.returncode
         for state in self._states.values():
             state.state, state.pid, state.since = "stopped", None, time.time()
+            state.pid_started = None
         for handle in self._logs.values():
             handle.close()
 
     def _write_state(self, finished: bool = False) -> None:
         doc = {
             "supervisor_pid": None if finished else os.getpid(),
+            "supervisor_started": None if finished else self._started,
             "updated_at": time.time(),
             "parts": {n: asdict(s) for n, s in self._states.items()},
         }

@@ -1,5 +1,11 @@
 """Whether a process still runs, for the parts that manage or show processes by pid (the local
-broker, the supervisor, `offload status` and the console's parts table)."""
+broker, the supervisor, `offload status` and the console's parts table).
+
+A pid alone does not name a process for good: the kernel reuses pids once it wraps around
+(pid_max), and after a reboot the pid in a state file left by a killed supervisor is soon some
+other process's. The supervisor therefore records each pid with its start time
+(`process_identity`), and readers check both with `same_process`.
+"""
 
 from __future__ import annotations
 
@@ -42,3 +48,20 @@ def process_identity(pid: int) -> tuple[int, int] | None:
     if fields is None or len(fields) < 20 or fields[0] == "Z" or not fields[19].isdigit():
         return None
     return pid, int(fields[19])
+
+
+def start_ticks(pid: int) -> int | None:
+    """The start time of live process `pid` in clock ticks since boot, None when there is none."""
+    identity = process_identity(pid)
+    return None if identity is None else identity[1]
+
+
+def same_process(pid: object, started: object) -> bool:
+    """Whether `pid` (as read from a state file) still names the process started at `started`
+    clock ticks since boot. A `started` of None (a state file written before start times were
+    kept) falls back to `pid_alive`."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if not isinstance(started, int) or isinstance(started, bool):
+        return pid_alive(pid)
+    return process_identity(pid) == (pid, started)

@@ -13,15 +13,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from plumbing.processes import pid_alive
+from plumbing.processes import same_process
 
 logger = logging.getLogger(__name__)
 
 STATE_FILES = ("run", "serve")
-
-
-def _alive(pid: object) -> bool:
-    return isinstance(pid, int) and pid > 0 and pid_alive(pid)
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -50,7 +46,9 @@ def supervised_parts(data_dir: Path) -> dict[str, Any]:
             found.append((kind, path, doc))
     if not found:
         return {"supervisor": None, "supervisor_running": False, "state_file": None, "parts": []}
-    live = [f for f in found if _alive(f[2].get("supervisor_pid"))]
+    live = [
+        f for f in found if same_process(f[2].get("supervisor_pid"), f[2].get("supervisor_started"))
+    ]
     kind, path, doc = (live or found)[0]
     running = bool(live)
     raw = doc.get("parts")
@@ -61,7 +59,7 @@ def supervised_parts(data_dir: Path) -> dict[str, Any]:
         state = str(info.get("state"))
         if not running:
             state = "stopped"
-        elif info.get("pid") and not _alive(info.get("pid")):
+        elif info.get("pid") and not same_process(info.get("pid"), info.get("pid_started")):
             state = "gone"
         parts.append(
             {

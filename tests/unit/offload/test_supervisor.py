@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -10,7 +13,7 @@ from pathlib import Path
 
 from config import RunSettings
 from offload.supervisor import PartSpec, Supervisor, backoff_delay, read_state
-from plumbing.processes import pid_alive, process_identity
+from plumbing.processes import pid_alive, process_identity, same_process, start_ticks
 
 FAST = RunSettings(
     restart_backoff_initial_s=0.2,
@@ -138,3 +141,73 @@ def test_process_identity_names_one_process_by_pid_and_start_time() -> None:
         child.kill()
         child.wait()
     assert process_identity(child.pid) is None  # gone: nothing to confuse a reused pid with
+
+
+def test_state_file_names_each_process_by_pid_and_start_time(tmp_path: Path) -> None:
+    steady = _python("import time; time.sleep(60)")
+    supervisor = Supervisor([PartSpec("steady", steady)], FAST, tmp_path / "state.json", None)
+    thread = threading.Thread(target=supervisor.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        state = read_state(tmp_path / "state.json")
+        while time.monotonic() < deadline and not (state and state["parts"]["steady"]["pid"]):  # type: ignore[index]
+            time.sleep(0.05)
+            state = read_state(tmp_path / "state.json")
+        assert state is not None
+        part = state["parts"]["steady"]  # type: ignore[index]
+        assert part["pid_started"] == start_ticks(part["pid"])
+        assert same_process(part["pid"], part["pid_started"])
+        assert state["supervisor_pid"] == os.getpid()
+        assert state["supervisor_started"] == start_ticks(os.getpid())
+        # The same pid with another start time is another process (a reused pid).
+        assert not same_process(part["pid"], part["pid_started"] + 1)
+    finally:
+        supervisor.stop()
+        thread.join(timeout=10)
+    state = read_state(tmp_path / "state.json")
+    assert state is not None and state["supervisor_started"] is None
+    assert state["parts"]["steady"]["pid_started"] is None  # type: ignore[index]
+
+
+def test_same_process_reads_older_state_files_and_refuses_non_pids() -> None:
+    assert same_process(os.getpid(), None)  # no start time kept: pid_alive decides
+    assert not same_process(2**22 + 12345, None)
+    for pid in (None, 0, -1, True, "1", 1.0):
+        assert not same_process(pid, start_ticks(os.getpid()))
+
+
+def test_status_and_run_ignore_a_state_file_whose_supervisor_pid_was_reused(
+    tmp_path: Path,
+) -> None:
+    """A supervisor killed with -9 leaves its pid in the state file; once another process has
+    that pid, `offload status` must not call it running nor `offload run` refuse to start."""
+    reused = os.getpid()  # alive, but not the process that wrote the file
+    started = start_ticks(reused)
+    assert started is not None
+    doc = {
+        "supervisor_pid": reused,
+        "supervisor_started": started - 1,
+        "updated_at": 0,
+        "parts": {"cdc": {"state": "running", "pid": reused, "pid_started": started - 1}},
+    }
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "state.json").write_text(json.dumps(doc))
+    env = {**os.environ, "OFFLOAD__RUNTIME__DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "offload", "status", "--json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["supervisor_running"] is False
+    assert shown["parts"]["cdc"]["state"] == "stopped"
+    # With the start time right, the same file names a live supervisor.
+    doc["supervisor_started"] = started
+    doc["parts"]["cdc"]["pid_started"] = started  # type: ignore[index]
+    (tmp_path / "run" / "state.json").write_text(json.dumps(doc))
+    again = subprocess.run(
+        [sys.executable, "-m", "offload", "run"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert again.returncode == 2 and "already running" in again.stderr + again.stdout, again

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from plumbing.processes import start_ticks
 from query_api import ReadStore, create_app
 from query_api.console.history import History, parse_sample, series
 from query_api.console.parts import supervised_parts
@@ -150,6 +151,25 @@ def test_parts_of_the_live_supervisor_win(tmp_path: Path) -> None:
     found = supervised_parts(tmp_path)
     assert found["supervisor"] == "run" and not found["supervisor_running"]
     assert [(p["name"], p["state"]) for p in found["parts"]] == [("cdc", "stopped")]
+
+
+def test_a_reused_supervisor_pid_is_not_a_live_supervisor(tmp_path: Path) -> None:
+    started = start_ticks(os.getpid())
+    assert started is not None
+    part = {"state": "running", "pid": os.getpid(), "pid_started": started, "restarts": 0}
+    _state(tmp_path / "serve", os.getpid(), {"projection": part})
+    doc = json.loads((tmp_path / "serve" / "state.json").read_text())
+    (tmp_path / "serve" / "state.json").write_text(
+        json.dumps({**doc, "supervisor_started": started})
+    )
+    assert supervised_parts(tmp_path)["supervisor_running"]
+    # The pid now belongs to a process started at another time: the supervisor is gone.
+    (tmp_path / "serve" / "state.json").write_text(
+        json.dumps({**doc, "supervisor_started": started - 1})
+    )
+    found = supervised_parts(tmp_path)
+    assert not found["supervisor_running"]
+    assert [p["state"] for p in found["parts"]] == ["stopped"]
 
 
 def _client(store: ReadStore, tmp_path: Path, role: str | None) -> TestClient:
