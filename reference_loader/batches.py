@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -35,6 +35,7 @@ from event_contract.errors import CodecError
 from reference_loader.columns import ColumnDecoder, column_decoder
 from reference_loader.dataset import Recfm, decode_frame
 from reference_loader.decoders import CopybookDecoder
+from reference_loader.delta import value_hashes
 from reference_loader.extract import CopybookFormat, ExtractFormat, read_extract
 from reference_loader.framing import Frame, truncated_record
 from reference_loader.records import Record, Reject
@@ -59,6 +60,7 @@ class EncodedBatch:
         values: their values in the wire format.
         rejects: the refused records of the same stretch, by record number.
         record: index into `numbers` → that record decoded (for messages about it).
+        hashes: the `value_hashes` of `values` (the diff's state), filled by `hashed`.
     """
 
     numbers: list[int]
@@ -66,6 +68,12 @@ class EncodedBatch:
     values: list[bytes]
     rejects: list[Reject]
     record: Callable[[int], Record]
+    hashes: list[int] = field(default_factory=list)
+
+    def hashed(self) -> EncodedBatch:
+        """This batch with `hashes` filled in (in the thread that encoded it)."""
+        self.hashes[:] = value_hashes(self.values)
+        return self
 
 
 def encode_item(
@@ -105,7 +113,7 @@ def plain_batches(
                 out.numbers.append(item.number)
                 out.keys.append(encoded[0])
                 out.values.append(encoded[1])
-        yield out
+        yield out.hashed()
 
 
 class BulkEncoder:
@@ -147,8 +155,8 @@ class BulkEncoder:
 
         if not odd.any():
             numbers = list(range(first, first + count))
-            return EncodedBatch(numbers, keys, values, [], self._record_at(frame, None))
-        return self._with_odd(frame, odd.tolist(), keys, values)
+            return EncodedBatch(numbers, keys, values, [], self._record_at(frame, None)).hashed()
+        return self._with_odd(frame, odd.tolist(), keys, values).hashed()
 
     def _with_odd(
         self,

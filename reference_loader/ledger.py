@@ -14,6 +14,7 @@ transaction committed).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 from array import array
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from plumbing.sqlfiles import read_sections
-from reference_loader.delta import Counts, State
+from reference_loader.delta import HASH_NAME, Counts, State
+
+logger = logging.getLogger(__name__)
 
 SQL_FILE = Path(__file__).parent / "sql" / "ledger.sql"
 
@@ -95,6 +98,8 @@ class Ledger:
         tables = ("create_runs", "create_runs_index", "create_state", "create_state_chunks")
         for name in (*tables, "create_state_meta"):
             con.execute(q[name])
+        if "value_hash" not in {row[0] for row in con.execute(q["state_meta_columns"])}:
+            con.execute(q["state_meta_add_value_hash"])  # a ledger from before it was kept
         self._con = con
         return self
 
@@ -174,16 +179,24 @@ class Ledger:
 
     def trusted_state(self, job: str, topic: str) -> State | None:
         """The job's last committed state, or None when it cannot be trusted (never loaded
-        here, another topic, or a crashed run pending)."""
+        here, another topic, a crashed run pending) or was kept with another value hash (a
+        ledger from before `HASH_NAME`: its old `state` rows are blake2b's): the load then
+        rebuilds the state from the topic, publishing nothing that did not change."""
         q = _queries()
         meta = self.con.execute(q["state_meta"], (job,)).fetchone()
         if meta is None or meta[0] != topic or self.unfinished(job):
             return None
+        if meta[2] != HASH_NAME:
+            logger.info(
+                "reference job %s: the ledger's state was kept with another value hash (%s); "
+                "rebuilding it from the topic once",
+                job,
+                meta[2] or "blake2b",
+            )
+            return None
         state: State = {}
         for ends, keys, hashes in self.con.execute(q["state_chunk_rows"], (job,)):
             state.update(_unpack_chunk(ends, keys, hashes))
-        if not state:  # a ledger written before the state was kept in chunks
-            state.update(self.con.execute(q["state_rows"], (job,)))
         return state
 
     def last_runs(self, job: str, limit: int = 5) -> list[RunRow]:
@@ -225,7 +238,7 @@ class Ledger:
         entries = iter(state)
         for number, chunk in enumerate(iter(lambda: list(islice(entries, STATE_CHUNK)), [])):
             con.execute(q["state_chunk_insert"], (job, number, *_pack_chunk(chunk)))
-        con.execute(q["state_meta_upsert"], (job, topic, run_id))
+        con.execute(q["state_meta_upsert"], (job, topic, run_id, HASH_NAME))
 
 
 STATE_CHUNK = 65_536

@@ -253,7 +253,7 @@ class _Run:
         """Diff and produce one batch, `_CHECK_EVERY` records at a time; its rejects (and
         duplicate keys) go to the reject log in record order."""
         numbers, counts = batch.numbers, self.report.counts
-        changes, firsts = delta.offer_batch(numbers, batch.keys, batch.values)
+        changes, firsts = delta.offer_batch(numbers, batch.keys, batch.hashes)
         duplicates = [self._duplicate(batch, i, first, keys) for i, first in firsts.items()]
         rejects = list(heapq.merge(batch.rejects, duplicates, key=lambda r: r.number))
         for reject in rejects:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from plumbing.topic_reader import Record, read_to_end
-from reference_loader.delta import State, value_hash
+from reference_loader.delta import State, value_hashes
 from reference_loader.publisher import RUN_HEADER
 
 if TYPE_CHECKING:
@@ -46,19 +46,33 @@ def read_topic_state(
     out = TopicState()
     wanted = set(runs)
     group = f"offload-reference-state-{uuid.uuid4().hex}"
+    pending: dict[bytes, bytes] = {}  # key → newest value not hashed yet
     for record in read_to_end(kafka, [topic], timeout_s, group):
-        _apply(out, record, wanted)
+        _apply(out, pending, record, wanted)
+        if len(pending) >= _HASH_BATCH:
+            _hash_pending(out, pending)
+    _hash_pending(out, pending)
     logger.info("rebuilt the state of %s from the topic: %d keys", topic, len(out.state))
     return out
 
 
-def _apply(out: TopicState, record: Record, runs: set[str]) -> None:
+_HASH_BATCH = 65_536
+"""Values hashed at once (`value_hashes`) while the topic is read."""
+
+
+def _hash_pending(out: TopicState, pending: dict[bytes, bytes]) -> None:
+    out.state.update(zip(pending, value_hashes(list(pending.values())), strict=True))
+    pending.clear()
+
+
+def _apply(out: TopicState, pending: dict[bytes, bytes], record: Record, runs: set[str]) -> None:
     if record.key is None:
         return
     if record.value is None:
         out.state.pop(record.key, None)
+        pending.pop(record.key, None)
     else:
-        out.state[record.key] = value_hash(record.value)
+        pending[record.key] = record.value
     if runs:
         for name, raw in record.headers:
             if name == RUN_HEADER and isinstance(raw, bytes) and raw.decode() in runs:

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, started_at)
 
 -- name: create_state
+-- Ledgers before state_chunks kept the state here, a row a key, with blake2b hashes: never
+-- read now (see Ledger.trusted_state), cleared by the next committed load.
 CREATE TABLE IF NOT EXISTS state (
     job TEXT NOT NULL,
     key BLOB NOT NULL,
@@ -47,10 +49,13 @@ CREATE TABLE IF NOT EXISTS state_chunks (
 )
 
 -- name: create_state_meta
+-- value_hash names the hash of the job's state (`reference_loader.delta.HASH_NAME`); NULL in
+-- ledgers written before it was kept, whose hashes are blake2b's.
 CREATE TABLE IF NOT EXISTS state_meta (
     job TEXT PRIMARY KEY,
     topic TEXT NOT NULL,
-    run_id TEXT NOT NULL
+    run_id TEXT NOT NULL,
+    value_hash TEXT
 )
 
 -- name: begin_run
@@ -81,10 +86,13 @@ SELECT run_id, job, started_at, ended_at, status, source, source_sha256, records
 FROM runs WHERE job = ? ORDER BY started_at DESC, rowid DESC LIMIT ?
 
 -- name: state_meta
-SELECT topic, run_id FROM state_meta WHERE job = ?
+SELECT topic, run_id, value_hash FROM state_meta WHERE job = ?
 
--- name: state_rows
-SELECT key, value_hash FROM state WHERE job = ?
+-- name: state_meta_columns
+SELECT name FROM pragma_table_info('state_meta')
+
+-- name: state_meta_add_value_hash
+ALTER TABLE state_meta ADD COLUMN value_hash TEXT
 
 -- name: state_chunk_rows
 SELECT key_ends, keys, hashes FROM state_chunks WHERE job = ? ORDER BY chunk
@@ -102,8 +110,9 @@ INSERT INTO state_chunks (job, chunk, key_ends, keys, hashes) VALUES (?, ?, ?, ?
 INSERT INTO state (job, key, value_hash) VALUES (?, ?, ?)
 
 -- name: state_meta_upsert
-INSERT INTO state_meta (job, topic, run_id) VALUES (?, ?, ?)
-ON CONFLICT (job) DO UPDATE SET topic = excluded.topic, run_id = excluded.run_id
+INSERT INTO state_meta (job, topic, run_id, value_hash) VALUES (?, ?, ?, ?)
+ON CONFLICT (job) DO UPDATE SET topic = excluded.topic, run_id = excluded.run_id,
+    value_hash = excluded.value_hash
 
 -- name: state_meta_clear
 DELETE FROM state_meta WHERE job = ?

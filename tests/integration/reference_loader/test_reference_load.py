@@ -110,6 +110,33 @@ def test_unchanged_reload_publishes_nothing(
     assert runs[0].source_sha256 == runs[1].source_sha256 and len(runs[0].source_sha256 or "") == 64
 
 
+def test_a_ledger_from_before_the_value_hash_was_named_republishes_nothing(
+    with_jobs: Callable[..., Settings], topic_reader: Any, tmp_path: Path
+) -> None:
+    """A ledger written by an earlier Offload kept blake2b hashes in `state` rows and no
+    value_hash: its state is rebuilt from the topic once, so an unchanged extract still
+    publishes nothing, and a changed record is still found."""
+    extract = tmp_path / "ports.csv"
+    shutil.copy(SAMPLES / "ports.csv", extract)
+    settings = with_jobs(ports=csv_job(extract))
+    load(settings, "ports")
+    before = topic_reader.messages(settings, "ports")
+    with Ledger(reference_dir(settings) / "ledger.sqlite") as ledger:
+        con = ledger.con
+        con.execute("DELETE FROM state_chunks")
+        con.execute("UPDATE state_meta SET value_hash = NULL")
+        # What the earlier ledger held: a row a key, blake2b of nothing in particular.
+        con.execute("INSERT INTO state VALUES ('ports', x'00', 1)")
+    report = load(settings, "ports")
+    assert (report.status, report.counts.unchanged, report.counts.published) == ("unchanged", 16, 0)
+    assert topic_reader.messages(settings, "ports") == before
+    lines = extract.read_text().splitlines()
+    extract.write_text("\n".join([lines[0], lines[1].replace("Rotterdam", "R'dam"), *lines[2:]]))
+    report = load(settings, "ports")
+    c = report.counts
+    assert (c.new, c.changed, c.deleted, c.unchanged) == (0, 1, 0, 15)
+
+
 def test_changed_extract_publishes_one_update_and_one_tombstone(
     with_jobs: Callable[..., Settings], topic_reader: Any, tmp_path: Path
 ) -> None:

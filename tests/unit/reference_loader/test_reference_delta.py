@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from config import ConfigError, load_settings
-from reference_loader.delta import Change, Delta, DuplicateKey, value_hash
+from reference_loader.delta import (
+    Change,
+    Delta,
+    DuplicateKey,
+    plain_value_hash,
+    value_hash,
+    value_hashes,
+)
 from reference_loader.errors import JobConfigError, SourceMissing
 from reference_loader.jobs import jobs_of, resolve_source, select_jobs, trigger_of
 
@@ -63,7 +70,8 @@ def test_offer_batch_is_offer_record_by_record(
             except DuplicateKey as exc:
                 want.append(None)
                 firsts[index] = exc.first
-        got = many.offer_batch(numbers, [k for k, _ in batch], [v for _, v in batch])
+        hashes = value_hashes([v for _, v in batch])
+        got = many.offer_batch(numbers, [k for k, _ in batch], hashes)
         assert got == (want, firsts)
     assert many.deleted() == one.deleted()
     assert list(many.entries()) == list(one.entries())
@@ -124,3 +132,36 @@ def test_missing_source_and_empty_drop_folder(tmp_path: Path) -> None:
     assert str(cron.value).startswith(
         "config key reference.jobs.drop.cron: '0 61 * * *' is not valid"
     )
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.binary(max_size=40),
+            st.binary(min_size=7, max_size=9),
+            st.binary(min_size=200, max_size=600),
+            st.sampled_from([b"", b"\0", bytes(8), bytes(16), b"\xff" * 9]),
+        ),
+        max_size=30,
+    )
+)
+def test_value_hashes_of_a_batch_are_the_plain_hash_of_each_value(values: list[bytes]) -> None:
+    """The numpy path hashes every value of a batch at once; each value's hash is the plain
+    Python function's, whatever else is in the batch (so the plain and bulk load paths, and
+    the topic rebuild, keep the same state)."""
+    hashes = value_hashes(values)
+    assert hashes == [plain_value_hash(v) for v in values]
+    assert all(-(2**63) <= h < 2**63 for h in hashes)
+    assert hashes == [value_hash(v) for v in values]
+
+
+def test_value_hashes_tell_padding_length_and_word_order_apart() -> None:
+    """Values that differ only by trailing zero bytes, by their words' order or by one bit
+    hash differently (the zero padding of the last word and the position of each word are
+    mixed in)."""
+    word_a, word_b = b"ABCDEFGH", b"IJKLMNOP"
+    values = [b"", b"\0", bytes(7), bytes(8), bytes(9), word_a + word_b, word_b + word_a]
+    values += [bytes([1 << bit]) + bytes(15) for bit in range(8)]
+    values += [bytes(15) + bytes([1 << bit]) for bit in range(8)]
+    assert len(set(value_hashes(values))) == len(values)

@@ -1,8 +1,10 @@
-"""The ledger keeps a job's state in chunks and gives it back whole; it still reads the state
-of a ledger written before the chunks (rows of `state`)."""
+"""The ledger keeps a job's state in chunks and gives it back whole; the state of a ledger
+written before the value hash was named (blake2b hashes, rows of `state`) is not trusted, so
+the load rebuilds it from the topic, and the next committed load replaces it."""
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 from pathlib import Path
 
@@ -11,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reference_loader import ledger as ledger_module
-from reference_loader.delta import Counts
+from reference_loader.delta import HASH_NAME, Counts
 from reference_loader.ledger import Ledger, RunEnd
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
@@ -31,15 +33,19 @@ def test_a_committed_state_comes_back_whole(state: dict[bytes, int]) -> None:
             assert ledger.trusted_state("job", "other topic") is None
 
 
-def test_the_state_of_an_older_ledger_is_read_then_replaced(tmp_path: Path) -> None:
+def test_the_state_of_an_older_ledger_is_not_trusted_then_replaced(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as old:  # state_meta as ledgers before value_hash had it
+        old.execute("CREATE TABLE state_meta (job TEXT PRIMARY KEY, topic TEXT NOT NULL, "
+                    "run_id TEXT NOT NULL)")  # fmt: skip
+        old.execute("INSERT INTO state_meta VALUES ('job', 'topic', 'r1')")
     with Ledger(path) as ledger:
-        ledger.begin_run("r1", "job", "topic")
-        ledger.finish_committed("r1", "job", "topic", RunEnd("loaded", Counts(), "committed"), [])
         ledger.con.execute("INSERT INTO state VALUES ('job', x'0001', -5), ('job', x'02', 7)")
-        assert ledger.trusted_state("job", "topic") == {b"\x00\x01": -5, b"\x02": 7}
+        assert ledger.trusted_state("job", "topic") is None  # blake2b hashes: rebuild
         ledger.begin_run("r2", "job", "topic")
         end = RunEnd("loaded", Counts(), "committed")
         ledger.finish_committed("r2", "job", "topic", end, [(b"\x03", 1)])
         assert ledger.trusted_state("job", "topic") == {b"\x03": 1}
         assert ledger.con.execute("SELECT count(*) FROM state").fetchone() == (0,)
+        meta = ledger.con.execute("SELECT value_hash FROM state_meta").fetchone()
+        assert meta == (HASH_NAME,)
