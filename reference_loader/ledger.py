@@ -99,7 +99,7 @@ class Ledger:
         for name in (*tables, "create_state_meta"):
             con.execute(q[name])
         if "value_hash" not in {row[0] for row in con.execute(q["state_meta_columns"])}:
-            con.execute(q["state_meta_add_value_hash"])  # a ledger from before it was kept
+            add_value_hash(con)  # a ledger from before it was kept
         self._con = con
         return self
 
@@ -239,6 +239,16 @@ class Ledger:
         for number, chunk in enumerate(iter(lambda: list(islice(entries, STATE_CHUNK)), [])):
             con.execute(q["state_chunk_insert"], (job, number, *_pack_chunk(chunk)))
         con.execute(q["state_meta_upsert"], (job, topic, run_id, HASH_NAME))
+
+
+def add_value_hash(con: sqlite3.Connection) -> None:
+    """Add `state_meta.value_hash` to a ledger from before it; another process opening the
+    same ledger at the same moment (the scheduler runs jobs in parallel) may add it first."""
+    try:
+        con.execute(_queries()["state_meta_add_value_hash"])
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
 
 
 STATE_CHUNK = 65_536

@@ -106,9 +106,6 @@ DELETE FROM state_chunks WHERE job = ?
 -- name: state_chunk_insert
 INSERT INTO state_chunks (job, chunk, key_ends, keys, hashes) VALUES (?, ?, ?, ?, ?)
 
--- name: state_insert
-INSERT INTO state (job, key, value_hash) VALUES (?, ?, ?)
-
 -- name: state_meta_upsert
 INSERT INTO state_meta (job, topic, run_id, value_hash) VALUES (?, ?, ?, ?)
 ON CONFLICT (job) DO UPDATE SET topic = excluded.topic, run_id = excluded.run_id,

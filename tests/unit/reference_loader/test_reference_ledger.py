@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from reference_loader import ledger as ledger_module
 from reference_loader.delta import HASH_NAME, Counts
-from reference_loader.ledger import Ledger, RunEnd
+from reference_loader.ledger import Ledger, RunEnd, add_value_hash
 
 INT64 = st.integers(-(2**63), 2**63 - 1)
 
@@ -49,3 +49,16 @@ def test_the_state_of_an_older_ledger_is_not_trusted_then_replaced(tmp_path: Pat
         assert ledger.con.execute("SELECT count(*) FROM state").fetchone() == (0,)
         meta = ledger.con.execute("SELECT value_hash FROM state_meta").fetchone()
         assert meta == (HASH_NAME,)
+
+
+def test_a_second_process_adding_value_hash_finds_it_there(tmp_path: Path) -> None:
+    """Two loads opening a ledger from before value_hash at the same moment both see the
+    column missing; the second ALTER TABLE then finds it added, which is not an error."""
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE state_meta (job TEXT PRIMARY KEY, topic TEXT NOT NULL, "
+                    "run_id TEXT NOT NULL)")  # fmt: skip
+    with Ledger(path) as ledger:  # the first adds it
+        add_value_hash(ledger.con)  # what the second, a moment later, does
+        columns = [row[1] for row in ledger.con.execute("PRAGMA table_info(state_meta)")]
+    assert columns.count("value_hash") == 1
