@@ -9,8 +9,6 @@ packages import, so neither imports the other; the application hands it over.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime
 
 from event_contract.watermark import Watermark
@@ -45,13 +43,12 @@ class CommitSignal:
             return None
         return Watermark(self.head_lsn, self.head_time)
 
-    def wait(self, reached: Callable[[], bool], timeout_s: float) -> bool:
-        """Block until `reached()` or `timeout_s` passes (re-checked every 50 ms too)."""
-        deadline = time.monotonic() + max(timeout_s, 0.0)
-        while not reached():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            with self._cond:
-                self._cond.wait(min(left, 0.05))
-        return True
+    def wait_lsn(self, lsn: int, timeout_s: float) -> bool:
+        """Block until a commit notified here reaches `lsn`, or `timeout_s` passes.
+
+        The committed LSN is compared under the condition's lock at each notice, so a waiting
+        reader costs nothing between commits and never reads the database: the writer sets
+        `lsn` from the watermark it has just committed. Returns whether `lsn` was reached.
+        """
+        with self._cond:
+            return self._cond.wait_for(lambda: self.lsn >= lsn, max(timeout_s, 0.0))

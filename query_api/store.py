@@ -17,7 +17,6 @@ Decisions (see README, "Design decisions"):
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -51,8 +50,8 @@ class ReadStore(Protocol):
 class CommitFeed(Protocol):
     """What a writer in the same process tells its readers (`projections`' CommitSignal)."""
 
-    def wait(self, reached: Callable[[], bool], timeout_s: float) -> bool:
-        """Block until `reached()` (re-checked after each commit) or `timeout_s` passes."""
+    def wait_lsn(self, lsn: int, timeout_s: float) -> bool:
+        """Block until a commit reaches `lsn` or `timeout_s` passes; True if reached."""
         ...
 
     def head(self) -> Watermark | None:
@@ -93,7 +92,11 @@ class DuckDBReadStore:
     def wait_for_lsn(self, lsn: int, timeout_s: float) -> bool:
         """Block until the watermark reaches `lsn` or `timeout_s` passes."""
         if self._feed is not None:
-            return self._feed.wait(lambda: self.watermark().lsn >= lsn, timeout_s)
+            # The database is read once before the wait (the watermark may be there already)
+            # and once after a timeout, never between: the feed wakes the wait at each commit.
+            if self.watermark().lsn >= lsn:
+                return True
+            return self._feed.wait_lsn(lsn, timeout_s) or self.watermark().lsn >= lsn
         deadline = time.monotonic() + max(timeout_s, 0.0)
         while self.watermark().lsn < lsn:
             left = deadline - time.monotonic()

@@ -166,3 +166,55 @@ def test_a_snapshot_refuses_writes(served: Served, projection: Any) -> None:
         assert snap.query("SELECT count(*) AS n FROM views.order_tracking WHERE status = 'X'")[
             "n"
         ].to_pylist() == [0]
+
+
+def test_the_commit_signal_wakes_only_a_commit_that_reaches_the_lsn() -> None:
+    signal = CommitSignal()
+    outcome: list[bool] = []
+    waiters = [
+        threading.Thread(target=lambda: outcome.append(signal.wait_lsn(60, 20.0))) for _ in range(3)
+    ]
+    for waiter in waiters:
+        waiter.start()
+    time.sleep(0.1)
+    signal.committed(55)  # below the LSN waited for: everyone waits on
+    time.sleep(0.1)
+    assert outcome == []
+    signal.committed(61)
+    for waiter in waiters:
+        waiter.join(timeout=20.0)
+    assert outcome == [True, True, True]
+    assert signal.wait_lsn(62, 0.05) is False
+    signal.committed(40)  # an older notice never moves the LSN back
+    assert signal.wait_lsn(61, 0.0) is True
+
+
+class _CountingStore(DuckDBReadStore):
+    """A store with the writer's feed that counts its reads of the watermark."""
+
+    reads = 0
+
+    def watermark(self) -> Watermark:
+        self.reads += 1
+        return super().watermark()
+
+
+def test_a_reader_waiting_with_the_writers_feed_reads_the_database_once_per_wait(
+    projection: Any,
+) -> None:
+    signal = CommitSignal()
+    store = _CountingStore(projection.connection, feed=signal)
+    outcome: list[bool] = []
+    waiter = threading.Thread(target=lambda: outcome.append(store.wait_for_lsn(60, 20.0)))
+    waiter.start()
+    for lsn in range(51, 60):  # commits below the LSN waited for, 50 ms apart
+        time.sleep(0.05)
+        signal.committed(lsn)
+    assert outcome == []
+    projection.commit_watermark(60)
+    signal.committed(60)
+    waiter.join(timeout=20.0)
+    assert outcome == [True]
+    assert store.reads == 1  # before waiting; not at each commit, not every 50 ms
+    assert store.wait_for_lsn(61, 0.1) is False
+    assert store.reads == 3  # before waiting and once more at the timeout
