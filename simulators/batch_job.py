@@ -219,14 +219,14 @@ class BatchJob:
         self._cursors = {r.table: _TableCursor(sor, r) for r in mix}
         weights = {r.table: r.weight for r in mix}
         sizes = {t: len(c.keys) for t, c in self._cursors.items()}
-        self.plan = [shares(rows, weights, sizes) for rows in unit_sizes(changes, unit_rows)]
-        short = [(i, rows) for i, (rows, plan) in
-                 enumerate(zip(unit_sizes(changes, unit_rows), self.plan, strict=True))
+        wanted = unit_sizes(changes, unit_rows)
+        self.plan = [shares(rows, weights, sizes) for rows in wanted]
+        short = [rows for rows, plan in zip(wanted, self.plan, strict=True)
                  if sum(plan.values()) < rows]  # fmt: skip
         if short:
             raise ValueError(
                 f"the revised tables hold {sum(sizes.values())} rows, fewer than a unit of work "
-                f"of {short[0][1]} rows; simulate more first"
+                f"of {short[0]} rows; simulate more first"
             )
 
     def commit_unit(self, index: int) -> int:
