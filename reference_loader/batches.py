@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
@@ -71,9 +71,8 @@ class EncodedBatch:
     hashes: list[int] = field(default_factory=list)
 
     def hashed(self) -> EncodedBatch:
-        """This batch with `hashes` filled in (in the thread that encoded it)."""
-        self.hashes[:] = value_hashes(self.values)
-        return self
+        """This batch with `hashes` computed (in the thread that encoded it)."""
+        return replace(self, hashes=value_hashes(self.values))
 
 
 def encode_item(

@@ -187,9 +187,8 @@ class Delta:
         seen = self._seen
         if len(set(keys)) != len(keys) or not seen.keys().isdisjoint(keys):
             return self._offer_each(numbers, keys, hashes)
-        signed = hashes
         packed = [
-            (n << _NUMBER_SHIFT) | (d & _HASH_MASK) for n, d in zip(numbers, signed, strict=True)
+            (n << _NUMBER_SHIFT) | (d & _HASH_MASK) for n, d in zip(numbers, hashes, strict=True)
         ]
         seen.update(zip(keys, packed, strict=True))
         pop = self._previous.pop
@@ -197,7 +196,7 @@ class Delta:
         new, unchanged, changed = Change.NEW, Change.UNCHANGED, Change.CHANGED
         changes: list[Change | None] = [
             new if b is None else unchanged if b == d else changed
-            for b, d in zip(befores, signed, strict=True)
+            for b, d in zip(befores, hashes, strict=True)
         ]
         return changes, {}
 
