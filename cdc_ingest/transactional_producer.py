@@ -25,11 +25,6 @@ def transactional_id(settings: Settings) -> str:
     return f"{settings.kafka.topic_prefix}.cdc.{settings.capture.group}"
 
 
-TRANSACTION_TIMEOUT_S = 60
-"""transaction.timeout.ms of the producer, and the longest a commit waits: a capture paused
-longer than this has its open transaction aborted by the broker."""
-
-
 def producer_config(settings: Settings) -> dict[str, Any]:
     """librdkafka settings of the transactional producer (sized for throughput)."""
     return {
@@ -43,7 +38,7 @@ def producer_config(settings: Settings) -> dict[str, Any]:
         "batch.num.messages": 10_000,
         "queue.buffering.max.messages": 1_000_000,
         "queue.buffering.max.kbytes": 1_048_576,
-        "transaction.timeout.ms": TRANSACTION_TIMEOUT_S * 1000,
+        "transaction.timeout.ms": settings.capture.transaction_timeout_s * 1000,
         "log_level": 3,
     }
 
@@ -99,8 +94,8 @@ class TransactionalProducer:
         self.client.produce(topic, value, key, partition=partition)
 
     def commit(self) -> None:
-        """Commit the open transaction (waits up to `TRANSACTION_TIMEOUT_S`)."""
-        self.client.commit_transaction(TRANSACTION_TIMEOUT_S)
+        """Commit the open transaction (waits up to `capture.transaction_timeout_s`)."""
+        self.client.commit_transaction(self.settings.capture.transaction_timeout_s)
 
     def abort(self) -> None:
         """Abort the open transaction (waits up to 30 s)."""

@@ -171,6 +171,11 @@ class CaptureSettings(_Section):
     every 5 ms); on a real Db2 this is the polling interval."""
     max_events_per_transaction: int = Field(default=20000, ge=1)
     """Events per Kafka transaction; a larger unit of work is split, its END marker completes it."""
+    transaction_timeout_s: int = Field(default=60, ge=1, le=900)
+    """Kafka transaction.timeout.ms of capture, in seconds, and the longest a commit waits: a
+    capture stopped (or paused) longer than this with a transaction open has it aborted by the
+    broker, and the restarted capture publishes it again. The broker caps it
+    (transaction.max.timeout.ms, 15 min by default)."""
     snapshot_chunk_rows: int = Field(default=5000, ge=1)
     """Rows per chunk of an initial snapshot."""
     group: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]+$")

@@ -26,8 +26,7 @@ from typing import IO, Any
 
 import httpx
 
-from cdc_ingest.transactional_producer import TRANSACTION_TIMEOUT_S
-from config import Settings
+from config import CaptureSettings, Settings
 from offload import broker
 from offload.soak_chaos import PARTS, Chaos, Say, Tally, plan
 from offload.soak_checks import (
@@ -42,8 +41,9 @@ from plumbing.errors import OffloadError
 
 logger = logging.getLogger(__name__)
 
-CDC_TRANSACTION_TIMEOUT_S = float(TRANSACTION_TIMEOUT_S)
-"""transaction.timeout.ms of the capture's producer: a pause beyond it aborts a transaction."""
+CDC_TRANSACTION_TIMEOUT_S = float(CaptureSettings().transaction_timeout_s)
+"""The default `capture.transaction_timeout_s`, which the soak's deployment keeps: a pause of
+capture beyond it has the broker abort its open transaction."""
 
 
 class SoakError(OffloadError):

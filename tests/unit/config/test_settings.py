@@ -200,3 +200,16 @@ def test_a_logged_view_must_be_a_kept_view(tmp_path: Path) -> None:
     assert str(err.value).endswith(
         "key 'projections': Value error, change_log_views names x, not among views (cold_chain)"
     )
+
+
+def test_captures_transaction_timeout_is_a_setting_within_the_brokers_cap(tmp_path: Path) -> None:
+    from cdc_ingest.transactional_producer import producer_config
+
+    settings = load_settings(DEFAULT_TOML, env={})
+    assert producer_config(settings)["transaction.timeout.ms"] == 60_000
+    env = {"OFFLOAD__CAPTURE__TRANSACTION_TIMEOUT_S": "300"}
+    assert producer_config(load_settings(DEFAULT_TOML, env=env))["transaction.timeout.ms"] == (
+        300_000
+    )
+    with pytest.raises(ConfigError, match="transaction_timeout_s"):
+        load_settings(DEFAULT_TOML, env={"OFFLOAD__CAPTURE__TRANSACTION_TIMEOUT_S": "901"})
