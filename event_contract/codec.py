@@ -179,6 +179,18 @@ class Codec:
             )
         return schema_id, record
 
+    def writer_schema(self, schema_id: int) -> Mapping[str, Any]:
+        """The schema registered under `schema_id`, as registered.
+
+        Raises:
+            CodecError: no schema has the id.
+        """
+        encoder = self._encoders.get(schema_id)
+        schema = encoder.schema if encoder is not None else self._lookup(schema_id)
+        if schema is None:
+            raise CodecError(f"unknown schema id {schema_id}: no schema has it", schema_id)
+        return schema
+
     def _reader(self, schema_id: int, skip: frozenset[str]) -> RecordReader:
         found = self._compiled.get((schema_id, skip))
         if found is None:
@@ -191,10 +203,7 @@ class Codec:
     def _reader_schema(self, schema_id: int, names: dict[str, Any] | None = None) -> Any:
         parsed = self._readers.get(schema_id)
         if parsed is None or names is not None:
-            encoder = self._encoders.get(schema_id)
-            schema = encoder.schema if encoder is not None else self._lookup(schema_id)
-            if schema is None:
-                raise CodecError(f"unknown schema id {schema_id}: no schema has it", schema_id)
+            schema = self.writer_schema(schema_id)
             parsed = self._readers[schema_id] = _parse(schema, schema_id, names)
         return parsed
 

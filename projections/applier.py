@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from projections.assembler import AssembledUnit, Partition, Stage
 from projections.errors import ApplyError
-from projections.events import SNAPSHOT_SEQ, DecodedChange
+from projections.events import SNAPSHOT_SEQ, ArrowRow, DecodedChange, RowBlock
 from projections.fold import Folded, fold
 from projections.mirror import MirrorSpec
 from projections.sqlfiles import statements
@@ -328,18 +328,25 @@ def arrow_batch(spec: MirrorSpec, events: Iterable[DecodedChange]) -> pa.Table:
     """The Arrow table of one mirror's folded changes: its columns, then the bookkeeping.
 
     Key columns come from the event's key (deletes have no after image); the others from
-    the after image, None for a delete.
+    the after image, None for a delete. After images decoded in bulk (`events.ArrowRow`)
+    are taken from their blocks a column at a time (`_taken`); the values are the same.
     """
     events = list(events)
     key_pos = {name: i for i, name in enumerate(spec.primary_key)}
-    arrays = []
+    taken = _taken(events)
+    arrays: list[pa.Array | pa.ChunkedArray] = []
     for column in spec.columns:
         pos = key_pos.get(column.name)
         if pos is not None:
-            values = [e.key[pos] for e in events]
-        else:
-            name = column.name
-            values = [None if e.row is None else e.row.get(name) for e in events]
+            arrays.append(pa.array([e.key[pos] for e in events], column.arrow_type))
+            continue
+        name = column.name
+        if taken is not None:
+            found = _cast(taken, name, column.arrow_type, len(events))
+            if found is not None:
+                arrays.append(found)
+                continue
+        values = [None if e.row is None else e.row.get(name) for e in events]
         arrays.append(pa.array(values, column.arrow_type))
     versions = [e.version for e in events]
     arrays.append(pa.array([v[0] for v in versions], pa.int64()))
@@ -348,6 +355,46 @@ def arrow_batch(spec: MirrorSpec, events: Iterable[DecodedChange]) -> pa.Table:
     micros = pa.array([e.commit_ms * 1000 for e in events], pa.int64())
     arrays.append(micros.cast(pa.timestamp("us")))
     return pa.Table.from_arrays(arrays, schema=spec.arrow_schema())
+
+
+def _taken(events: Sequence[DecodedChange]) -> pa.Table | None:
+    """The events' after images as one table (a delete's row all null), taken from their
+    `RowBlock`s; None unless every image is an `ArrowRow` and their blocks agree on columns."""
+    blocks: dict[int, tuple[RowBlock, int]] = {}
+    indices: list[int | None] = []
+    base = 0
+    for event in events:
+        row = event.row
+        if row is None:
+            indices.append(None)
+            continue
+        if type(row) is not ArrowRow:
+            return None
+        found = blocks.get(id(row.block))
+        if found is None:
+            found = blocks[id(row.block)] = (row.block, base)
+            base += len(row.block)
+        indices.append(found[1] + row.index)
+    if not blocks:
+        return None
+    tables = [block.table for block, _ in blocks.values()]
+    if any(t.schema != tables[0].schema for t in tables[1:]):
+        return None
+    whole = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+    return whole.take(pa.array(indices, pa.int64()))
+
+
+def _cast(
+    taken: pa.Table, name: str, arrow_type: pa.DataType, rows: int
+) -> pa.ChunkedArray | pa.Array | None:
+    """Column `name` of `taken` as `arrow_type` (all null when the images lack it, as
+    `row.get` gives None); None when Arrow cannot cast it safely (then value by value)."""
+    if name not in taken.column_names:
+        return pa.nulls(rows, arrow_type)
+    try:
+        return taken.column(name).cast(arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _newest(units: Sequence[AssembledUnit]) -> tuple[int, datetime | None]:

@@ -283,9 +283,7 @@ class ProjectionConsumer:
             messages = consume(1, timeout)
             if messages:
                 messages += consume(_MAX_MESSAGES - 1, 0.0)
-        dispatch = self._dispatcher.dispatch
-        for message in messages:
-            dispatch(message)
+        self._dispatcher.dispatch_all(messages)
         return len(messages)
 
     def _flow_control(self) -> None:

@@ -11,9 +11,13 @@ offset and reason. `error_record` is what the error table keeps of a record that
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+import pyarrow as pa
+
+from event_contract.avro_arrow import HEADER_SIZE, ArrowDecoder
 from event_contract.errors import EventContractError
 from plumbing.topic_reader import Record
 from projections.errorlog import ErrorRecord
@@ -22,9 +26,15 @@ from projections.events import (
     DecodedChange,
     TxMarker,
     decoded_change_from_envelope,
+    decoded_changes_from_envelopes,
     marker_from_value,
 )
 from projections.topology import Topology
+
+BULK_MIN = 8
+"""Change records of one topic and schema in a poll from which they are decoded together
+(`RecordDecoder.decode_many`); fewer are decoded one by one."""
+logger = logging.getLogger(__name__)
 
 REFERENCE_UOW = "reference"
 """The unit-of-work id given to reference records (they belong to none)."""
@@ -49,6 +59,10 @@ class Decoding(Protocol):
 
     def decode(self, data: bytes, skip: frozenset[str] = ...) -> Any:
         """The record in a wire-format message, without the top-level fields in `skip`."""
+        ...
+
+    def writer_schema(self, schema_id: int) -> Mapping[str, Any]:
+        """The schema registered under `schema_id`."""
         ...
 
 
@@ -84,6 +98,7 @@ class RecordDecoder:
     def __init__(self, codec: Decoding, topology: Topology) -> None:
         self._codec = codec
         self.topology = topology
+        self._arrow: dict[int, ArrowDecoder] = {}
 
     def decode(self, record: Record) -> DecodedChange | TxMarker | None:
         """The event or marker of `record`; None for a change topic's tombstone.
@@ -101,6 +116,82 @@ class RecordDecoder:
             raise DecodeFailure(record.topic, record.partition, record.offset, exc.reason) from exc
         except EventContractError as exc:
             raise DecodeFailure(record.topic, record.partition, record.offset, str(exc)) from exc
+
+    def decode_many(self, records: Sequence[Record]) -> dict[int, DecodedChange]:
+        """The change events among `records` decoded together, a topic and schema at a time.
+
+        The envelopes of at least `BULK_MIN` records of one change topic and schema id are
+        decoded into Arrow at once (`event_contract.avro_arrow`: a few µs a record instead
+        of 20-30), their after images kept there (`events.ArrowRow`), and their keys too
+        when they share a key schema. Returns index in `records` → event, for the records
+        decoded so; `decode` takes every other record (markers, reference records,
+        tombstones, small groups, and any record the bulk decode or the contract's checks did
+        not take), and names the reason when one fails, as before.
+        """
+        groups: dict[tuple[str, bytes], list[int]] = {}
+        change = self.topology.change
+        for i, record in enumerate(records):
+            value = record.value
+            if value is not None and len(value) > HEADER_SIZE and record.topic in change:
+                groups.setdefault((record.topic, value[:HEADER_SIZE]), []).append(i)
+        out: dict[int, DecodedChange] = {}
+        for (topic, header), members in groups.items():
+            if len(members) >= BULK_MIN:
+                chosen = [records[i] for i in members]
+                schema_id = int.from_bytes(header[1:], "big")
+                try:
+                    events = self._bulk(topic, schema_id, chosen)
+                except pa.ArrowException as exc:  # a shape Arrow cannot take: one by one
+                    logger.warning(
+                        "schema id %d: decoding one record at a time: %s", schema_id, exc
+                    )
+                    continue
+                out.update((i, e) for i, e in zip(members, events, strict=True) if e is not None)
+        return out
+
+    def _bulk(
+        self, topic: str, schema_id: int, records: Sequence[Record]
+    ) -> Sequence[DecodedChange | None]:
+        decoder = self._arrow_decoder(schema_id)
+        values = [r.value for r in records if r.value is not None]
+        envelopes = None if decoder is None else decoder.decode(values)
+        if not isinstance(envelopes, pa.StructArray):
+            return [None] * len(records)
+        spec = self.topology.change[topic]
+        keys = self._keys(records, len(spec.primary_key))
+        return decoded_changes_from_envelopes(records, keys, envelopes, spec.source_name)
+
+    def _keys(self, records: Sequence[Record], width: int) -> list[tuple[Any, ...] | None]:
+        """Each record's key values (None where it does not decode to `width` fields): all at
+        once when they share a key schema and that decodes, else one by one."""
+        raw = [r.key for r in records]
+        heads = {k[:HEADER_SIZE] for k in raw if k is not None}
+        if len(heads) == 1 and None not in raw:
+            schema_id = int.from_bytes(next(iter(heads))[1:], "big")
+            decoder = self._arrow_decoder(schema_id)
+            keys = None if decoder is None else decoder.decode(raw)  # type: ignore[arg-type]
+            if isinstance(keys, pa.StructArray) and keys.type.num_fields == width:
+                return list(zip(*(column.to_pylist() for column in keys.flatten()), strict=True))
+        out: list[tuple[Any, ...] | None] = []
+        for record in records:
+            try:
+                key = tuple(self._key(record).values())
+            except (ContractError, EventContractError):
+                out.append(None)
+                continue
+            out.append(key if len(key) == width else None)
+        return out
+
+    def _arrow_decoder(self, schema_id: int) -> ArrowDecoder | None:
+        """The bulk decoder of a schema id; None while the id is unknown."""
+        found = self._arrow.get(schema_id)
+        if found is None:
+            try:
+                schema = self._codec.writer_schema(schema_id)
+            except EventContractError:
+                return None  # not known yet: `decode` says so, record by record
+            found = self._arrow[schema_id] = ArrowDecoder(schema)
+        return found
 
     def decode_key(self, record: Record) -> Mapping[str, Any] | None:
         """The record's key decoded, or None when it has none or it does not decode."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -79,8 +80,34 @@ class RecordDispatcher:
         self._lookout = lookout
         self._last_sweep = 0.0
 
-    def dispatch(self, message: Message) -> None:
+    def dispatch_all(self, messages: Sequence[Message]) -> None:
+        """Route consumed messages in order: records, ends of partitions, errors.
+
+        The change events among them are decoded together first (`RecordDecoder.decode_many`);
+        each message is then routed exactly as if it came alone.
+
+        Raises:
+            KafkaUnavailable: the consumer reported a fatal error.
+        """
+        records = [None if m.error() is not None else Record.of(m) for m in messages]
+        decoded = self.decoder.decode_many([r for r in records if r is not None])
+        position = 0
+        for message, record in zip(messages, records, strict=True):
+            if record is None:
+                self.dispatch(message)
+                continue
+            self.dispatch(message, record, decoded.get(position))
+            position += 1
+
+    def dispatch(
+        self, message: Message, record: Record | None = None, event: DecodedChange | None = None
+    ) -> None:
         """Route one consumed message: a record, the end of a partition, or an error.
+
+        Args:
+            message: the message.
+            record: its record, when already made.
+            event: its change event, when already decoded.
 
         Raises:
             KafkaUnavailable: the consumer reported a fatal error.
@@ -91,12 +118,16 @@ class RecordDispatcher:
             self._error(part, error)
             return
         self._progress.note_record(part)
-        record = Record.of(message)
+        if record is None:
+            record = Record.of(message)
         self._batcher.touch()
         if record.value is not None:
             schema_id = _schema_id(record.value)
             if schema_id is not None:
                 self._lookout.schema_seen(schema_id)
+        if event is not None:
+            self._route(part, record, event)
+            return
         try:
             item = self.decoder.decode(record)
         except DecodeFailure as exc:

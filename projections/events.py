@@ -17,10 +17,14 @@ LSN is a no-op (it applies only above it).
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from plumbing.topic_reader import Record
 from projections.errors import ContractError
 
 SNAPSHOT_SEQ = 2**62
@@ -39,6 +43,53 @@ the per-key rule, never dropped as already applied."""
 def is_pseudo(uow_id: str) -> bool:
     """Whether a unit-of-work id names a snapshot or resumed pseudo-unit."""
     return uow_id.startswith(PSEUDO_PREFIXES)
+
+
+class RowBlock:
+    """After images of many change events of one table, decoded at once, as Arrow columns.
+
+    Args:
+        table: one row an image, one column a Db2 column (named as in the schema).
+    """
+
+    __slots__ = ("names", "table")
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.names = frozenset(table.column_names)
+
+    def __len__(self) -> int:
+        return self.table.num_rows
+
+
+class ArrowRow(Mapping[str, Any]):
+    """One after image kept in a `RowBlock`: Db2 column name → value, like the dict the
+    record-by-record decoder gives (and equal to it). The applier reads a batch's images
+    column by column from the blocks (`applier.arrow_batch`); reading values one by one here
+    is for everything else. Pickled (into the stage, say) it becomes that dict."""
+
+    __slots__ = ("block", "index")
+
+    def __init__(self, block: RowBlock, index: int) -> None:
+        self.block = block
+        self.index = index
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.block.names:
+            raise KeyError(name)
+        return self.block.table.column(name)[self.index].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.block.table.column_names)
+
+    def __len__(self) -> int:
+        return len(self.block.names)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self.items()),))
+
+    def __repr__(self) -> str:
+        return repr(dict(self.items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +204,7 @@ def decoded_change_from_envelope(
         uow_id = txn["id"] if txn else source["txId"]
         if uow_id is None:
             raise ContractError(topic, partition, offset, "envelope names no unit of work")
-        table = _table_name(source["schema"], source["table"])
+        table = table_name(source["schema"], source["table"])
         row = value["after"]
         if op not in ("c", "u", "d", "r"):
             raise ContractError(topic, partition, offset, f"unknown op {op!r}")
@@ -181,7 +232,84 @@ def decoded_change_from_envelope(
 _TABLE_NAMES: dict[tuple[str, str], str] = {}
 
 
-def _table_name(schema: str, table: str) -> str:
+def decoded_changes_from_envelopes(
+    records: Sequence[Record],
+    keys: Sequence[tuple[Any, ...] | None],
+    envelopes: pa.StructArray,
+    table: str,
+) -> list[DecodedChange | None]:
+    """`decoded_change_from_envelope` of many records of one topic at once.
+
+    Args:
+        records: the consumed records (one topic; none a tombstone).
+        keys: each record's primary-key values, None where the key did not decode.
+        envelopes: their envelopes as Arrow (`event_contract.avro_arrow`), one a record.
+        table: the source table of the topic, SCHEMA.TABLE upper case.
+
+    Returns:
+        Each record's change; None where the record breaks the contract (a field missing,
+        an unknown op, a delete with an after image, another table's event...): decoding it
+        alone names the reason.
+    """
+    count = len(records)
+    names = {f.name for f in envelopes.type}
+    if not {"after", "source", "op"} <= names:
+        return [None] * count
+    source, after, op = (envelopes.field(n) for n in ("source", "after", "op"))
+    wanted = {"schema", "table", "commit_lsn", "change_lsn", "ts_ms", "txId"}
+    if not isinstance(after, pa.StructArray) or not wanted <= {f.name for f in source.type}:
+        return [None] * count
+    uow = source.field("txId")
+    if "transaction" in names and isinstance(envelopes.field("transaction"), pa.StructArray):
+        uow = pc.coalesce(pc.struct_field(envelopes.field("transaction"), "id"), uow)
+    has_after = after.is_valid()
+    # the contract's checks of `decoded_change_from_envelope`, a column at a time
+    ok = pc.and_kleene(
+        pc.is_in(op, value_set=pa.array(["c", "u", "d", "r"])),
+        pc.not_equal(pc.equal(op, "d"), has_after),
+    )
+    schema, name = (pc.utf8_upper(source.field(n).cast(pa.string())) for n in ("schema", "table"))
+    full_name = pc.binary_join_element_wise(schema, name, ".")
+    ok = pc.and_kleene(ok, pc.equal(full_name, table))
+    for column in (uow, source.field("commit_lsn"), source.field("change_lsn")):
+        ok = pc.and_kleene(ok, column.is_valid())
+    ok = pc.and_kleene(ok, source.field("ts_ms").is_valid())
+    fine = pc.fill_null(ok, False).to_pylist()
+    block = RowBlock(pa.Table.from_arrays(after.flatten(), names=[f.name for f in after.type]))
+    units = pc.dictionary_encode(uow.cast(pa.string()))
+    uow_ids = [None if u is None else sys.intern(str(u)) for u in units.dictionary.to_pylist()]
+    unit_of = units.indices.to_pylist()
+    ops, images = op.to_pylist(), has_after.to_pylist()
+    commit_lsns = source.field("commit_lsn").to_pylist()
+    change_lsns = source.field("change_lsn").to_pylist()
+    commit_ms = source.field("ts_ms").to_pylist()
+    out: list[DecodedChange | None] = []
+    for i, record in enumerate(records):
+        key = keys[i]
+        if key is None or not fine[i]:
+            out.append(None)
+            continue
+        out.append(
+            DecodedChange(
+                record.topic,
+                record.partition,
+                record.offset,
+                table,
+                ops[i],
+                key,
+                ArrowRow(block, i) if images[i] else None,
+                commit_lsns[i],
+                change_lsns[i],
+                uow_ids[unit_of[i]],  # not None where fine
+                commit_ms[i],
+                record.key,
+                record.value,
+            )
+        )
+    return out
+
+
+def table_name(schema: str, table: str) -> str:
     """SCHEMA.TABLE upper case, one string per table (events are held by the thousand)."""
     found = _TABLE_NAMES.get((schema, table))
     if found is None:
