@@ -42,8 +42,8 @@ class PoisonLedger:
         return sum(len(v) for v in self._open.values())
 
     def __bool__(self) -> bool:
-        # Asked for every decoded event: cheaper than counting.
-        return any(self._open.values())
+        # Asked for every decoded event: the dict holds no empty list (see `attribute`).
+        return bool(self._open)
 
     def add(self, partition: Partition, offset: int, low_lsn: int, record: ErrorRecord) -> None:
         """A poison record after an event of LSN `low_lsn` (0: none) in its partition."""
@@ -68,7 +68,11 @@ class PoisonLedger:
         fits = [e for e in live if e.low_lsn <= lsn]
         fits.sort(key=_deadline)
         taken = fits[:count]
-        self._open[topic or ""] = [e for e in live if e not in taken]
+        rest = [e for e in live if e not in taken]
+        if rest:
+            self._open[topic or ""] = rest
+        else:  # no empty lists: `bool` looks at the dict alone
+            self._open.pop(topic or "", None)
         return [e.record for e in taken]
 
 
