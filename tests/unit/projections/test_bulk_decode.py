@@ -51,15 +51,9 @@ EVERY_TYPE = Table(
     ),
     ("SKU", "SEEN_AT", "LINE"),
 )
-OTHER = Table(
-    "SHOP",
-    "OTHER",
-    (Column("ID", Db2Type.INTEGER, nullable=False), Column("NOTE", Db2Type.VARCHAR, 10)),
-    ("ID",),
-)
 TOPIC = f"{PREFIX}.shop.items"
 TX_TOPIC = f"{PREFIX}.transaction"
-LAYOUTS = {t.qualified_name: TableLayout(t) for t in (EVERY_TYPE, OTHER)}
+LAYOUTS = {EVERY_TYPE.qualified_name: TableLayout(EVERY_TYPE)}
 SOURCE = SourceInfo(name=PREFIX, db="test")
 _SCHEMAS: dict[int, Any] = {}
 
@@ -72,8 +66,6 @@ def _register(schema: dict[str, Any]) -> int:
 
 KEY_ID = _register(avro_types.key_schema(EVERY_TYPE, PREFIX))
 VALUE_ID = _register(avro_types.envelope_schema(EVERY_TYPE, PREFIX))
-OTHER_KEY_ID = _register(avro_types.key_schema(OTHER, PREFIX))
-OTHER_VALUE_ID = _register(avro_types.envelope_schema(OTHER, PREFIX))
 CODEC = Codec(_SCHEMAS.get)
 SPEC = spec_from_table(EVERY_TYPE)
 TOPOLOGY = Topology(tx_topic=TX_TOPIC, change={TOPIC: SPEC}, reference={})
