@@ -12,9 +12,10 @@ change events and are not counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any, Literal
 
 from event_contract.avro_types import CONNECTOR
@@ -68,10 +69,14 @@ class TxInfo:
         return cls(uow.uow_id, uow.lsn, epoch_ms(uow.commit_time), snapshot)
 
 
+def _no_key(row: Mapping[str, Any]) -> tuple[()]:
+    return ()
+
+
 class TableLayout:
     """What building events of one table needs, computed once per table (a hot path)."""
 
-    __slots__ = ("char_columns", "columns", "key", "schema", "table", "table_name")
+    __slots__ = ("char_columns", "columns", "key", "key_values", "schema", "table", "table_name")
 
     def __init__(self, table: Table) -> None:
         self.table = table
@@ -79,6 +84,10 @@ class TableLayout:
         self.table_name = table.name
         self.columns = tuple(c.name for c in table.columns)
         self.key = tuple(table.primary_key)
+        self.key_values: Callable[[Mapping[str, Any]], object] = (
+            itemgetter(*self.key) if self.key else _no_key
+        )
+        """A row's primary-key values as the row holds them (CHAR blanks kept)."""
         self.char_columns = frozenset(c.name for c in table.columns if c.type is Db2Type.CHAR)
 
 
@@ -172,6 +181,9 @@ def change_envelope(
 def split_key_change(change: RowChange, layout: TableLayout) -> tuple[RowChange, ...]:
     """The change itself, or for an update that changes the primary key, a delete + an insert."""
     if change.op is not Op.UPDATE or change.before is None or change.after is None:
+        return (change,)
+    same = layout.key_values
+    if same(change.before) == same(change.after):  # equal values: equal keys, blanks or not
         return (change,)
     if key_record(layout, change.before) == key_record(layout, change.after):
         return (change,)

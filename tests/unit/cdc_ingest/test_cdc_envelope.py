@@ -19,6 +19,7 @@ from event_contract.envelope import (
     end_marker,
     epoch_ms,
     key_record,
+    split_key_change,
     transaction_key,
     unit_events,
 )
@@ -185,6 +186,25 @@ def test_an_update_of_the_primary_key_is_a_delete_then_a_create(orders: Table) -
         ({"ITEM_ID": "B"}, "c", None, {"ITEM_ID": "B", "QTY": 1}),
     ]
     assert collection_counts(uow, layouts) == {"SHIPPING.ITEMS": 2}
+
+
+def test_an_update_keeps_its_key_when_char_blanks_alone_differ_and_splits_otherwise(
+    orders: Table,
+) -> None:
+    items, orders_layout = TableLayout(ITEMS), TableLayout(orders)
+
+    def update(table: str, before: dict[str, object], after: dict[str, object]) -> RowChange:
+        return RowChange(table, Op.UPDATE, 61, 1, before, after)
+
+    padded = update("SHIPPING.ITEMS", {"ITEM_ID": "A     ", "QTY": 1}, {"ITEM_ID": "A", "QTY": 2})
+    assert split_key_change(padded, items) == (padded,)
+    same = update("SHIPPING.ITEMS", {"ITEM_ID": "A", "QTY": 1}, {"ITEM_ID": "A", "QTY": 2})
+    assert split_key_change(same, items) == (same,)
+    # A composite key: one of its columns changing is a key change.
+    moved = update("SHIPPING.ORDERS", _row(1), {**_row(1), "REGION": "US"})
+    assert [c.op for c in split_key_change(moved, orders_layout)] == [Op.DELETE, Op.INSERT]
+    kept = update("SHIPPING.ORDERS", _row(1), {**_row(1), "STATUS": "SHIPPED"})
+    assert split_key_change(kept, orders_layout) == (kept,)
 
 
 def test_begin_and_end_markers(orders: Table) -> None:
