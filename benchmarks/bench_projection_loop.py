@@ -27,33 +27,58 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+PROGRESS_S = 30.0
+"""How often a running command's progress is said."""
 
 
 def run(env: dict[str, str], *args: str) -> tuple[str, float, int]:
-    """Run `offload ARGS`; return its stdout, wall seconds and peak RSS in KiB."""
+    """Run `offload ARGS`; return its stdout, wall seconds and peak RSS in KiB.
+
+    Says on stderr when each command starts and ends, and every `PROGRESS_S` while it runs
+    (a run stopped early still shows how far it got). The child's output goes to files, not
+    pipes: a pipe nobody reads while the child runs would stall it once full.
+    """
+    command = f"offload {' '.join(args)}"
+    _say(f"{command} ...")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "offload", *args],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    peak = 0
-    status = Path(f"/proc/{proc.pid}/status")
-    while proc.poll() is None:
-        try:
-            found = re.search(r"VmHWM:\s+(\d+)", status.read_text())
-            peak = max(peak, int(found.group(1)) if found else 0)
-        except OSError:
-            pass
-        time.sleep(0.05)
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
+    logs = Path(env["OFFLOAD__RUNTIME__DATA_DIR"])
+    with (
+        (logs / "stdout.log").open("w+") as stdout,
+        (logs / "stderr.log").open("w+") as stderr,
+    ):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "offload", *args],
+            cwd=REPO,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+        )
+        peak = 0
+        status = Path(f"/proc/{proc.pid}/status")
+        said = started
+        while proc.poll() is None:
+            try:
+                found = re.search(r"VmHWM:\s+(\d+)", status.read_text())
+                peak = max(peak, int(found.group(1)) if found else 0)
+            except OSError:
+                pass
+            if time.perf_counter() - said >= PROGRESS_S:
+                said = time.perf_counter()
+                _say(f"{command}: {said - started:.0f} s so far, peak RSS {peak / 1024:.0f} MiB")
+            time.sleep(0.05)
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    seconds = time.perf_counter() - started
     if proc.returncode:
-        raise SystemExit(f"offload {' '.join(args)} failed ({proc.returncode}): {err[-3000:]}")
-    return out, time.perf_counter() - started, peak
+        raise SystemExit(f"{command} failed ({proc.returncode}): {err[-3000:]}")
+    _say(f"{command}: done in {seconds:.1f} s, peak RSS {peak / 1024:.0f} MiB")
+    return out, seconds, peak
+
+
+def _say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def main() -> None:
