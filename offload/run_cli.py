@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config import Settings
-from offload.serve import serving_parts
+from offload.serve import fresh_worker_metrics, serving_parts
 from offload.supervisor import PartSpec, PartState, Supervisor, read_state
 from plumbing.cli_context import config_path_of, settings_of
 from plumbing.errors import UsageError
@@ -67,6 +67,8 @@ def run_cmd(ctx: typer.Context) -> None:
             f"`offload run` is already running for data dir {settings.data_dir} (pid {other}); "
             "stop it first or use another runtime.data_dir"
         )
+    if settings.run.serve:
+        fresh_worker_metrics(settings)
     supervisor = Supervisor(parts, settings.run, state_path(settings), settings.data_dir / "logs")
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

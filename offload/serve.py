@@ -9,6 +9,7 @@ runs `offload serve`).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -32,12 +33,30 @@ def worker_count(settings: Settings) -> int:
     return settings.api.workers or os.cpu_count() or 1
 
 
+def worker_metrics_dir(settings: Settings) -> Path:
+    """Where the serving workers keep the API metrics they sum for /metrics."""
+    return settings.data_dir / "serve" / "worker-metrics"
+
+
+def fresh_worker_metrics(settings: Settings) -> None:
+    """Empty the workers' metrics directory: a read tier starting counts from zero."""
+    path = worker_metrics_dir(settings)
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+
+
 def serving_parts(settings: Settings, config_path: Path) -> list[PartSpec]:
-    """The writer and the workers, each as `python -m offload --config <file> <command>`."""
+    """The writer and the workers, each as `python -m offload --config <file> <command>`; the
+    workers share their API metrics in `worker_metrics_dir` (`query_api.metrics`)."""
+    from query_api.metrics import MULTIPROCESS_ENV  # the query API's imports: only here
+
     base = (sys.executable, "-m", "offload", "--config", str(config_path))
     parts = [PartSpec("projection", (*base, "serve-writer"))]
-    count = worker_count(settings)
-    parts += [PartSpec(f"api-{n}", (*base, "serve-worker")) for n in range(1, count + 1)]
+    shared = ((MULTIPROCESS_ENV, str(worker_metrics_dir(settings))),)
+    parts += [
+        PartSpec(f"api-{n}", (*base, "serve-worker"), shared)
+        for n in range(1, worker_count(settings) + 1)
+    ]
     return parts
 
 
@@ -83,6 +102,7 @@ def serve_cmd(
         return
     _check_port_free(settings.api.host, settings.api.port)
     parts = serving_parts(settings, config_path_of(ctx))
+    fresh_worker_metrics(settings)
     supervisor = Supervisor(
         parts, settings.run, settings.data_dir / "serve" / "state.json", log_dir=None
     )

@@ -35,10 +35,12 @@ _PR_SET_PDEATHSIG = 1
 
 @dataclass(frozen=True, slots=True)
 class PartSpec:
-    """A part to supervise: its name and the command that runs it in the foreground."""
+    """A part to supervise: its name, the command that runs it in the foreground, and
+    environment variables it gets beside the supervisor's own."""
 
     name: str
     argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -138,7 +140,7 @@ class Supervisor:
             stdout=self._logs.get(name),
             stderr=None if log_path is None else subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=self._env,
+            env={**self._env, **dict(spec.env)} if spec.env else self._env,
             start_new_session=True,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
         )

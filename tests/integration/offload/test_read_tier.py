@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import threading
@@ -180,6 +181,20 @@ def test_two_workers_answer_whole_units_and_read_your_writes(
         assert int(answer.headers["X-Offload-Watermark-LSN"]) >= lsn
         workers.add(answer.headers["X-Offload-Worker"])
     assert len(workers) == 2, workers
+
+    # /metrics counts the requests of both workers, whichever answers the scrape.
+    counts = []
+    for _ in range(10):
+        answer = tier.get("/metrics")
+        assert answer.status_code == 200, answer.text
+        found = re.search(
+            r'^offload_api_requests_total\{method="POST",route="/sql",status="200"\} (\S+)$',
+            answer.text,
+            re.MULTILINE,
+        )
+        assert found, answer.text
+        counts.append(float(found.group(1)))
+    assert counts == [300.0] * 10, counts
 
 
 @pytest.mark.kafka

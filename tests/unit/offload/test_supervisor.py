@@ -218,3 +218,32 @@ def test_status_and_run_ignore_a_state_file_whose_supervisor_pid_was_reused(
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert again.returncode == 2 and "already running" in again.stderr + again.stdout, again
+
+
+def test_a_parts_own_environment_reaches_that_part_alone(tmp_path: Path) -> None:
+    def part(name: str) -> tuple[str, ...]:
+        out = tmp_path / f"{name}.txt"
+        return _python(
+            f"import os, time; open({str(out)!r}, 'w').write("
+            "os.environ.get('OFFLOAD_TEST_PART_ENV', '(unset)')); time.sleep(60)"
+        )
+
+    parts = [
+        PartSpec("with", part("with"), (("OFFLOAD_TEST_PART_ENV", "shared"),)),
+        PartSpec("without", part("without")),
+    ]
+    supervisor = Supervisor(parts, FAST, tmp_path / "state.json", None)
+    thread = threading.Thread(target=supervisor.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        written = [tmp_path / "with.txt", tmp_path / "without.txt"]
+        while time.monotonic() < deadline and not all(
+            p.exists() and p.stat().st_size for p in written
+        ):
+            time.sleep(0.05)
+        assert [p.read_text() for p in written] == ["shared", "(unset)"]
+    finally:
+        supervisor.stop()
+        thread.join(timeout=10)
+    assert "OFFLOAD_TEST_PART_ENV" not in os.environ
