@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from config import ConfigError, load_settings, resolve_config_path
+from offload.cli_parts import LazyGroup
 from plumbing.cli_context import CONFIG_PATH_KEY, settings_of
 from plumbing.errors import EXIT_USAGE, OffloadError
 
@@ -19,6 +20,7 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 app = typer.Typer(
     name="offload",
+    cls=LazyGroup,
     help=(
         "Offload: keep the writes on the mainframe, move the costly reads off it.\n\n"
         "Start with `offload kafka up`, `offload sor init`, `offload simulate`; every command "
@@ -72,56 +74,6 @@ def config_check(ctx: typer.Context) -> None:
     """Validate the configuration; exit 0 when it is usable, 2 with the reason otherwise."""
     settings = settings_of(ctx)
     typer.echo(f"configuration is valid; data dir {settings.data_dir}")
-
-
-def _register_parts() -> None:
-    # Each part owns its commands in its own cli module; the entry point only mounts them.
-    from offload.kafka_cli import kafka_app
-
-    app.add_typer(kafka_app, name="kafka")
-    from offload.run_cli import run_cmd, status_cmd
-
-    app.command("run")(run_cmd)
-    from offload.demo import demo_cmd
-
-    app.command("demo")(demo_cmd)
-    from offload.bench import bench_cmd
-
-    app.command("bench")(bench_cmd)
-    from offload.soak_cli import soak_cmd
-
-    app.command("soak")(soak_cmd)
-    app.command("status")(status_cmd)
-    from offload.reconcile import reconcile_cmd
-
-    app.command("reconcile")(reconcile_cmd)
-    from cdc_ingest.cli import schemas_app
-
-    app.add_typer(schemas_app, name="schemas")
-    from cdc_ingest.cli import cdc_app
-
-    app.add_typer(cdc_app, name="cdc")
-    from simulators.cli import simulate_cmd, sor_app
-
-    app.add_typer(sor_app, name="sor")
-    app.command("simulate")(simulate_cmd)
-    from reference_loader.cli import reference_app
-
-    app.add_typer(reference_app, name="reference")
-    from offload.serve import serve_cmd, serve_worker_cmd, serve_writer_cmd
-    from query_api.cli import query_cmd
-
-    app.command("query")(query_cmd)
-    app.command("serve")(serve_cmd)
-    app.command("serve-writer", hidden=True)(serve_writer_cmd)
-    app.command("serve-worker", hidden=True)(serve_worker_cmd)
-    from projections.cli import errors_app, project_app
-
-    app.add_typer(project_app, name="project")
-    app.add_typer(errors_app, name="errors")
-
-
-_register_parts()
 
 
 def main() -> None:
