@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from config import ConfigError, load_settings, resolve_config_path
 from offload.cli_parts import LazyGroup
 from plumbing.cli_context import CONFIG_PATH_KEY, settings_of
 from plumbing.errors import EXIT_USAGE, OffloadError
@@ -46,6 +45,9 @@ def _root(
         ),
     ] = None,
 ) -> None:
+    # Imported here, not at the top: `offload --help` lists the commands without pydantic.
+    from config import load_settings, resolve_config_path
+
     settings = load_settings(config)
     ctx.meta[CONFIG_PATH_KEY] = resolve_config_path(config).resolve()
     logging.basicConfig(
@@ -80,12 +82,17 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
-    except ConfigError as exc:
-        err_console.print(Text.assemble(("offload: config error: ", "bold red"), str(exc)))
-        sys.exit(EXIT_USAGE)
     except OffloadError as exc:
         err_console.print(Text.assemble(("offload: error: ", "bold red"), str(exc)))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("offload: interrupted")
         sys.exit(130)
+    except Exception as exc:
+        # A ConfigError comes from config's own code, so config is imported by then.
+        from config import ConfigError
+
+        if not isinstance(exc, ConfigError):
+            raise
+        err_console.print(Text.assemble(("offload: config error: ", "bold red"), str(exc)))
+        sys.exit(EXIT_USAGE)

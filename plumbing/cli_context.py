@@ -8,10 +8,12 @@ CLI never imports the application that mounts it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from config import Settings
+if TYPE_CHECKING:
+    from config import Settings
 
 CONFIG_PATH_KEY = "offload.config_path"
 """Key of the context's `meta` under which the root callback keeps the config file's path."""
@@ -19,6 +21,10 @@ CONFIG_PATH_KEY = "offload.config_path"
 
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root callback built for this invocation."""
+    # Imported here: the root callback has loaded config already, and `offload --help` never
+    # gets here, so listing the commands does not import pydantic.
+    from config import Settings
+
     settings = ctx.find_root().obj
     if not isinstance(settings, Settings):  # pragma: no cover - the callback always sets it
         raise RuntimeError("settings were not loaded")

@@ -65,6 +65,7 @@ def test_the_root_help_imports_no_part() -> None:
     exit_code, modules = _imported_after("--help")
     assert exit_code == 0
     assert modules.isdisjoint(HEAVY + PART_MODULES)
+    assert modules.isdisjoint(("config", "pydantic"))  # no command runs, no settings are read
 
 
 def test_a_part_help_imports_that_part_only() -> None:
