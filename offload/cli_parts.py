@@ -28,11 +28,17 @@ class Part:
     """
 
     name: str
+    """The command's name under `offload`."""
     module: str
+    """The part's cli module, imported when the command is resolved."""
     attr: str
+    """The Typer app (a group) or the function (a command) in that module."""
     help: str
+    """The first paragraph of the command's help, as the root help lists it."""
     group: bool = False
+    """A sub-app with commands of its own (`offload cdc run`), mounted like `app.add_typer`."""
     hidden: bool = False
+    """Left out of the root help (the processes `offload serve` starts)."""
 
     def load(self) -> Command:
         """Import the part's cli module and build its command as `app.add_typer`/`command` would."""
