@@ -66,7 +66,12 @@ class ProjectionWriter:
         self.views = ViewSet(load_views(p.views, p.views_dir), hook=hook)
         # subscribers' view changes, written in each batch
         self.views.changes = ChangeLog(con, views=p.logged_views())
-        self.applier = BatchApplier(con, self.stage, self.views, hook=hook)
+        # A staged unit is read back as many events at a time as it spilled: the read-back
+        # (its events unpickled with dict after images) is the writer's largest burst of Python
+        # objects, and the heap keeps the high-water mark of such bursts.
+        self.applier = BatchApplier(
+            con, self.stage, self.views, chunk_events=p.stage_threshold, hook=hook
+        )
         self.signal = CommitSignal()
         self.metrics = metrics or ProjectionMetrics()
         self._dlq = dead_letters
