@@ -211,7 +211,7 @@ class ProjectionSettings(_Section):
     """Views whose row changes are logged in each batch, for `GET /views/{view}/changes` and
     (cold_chain) the alerts stream; each costs the writer a copy of the rows a batch replaces
     and writes. Each must be one of `views`; unset: cold_chain, when it is kept."""
-    stage_threshold: int = Field(default=50000, ge=1)
+    stage_threshold: int = Field(default=20000, ge=1)
     """Events of one unit of work held in memory before the rest is staged in DuckDB."""
     reference_topics: list[str] = ["products", "ports", "vessels"]
     """Reference topics mirrored as reference.<name>, read from `<prefix>.reference.<name>`."""
