@@ -12,6 +12,10 @@ flavor gives the same change events: as Debezium's Db2 connector pairs a `D` wit
 after it, but only in tables registered that way and only for the same key (an update that
 changed the key stays a delete and an insert, the events a key-changing `U` row gives too). A
 pair is never cut between two batches. The update's position is the `D` row's.
+
+A unit of work with at least `bulk_rows` rows in the batch (a batch job's) is not converted
+row by row: it comes as a `BulkUnit` holding the raw rows, which capture encodes a column at
+a time (`bulk_events`), or converts on demand (`BulkUnit.changes`) when that path declines.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
+from cdc_ingest.bulk_events import TableRows
 from db2.dialect import Dialect, RowReader
 from db2.errors import SourceError
 from event_contract.catalog import Column, Table
@@ -65,7 +71,7 @@ class ChangeBatch:
         tables: the catalog the values were read with, SCHEMA.TABLE → Table.
     """
 
-    units: tuple[UnitOfWork, ...]
+    units: tuple[UnitOfWork | BulkUnit, ...]
     position: Position
     newest_lsn: int
     last_complete: bool
@@ -92,6 +98,7 @@ class ChangeBuilder:
         images and whether its updates come as `D` + `I` pairs; the compiled row readers, by
         catalog (shared across reads)."""
         self.dialect = dialect
+        self.tables = tuple(tables)
         self.plans = []
         self.paired: dict[str, tuple[str, ...]] = {}
         """Tables whose updates come as pairs → their primary-key columns."""
@@ -140,6 +147,47 @@ class ChangeBuilder:
 _OPS = {op.value: op for op in Op}
 
 
+@dataclass(frozen=True, slots=True)
+class BulkUnit:
+    """A unit of work (or its piece in this batch) whose CD rows stay as the driver returned
+    them, for capture's column-at-a-time path.
+
+    Attributes:
+        lsn, uow_id, commit_time: as `UnitOfWork`'s.
+        rows: its CD rows in commit order (every table), as merged.
+        builder: converts them row by row.
+    """
+
+    lsn: int
+    uow_id: str
+    commit_time: datetime
+    rows: tuple[Picked, ...]
+    builder: ChangeBuilder
+
+    @property
+    def changes(self) -> tuple[RowChange, ...]:
+        """The unit's changes, converted row by row (the per-event path)."""
+        changes = list(map(self.builder, self.rows))
+        if self.builder.paired:
+            changes = pair_updates(changes, self.builder.paired)
+        return tuple(changes)
+
+    def tables(self) -> list[TableRows]:
+        """The rows of each table, in the order the tables first change in the unit."""
+        grouped: dict[int, tuple[list[Sequence[Any]], list[int], list[int]]] = {}
+        lsn = self.builder.lsn
+        for position, picked in enumerate(self.rows):
+            rows, seqs, positions = grouped.setdefault(picked[2], ([], [], []))
+            rows.append(picked[3])
+            seqs.append(lsn(picked[1]))
+            positions.append(position)
+        out = []
+        for index, (rows, seqs, positions) in grouped.items():
+            table, has_before, pairs = self.builder.tables[index]
+            out.append(TableRows(table, rows, seqs, positions, has_before, pairs))
+        return out
+
+
 def build_batch(
     picked: Sequence[Picked],
     convert: ChangeBuilder,
@@ -149,21 +197,27 @@ def build_batch(
     newest: int,
     max_rows: int,
     catalog: Mapping[str, Table],
+    bulk_rows: int | None = None,
 ) -> ChangeBatch:
     """Group the merged CD rows (up to `LOOKAHEAD` more than asked for, when there are more)
-    into units; a `D` + `I` pair at the limit is kept whole (one row more)."""
+    into units; a `D` + `I` pair at the limit is kept whole (one row more). A unit with at
+    least `bulk_rows` rows here comes as a `BulkUnit` (None: never)."""
     take = max_rows
     if len(picked) > take and convert.straddles(picked[take - 1], picked[take]):
         take += 1
     full = len(picked) > take
     rows = picked[:take]
-    units = []
+    units: list[UnitOfWork | BulkUnit] = []
     for raw_lsn, group in itertools.groupby(rows, key=lambda row: row[0]):
         lsn = convert.lsn(raw_lsn)
         if lsn not in headers:
             raise SourceError(f"capture rows at LSN {lsn} have no IBMSNAP_UOW row")
         uow_id, commit_time = headers[lsn]
-        changes = list(map(convert, group))
+        raw = tuple(group)
+        if bulk_rows is not None and len(raw) >= bulk_rows:
+            units.append(BulkUnit(lsn, uow_id, commit_time, raw, convert))
+            continue
+        changes = list(map(convert, raw))
         if convert.paired:
             changes = pair_updates(changes, convert.paired)
         units.append(UnitOfWork(lsn, uow_id, commit_time, tuple(changes)))

@@ -25,6 +25,7 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
+from cdc_ingest.capture_rows import BulkUnit
 from cdc_ingest.positions import CapturePosition, OpenUnit, SnapshotProgress, TableState
 from cdc_ingest.source import UOW_END, ChangeBatch, Position, TableChunk
 from cdc_ingest.table_codecs import Refusal, TableCodec, TableCodecs
@@ -57,7 +58,9 @@ def reached(state: CapturePosition, lsn: int) -> bool:
     return state.lsn > lsn or (state.lsn == lsn and state.seq >= UOW_END)
 
 
-def cut_at(batch: ChangeBatch, bound: int | None) -> tuple[tuple[UnitOfWork, ...], Position, bool]:
+def cut_at(
+    batch: ChangeBatch, bound: int | None
+) -> tuple[tuple[UnitOfWork | BulkUnit, ...], Position, bool]:
     """The batch's units up to LSN `bound`, where to continue, and whether the last is whole."""
     units = batch.units
     if bound is None or not units or units[-1].lsn <= bound:
@@ -96,7 +99,7 @@ def check_tables(
 def write_changes(
     writer: UnitWriter,
     state: CapturePosition,
-    units: tuple[UnitOfWork, ...],
+    units: tuple[UnitOfWork | BulkUnit, ...],
     position: Position,
     last_complete: bool,
 ) -> CapturePosition:
@@ -110,7 +113,13 @@ def write_changes(
         ends = last_complete or i < len(units) - 1
         tx = TxInfo(uow.uow_id, uow.lsn, epoch_ms(uow.commit_time))
         before = continuing.counts if continuing is not None else {}
-        counts = writer.write(Piece(tx, uow.changes, before, continuing is None, ends), held)
+        begins = continuing is None
+        if isinstance(uow, BulkUnit):
+            counts = writer.write_bulk(
+                uow, tx, published=before, begins=begins, ends=ends, held=held
+            )
+        else:
+            counts = writer.write(Piece(tx, uow.changes, before, begins, ends), held)
         events += sum(counts.values()) - sum(before.values())
         open_unit = None if ends else OpenUnit(uow.lsn, uow.uow_id, tx.ts_ms, counts)
         commit_ms = tx.ts_ms

@@ -107,6 +107,12 @@ def cdc_run(
         publisher.run(until_idle=until_idle, stop=stop)
     state = publisher.committed
     typer.echo(f"capture stopped at LSN {state.lsn}; {state.events} events published in total")
+    done = publisher.transactions
+    if done.bulk_pieces or done.declined_pieces:
+        typer.echo(
+            f"large units of work: {done.bulk_pieces} encoded a column at a time, "
+            f"{done.declined_pieces} event by event (the bulk path declined them)"
+        )
 
 
 class _CaptureProgress:

@@ -133,7 +133,11 @@ class Source(SystemCatalog):
         return UowHeader(lsn, uow_id_text(uow_id), commit_time, counts)  # type: ignore[arg-type]
 
     def read_changes(
-        self, after: Position, max_rows: int, tables: Sequence[str] | None = None
+        self,
+        after: Position,
+        max_rows: int,
+        tables: Sequence[str] | None = None,
+        bulk_rows: int | None = None,
     ) -> ChangeBatch:
         """Committed row changes after `after`, in commit order, at most `max_rows` rows.
 
@@ -143,6 +147,8 @@ class Source(SystemCatalog):
                 `D` + `I` pair, see `capture_rows`).
             tables: tables to read: SCHEMA.TABLE, SCHEMA.* (every captured table of the
                 schema) or *; default every captured table of every schema.
+            bulk_rows: a unit of work with at least this many rows in the batch comes
+                unconverted, as a `BulkUnit` (None: every unit is converted).
 
         Raises:
             SourceError: a table named exactly is not captured, or a query fails.
@@ -180,6 +186,7 @@ class Source(SystemCatalog):
             newest=newest,
             max_rows=max_rows,
             catalog=catalog,
+            bulk_rows=bulk_rows,
         )
 
     def _wanted(self, tables: Sequence[str] | None) -> list[Registration]:

@@ -38,6 +38,7 @@ class StreamingSource:
         self.context = context
         self.transactions = transactions
         self.max_rows = settings.capture.max_events_per_transaction
+        self.bulk_rows = settings.capture.bulk_min_rows or None
         tables = settings.capture.tables
         self._tables = None if "*" in tables else [t.upper() for t in tables]
         self._topic_known: set[str] = set()
@@ -51,7 +52,7 @@ class StreamingSource:
         context, transactions = self.context, self.transactions
         assert transactions.codecs is not None
         after = Position(context.state.lsn, context.state.seq)
-        batch = source.read_changes(after, self.max_rows, self._tables)
+        batch = source.read_changes(after, self.max_rows, self._tables, self.bulk_rows)
         context.newest = batch.newest_lsn
         units, position, last_complete = steps.cut_at(batch, bound)
         self._ensure_topics(batch.tables)

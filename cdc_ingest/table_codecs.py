@@ -48,6 +48,7 @@ class TableCodec:
     encode_value: Encode
     value_schema_id: int
     events: EventWriter
+    key_schema_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class TableCodecs:
             value.encode,
             value.schema_id,
             EventWriter(layout, (key.schema_id, key.schema), (value.schema_id, value.schema)),
+            key.schema_id,
         )
         self._tables[name] = codec
         if self._added_version:

@@ -11,6 +11,7 @@ committed, and forgets them when it aborted.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -26,6 +27,8 @@ from event_contract.envelope import SourceInfo
 from event_contract.registry import SchemaStore
 from event_contract.schema_stores import TopicSchemaStore, store_from_settings
 from plumbing.crash import CrashHook
+
+logger = logging.getLogger(__name__)
 
 Observer = Callable[[CapturePosition, int], None]
 """Called after each commit with the committed position and the source's newest LSN."""
@@ -46,6 +49,8 @@ class Transactions:
 
     Attributes:
         codecs: the table encoders once `load_schemas()` ran, else None.
+        bulk_pieces: units of work (or pieces of one) encoded a column at a time so far.
+        declined_pieces: large ones the bulk path left to the per-event path.
     """
 
     def __init__(
@@ -64,6 +69,8 @@ class Transactions:
         self.codecs: TableCodecs | None = None
         self._store: SchemaStore | None = None
         self._source_info = SourceInfo(settings.kafka.topic_prefix, settings.sor_path.stem)
+        self.bulk_pieces = 0
+        self.declined_pieces = 0
 
     def load_schemas(self) -> None:
         """Read the schemas (the `_schemas` topic) into a new store registering through the
@@ -99,7 +106,12 @@ class Transactions:
     def commit(self, build: Build) -> None:
         """Write the step's messages and the new position in the open transaction; commit."""
         assert self.codecs is not None
-        state = build(UnitWriter(self.codecs, self._source_info, self.producer.emitter()))
+        writer = UnitWriter(self.codecs, self._source_info, self.producer.emitter())
+        state = build(writer)
+        if writer.bulk_units and not self.bulk_pieces:
+            logger.info("large units of work are encoded a column at a time (bulk_min_rows)")
+        self.bulk_pieces += writer.bulk_units
+        self.declined_pieces += sum(writer.declined.values())
         key = record_key(POSITION_KEY, self.settings.capture.group)
         self.producer.produce(offsets_topic(self.settings.kafka), key, state.to_json(), 0)
         self.crash("cdc.after_produce")

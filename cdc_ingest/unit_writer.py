@@ -9,14 +9,31 @@ the pieces of a unit split over several transactions, from the counts published 
 
 Changes of tables in `held` are left out (a table blocked on an incompatible schema change):
 they are neither published nor counted.
+
+`write_bulk` writes a `BulkUnit` (a large unit of work, its rows unconverted) the same way,
+encoding each table's events a column at a time (`bulk_events`); where that path declines
+(`Unsupported`) it converts the rows and writes them event by event. Either way the messages
+of each topic, and so of each key, are the same and in the same order; only the interleaving
+of different topics within the transaction differs (a consumer sees none across topics).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from cdc_ingest.bulk_events import (
+    TableEvents,
+    Unsupported,
+    encode_events,
+    table_events,
+    unit_orders,
+)
+from cdc_ingest.capture_rows import BulkUnit
 from cdc_ingest.table_codecs import TableCodecs
 from event_contract.changes import Op, RowChange
 from event_contract.envelope import (
@@ -27,6 +44,8 @@ from event_contract.envelope import (
     split_key_change,
     transaction_key,
 )
+
+logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, bytes, bytes | None], None]
 """Produce one message: topic, key, value (None for a tombstone)."""
@@ -66,6 +85,10 @@ class UnitWriter:
         self.codecs = codecs
         self.source = source
         self.emit = emit
+        self.bulk_units = 0
+        """Units (pieces) written a column at a time."""
+        self.declined: dict[str, int] = {}
+        """Units (pieces) the bulk path declined, by reason (the first words of it)."""
 
     def write(self, piece: Piece, held: Collection[str] = ()) -> dict[str, int]:
         """Emit the piece's messages; returns the unit's event counts per table so far."""
@@ -99,3 +122,81 @@ class UnitWriter:
         if piece.ends:
             self.emit(topic, marker_key, encode_marker(end_marker(tx, counts)))
         return counts
+
+    def write_bulk(
+        self,
+        unit: BulkUnit,
+        tx: TxInfo,
+        *,
+        published: Mapping[str, int],
+        begins: bool,
+        ends: bool,
+        held: Collection[str] = (),
+    ) -> dict[str, int]:
+        """Emit a `BulkUnit`'s messages as `write` would those of its changes; returns the
+        unit's event counts per table so far.
+
+        Args:
+            unit: the unit (or its piece in this transaction), rows unconverted.
+            tx: the unit of work.
+            published: events already published for this unit per table (split units).
+            begins: whether this piece starts the unit (emit BEGIN).
+            ends: whether it completes it (emit END).
+            held: tables whose changes are left out.
+        """
+        try:
+            encoded, counts = self._encode_bulk(unit, tx, published, held)
+        except Unsupported as exc:
+            reason = str(exc)
+            if reason not in self.declined:
+                logger.info("unit of work %s written event by event: %s", tx.id, reason)
+            self.declined[reason] = self.declined.get(reason, 0) + 1
+            return self.write(Piece(tx, unit.changes, published, begins, ends), held)
+        self.bulk_units += 1
+        encode_marker_key, encode_marker = self.codecs.markers()
+        marker_topic = self.codecs.marker_topic
+        marker_key = encode_marker_key(transaction_key(tx))
+        emit = self.emit
+        if begins:
+            emit(marker_topic, marker_key, encode_marker(begin_marker(tx)))
+        for topic, keys, values, deletes in encoded:
+            for key, value, delete in zip(keys, values, deletes, strict=True):
+                emit(topic, key, value)
+                if delete:
+                    emit(topic, key, None)
+        if ends:
+            emit(marker_topic, marker_key, encode_marker(end_marker(tx, counts)))
+        return counts
+
+    def _encode_bulk(
+        self, unit: BulkUnit, tx: TxInfo, published: Mapping[str, int], held: Collection[str]
+    ) -> tuple[list[tuple[str, list[bytes], list[bytes], list[bool]]], dict[str, int]]:
+        """Every table's (topic, keys, values, whether each is a delete) and the counts."""
+        events: list[TableEvents] = []
+        codecs = []
+        for rows in unit.tables():
+            name = rows.table.qualified_name
+            if name in held:
+                continue
+            codec = self.codecs.get(name)
+            if codec is None:
+                raise KeyError(f"table {name} has no resolved codec")
+            if codec.table != rows.table:
+                raise Unsupported(f"table {name} was read with another catalog than its codec's")
+            codecs.append(codec)
+            events.append(table_events(rows))
+        counts = dict(published)
+        if not events:
+            return [], counts
+        now_ms = time.time_ns() // 1_000_000
+        out = []
+        for codec, table, order in zip(codecs, events, unit_orders(events, counts), strict=True):
+            ids = (codec.key_schema_id, codec.value_schema_id)
+            keys, values = encode_events(
+                table, ids=ids, tx=tx, source=self.source, order=order, ts_ms=now_ms
+            )
+            deletes = (table.op == np.uint8(ord("d"))).tolist()
+            out.append((codec.topic, keys, values, deletes))
+            name = codec.table.qualified_name
+            counts[name] = counts.get(name, 0) + len(table)
+        return out, counts

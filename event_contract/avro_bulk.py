@@ -65,25 +65,26 @@ class Encoded:
     lengths: Ints
 
 
+_VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, _VARINT_BYTES)], dtype=np.uint64)
+
+
 def encode_varints(values: Ints) -> Encoded:
-    """Avro int/long (zig-zag varint) of every value."""
+    """Avro int/long (zig-zag varint) of every value: sizes by one search over the limits of
+    each byte count, then the bytes a column at a time."""
     values = np.asarray(values, dtype=np.int64)
-    zigzag = (values.astype(np.uint64) << np.uint64(1)) ^ (values >> np.int64(63)).astype(np.uint64)
-    sizes = np.ones(len(values), dtype=np.int64)
-    for k in range(1, _VARINT_BYTES):
-        above = zigzag >= np.uint64(1 << (7 * k))
-        if not above.any():
-            break
-        sizes += above
+    zigzag = (values.view(np.uint64) << np.uint64(1)) ^ (values >> np.int64(63)).view(np.uint64)
+    sizes = np.searchsorted(_VARINT_LIMITS, zigzag, side="right").astype(np.int64) + 1
+    count = len(values)
     width = int(sizes.max(initial=1))
     if width == 1:  # every value below 64 in magnitude: one byte, no continuation bit
-        return Encoded(zigzag.astype(np.uint8)[:, None], np.ones((len(values), 1), np.bool_), sizes)
-    shifts = np.arange(width, dtype=np.uint64) * np.uint64(7)
-    groups = (zigzag[:, None] >> shifts[None, :]) & np.uint64(0x7F)
-    positions = np.arange(width)[None, :]
-    more = positions < (sizes[:, None] - 1)
-    data = (groups | (more.astype(np.uint64) << np.uint64(7))).astype(np.uint8)
-    return Encoded(data, positions < sizes[:, None], sizes)
+        return Encoded(zigzag.astype(np.uint8)[:, None], np.ones((count, 1), np.bool_), sizes)
+    data = np.empty((count, width), np.uint8)
+    for k in range(width):
+        group = (zigzag >> np.uint64(7 * k)).astype(np.uint8) & np.uint8(0x7F)
+        if k < width - 1:
+            group |= (sizes > k + 1).view(np.uint8) << np.uint8(7)
+        data[:, k] = group
+    return Encoded(data, np.arange(width)[None, :] < sizes[:, None], sizes)
 
 
 def encode_decimals(unscaled: Ints) -> list[Encoded]:
@@ -123,9 +124,60 @@ def join(parts: Sequence[Encoded], count: int) -> list[bytes]:
     data = np.hstack([p.data for p in parts])
     keep = np.hstack([p.keep for p in parts])
     blob = data[keep].tobytes()
-    ends = np.cumsum(np.sum([p.lengths for p in parts], axis=0)).tolist()
-    starts = [0, *ends[:-1]]
-    return [blob[a:b] for a, b in zip(starts, ends, strict=True)]
+    lengths = np.zeros(count, np.int64)
+    for part in parts:
+        lengths += part.lengths
+    ends = np.cumsum(lengths)
+    starts = (ends - lengths).tolist()
+    return [blob[a:b] for a, b in zip(starts, ends.tolist(), strict=True)]
+
+
+def encode_doubles(values: npt.NDArray[np.float64]) -> Encoded:
+    """Avro double of every value: 8 bytes, little-endian IEEE 754."""
+    count = len(values)
+    data = np.ascontiguousarray(values, dtype="<f8").view(np.uint8).reshape(count, 8)
+    return Encoded(data, np.ones((count, 8), np.bool_), np.full(count, 8, np.int64))
+
+
+def encode_decimal128(raw: Bytes2D) -> list[Encoded]:
+    """Avro decimal (bytes) of Arrow decimal128 values (`(n, 16)` little-endian two's
+    complement unscaled values): the length, then the big-endian two's complement in
+    `(bit_length(|v|) + 8) // 8` bytes, as `encode_decimals` for wider values."""
+    count = len(raw)
+    words = np.ascontiguousarray(raw).view("<u8").reshape(count, 2)
+    low, high = words[:, 0], words[:, 1]
+    negative = (high >> np.uint64(63)).astype(np.bool_)
+    neg_low = ~low + np.uint64(1)
+    neg_high = ~high + (neg_low == 0).astype(np.uint64)
+    abs_low, abs_high = np.where(negative, neg_low, low), np.where(negative, neg_high, high)
+    sizes = np.ones(count, np.int64)
+    for k in range(1, 16):
+        bit = 8 * k - 1  # |v| needs k + 1 bytes once it reaches 2**bit
+        if bit >= 64:
+            above = abs_high >= np.uint64(1 << (bit - 64))
+        else:
+            above = (abs_high > 0) | (abs_low >= np.uint64(1 << bit))
+        if not above.any():
+            break
+        sizes += above
+    width = int(sizes.max(initial=1))
+    big_endian = np.ascontiguousarray(raw[:, ::-1][:, 16 - width :])
+    keep = np.arange(width)[None, :] >= (width - sizes[:, None])
+    return [encode_varints(sizes), Encoded(big_endian, keep, sizes)]
+
+
+def string_matrix(offsets: Ints, data: Bytes2D | npt.NDArray[np.uint8]) -> StringColumn:
+    """Strings given as Arrow gives them (`offsets`, n + 1 of them, into the UTF-8 `data`) as
+    a `StringColumn`, one row per string, as wide as the longest."""
+    starts = offsets[:-1]
+    lengths = (offsets[1:] - starts).astype(np.int64)
+    count = len(starts)
+    width = int(lengths.max(initial=0))
+    if width == 0 or len(data) == 0:
+        return StringColumn(np.zeros((count, 0), np.uint8), np.zeros((count, 0), np.bool_), lengths)
+    cols = np.arange(width)
+    index = np.minimum(starts[:, None] + cols[None, :], len(data) - 1)
+    return StringColumn(data[index], cols[None, :] < lengths[:, None], lengths)
 
 
 @dataclass(frozen=True, slots=True)

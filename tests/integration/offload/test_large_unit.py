@@ -4,11 +4,12 @@ A batch job commits two units of `UNIT_ROWS` updates each. Each unit is larger t
 `max_events_per_transaction`, so it is published across several Kafka transactions, and larger
 than the projection's `stage_threshold` and `max_held_events`, so the writer spills it to the
 DuckDB stage while it reads it: memory is bounded by those settings, not by the unit (the
-full-size figures are in the README, "The batch window"). Capture is killed at injected points
-inside a split unit and at random times, the writer at an injected point while the staged unit
-is being applied and at random times. After every writer kill the projection holds each unit
-whole or not at all, and at the end `offload reconcile` finds every mirror and view equal to
-the source and every capture row in the topics exactly once.
+full-size figures are in the README, "The batch window"). Capture encodes each piece of 250
+rows a column at a time (`capture.bulk_min_rows` 100, below the piece). Capture is killed at
+injected points inside a split unit and at random times, the writer at an injected point while
+the staged unit is being applied and at random times. After every writer kill the projection
+holds each unit whole or not at all, and at the end `offload reconcile` finds every mirror and
+view equal to the source and every capture row in the topics exactly once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ pytestmark = pytest.mark.kafka
 UNIT_ROWS = 1000
 BOUNDS = {
     "capture.max_events_per_transaction": 250,
+    "capture.bulk_min_rows": 100,
     "projections.stage_threshold": 200,
     "projections.max_held_events": 400,
     "projections.batch_max_events": 300,
@@ -83,7 +85,9 @@ def test_units_larger_than_every_bound_survive_kill_9_whole(
     rnd = random.Random(15)
     for point in CAPTURE_KILLS:
         crash = {"OFFLOAD_CRASH_AT": point}
-        _killed(run_offload(s, "cdc", "run", "--until-idle", env=crash), point)
+        killed = run_offload(s, "cdc", "run", "--until-idle", env=crash)
+        _killed(killed, point)
+        assert "encoded a column at a time" in killed.stderr, killed.stderr[-2000:]
     for _ in range(3):
         child = start_offload(s, "cdc", "run")
         time.sleep(rnd.uniform(1.5, 4.0))
