@@ -121,10 +121,19 @@ class TableEvents:
 
 
 def _array(values: list[Any], kind: pa.DataType, column: Column) -> pa.Array:
+    """The values as Arrow of type `kind`, only if each already is one (Arrow infers the type:
+    with `kind` given it would truncate a float in an integer column, or take bytes as text)."""
     try:
-        return pa.array(values, kind)
+        arr = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
         raise Unsupported(f"column {column.name}: {exc}") from exc
+    if arr.type == kind:
+        return arr
+    if pa.types.is_null(arr.type):  # every value NULL
+        return pa.nulls(len(arr), kind)
+    if kind == pa.float64() and pa.types.is_int64(arr.type):  # SQLite keeps 2.0 as 2
+        return _cast(arr, kind, column)
+    raise Unsupported(f"column {column.name}: values read as {arr.type}, not {kind}")
 
 
 def _nulls(arr: pa.Array) -> Bools:
@@ -138,17 +147,13 @@ def _ints(arr: pa.Array) -> Ints:
 
 
 def _text(values: list[Any], column: Column) -> pa.Array:
-    arr = _array(values, pa.string(), column) if _all_text(values) else None
-    if arr is None:
+    try:
+        return _array(values, pa.string(), column)
+    except Unsupported:
         if column.type is not Db2Type.DECIMAL:
-            raise Unsupported(f"column {column.name}: not every value is text")
-        # A DECIMAL may be stored as an INTEGER (or REAL) too; read as its text, as str() does.
-        arr = _array([None if v is None else str(v) for v in values], pa.string(), column)
-    return arr
-
-
-def _all_text(values: list[Any]) -> bool:
-    return all(v.__class__ is str for v in values if v is not None)
+            raise
+    # A DECIMAL may be stored as an INTEGER (or REAL) too; read as its text, as str() does.
+    return _array([None if v is None else str(v) for v in values], pa.string(), column)
 
 
 def _same_width(arr: pa.Array, width: int, column: Column) -> None:

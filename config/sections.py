@@ -171,7 +171,7 @@ class CaptureSettings(_Section):
     every 5 ms); on a real Db2 this is the polling interval."""
     max_events_per_transaction: int = Field(default=20000, ge=1)
     """Events per Kafka transaction; a larger unit of work is split, its END marker completes it."""
-    bulk_min_rows: int = Field(default=500, ge=0)
+    bulk_min_rows: int = Field(default=200, ge=0)
     """A unit of work with at least this many change rows in one read (a batch job's) is
     encoded a column at a time (numpy), not event by event: same messages, several times
     less CPU per event; below it the fixed cost per table outweighs the gain. 0: never."""

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,7 +162,20 @@ def test_bulk_units_give_the_messages_of_the_per_event_path(
         assert bulk[topic] == expected, topic
 
 
-def test_a_value_not_in_the_stored_format_is_written_event_by_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("assignment", "reason"),
+    [
+        # a TIMESTAMP without its fraction, as another program might write it: Python reads it
+        ("C_TS = '2026-01-02T03:04:05'", "column C_TS: a value is not in the stored format"),
+        # more fraction digits than the scale: Python rounds half-even, Arrow's cast refuses
+        ("C_DEC5 = '2.5'", "column C_DEC5: "),
+        # a BLOB in a CHAR column: str() of the bytes, which Arrow would take as text
+        ("C_CHAR = X'41'", "column C_CHAR: values read as binary, not string"),
+    ],
+)
+def test_a_value_the_column_path_cannot_copy_exactly_is_written_event_by_event(
+    tmp_path: Path, assignment: str, reason: str
+) -> None:
     path = tmp_path / "sor.sqlite"
     row = {
         "C_TS": datetime(2026, 1, 2, 3, 4, 5, 6), "C_TIME": time(1, 2, 3), "N_DEC": Decimal("1.50"),
@@ -169,13 +183,11 @@ def test_a_value_not_in_the_stored_format_is_written_event_by_event(tmp_path: Pa
     }  # fmt: skip
     _build(path, [(0, "A", row), (0, "B", row), (1, "", row)], "simulator", False)
     with SystemOfRecord.open(path) as sor:
-        # A TIMESTAMP written without its fraction (as another program might): Python reads it,
-        # the column path does not take it.
-        sor.conn.execute("UPDATE SHIPPING.\"CD_ALLTYPES\" SET C_TS = '2026-01-02T03:04:05'")
+        sor.conn.execute(f'UPDATE SHIPPING."CD_ALLTYPES" SET {assignment}')
         sor.conn.commit()
     with _source(path) as source, mock.patch("time.time_ns", return_value=1_767_000_000 * 10**9):
         per_event, _ = _published(source, False, 100)
         bulk, writer = _published(source, True, 100)
     assert writer.bulk_units == 0
-    assert list(writer.declined) == ["column C_TS: a value is not in the stored format"]
+    assert [r[: len(reason)] for r in writer.declined] == [reason]
     assert bulk == per_event
