@@ -19,9 +19,10 @@ primary key becomes a delete and a create; CHAR values lose their trailing blank
 text is read at the column's scale; DATE, TIME and TIMESTAMP text in the stored formats.
 
 `Unsupported` is raised, before anything is written, for whatever this path cannot give the
-exact bytes of (a value not in the stored format, a DECIMAL with more fraction digits than
+exact bytes of: a value not in the stored format, a DECIMAL with more fraction digits than
 its scale, a type it does not know, a driver returning other Python types, a NULL in a NOT
-NULL column): the caller writes that unit event by event instead.
+NULL column. The caller writes that unit event by event instead. The message names the
+column and the kind of problem, never a value (it is logged).
 """
 
 from __future__ import annotations
@@ -126,7 +127,7 @@ def _array(values: list[Any], kind: pa.DataType, column: Column) -> pa.Array:
     try:
         arr = pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
-        raise Unsupported(f"column {column.name}: {exc}") from exc
+        raise Unsupported(f"column {column.name}: values of mixed types") from exc
     if arr.type == kind:
         return arr
     if pa.types.is_null(arr.type):  # every value NULL
@@ -168,7 +169,8 @@ def _cast(arr: pa.Array, kind: pa.DataType, column: Column) -> pa.Array:
     try:
         return pc.cast(arr, kind)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise Unsupported(f"column {column.name}: {exc}") from exc
+        # Arrow's message quotes the value: not for the log, and one reason per column.
+        raise Unsupported(f"column {column.name}: a value Arrow does not read as {kind}") from exc
 
 
 def _strings(arr: pa.Array) -> tuple[Ints, npt.NDArray[np.uint8]]:
@@ -269,7 +271,7 @@ def table_events(rows: TableRows) -> TableEvents:
     try:
         ops = np.frombuffer("".join(ops_text).encode("ascii"), np.uint8)
     except (TypeError, UnicodeEncodeError) as exc:
-        raise Unsupported(f"IBMSNAP_OPERATION: {exc}") from exc
+        raise Unsupported("IBMSNAP_OPERATION is not ASCII text") from exc
     if len(ops) != n or not np.isin(ops, (_I, _U, _D)).all():
         raise Unsupported("IBMSNAP_OPERATION is not one of I, U, D")
     columns = []

@@ -108,10 +108,11 @@ def cdc_run(
     state = publisher.committed
     typer.echo(f"capture stopped at LSN {state.lsn}; {state.events} events published in total")
     done = publisher.transactions
-    if done.bulk_pieces or done.declined_pieces:
+    declined = sum(done.declined.values())
+    if done.bulk_pieces or declined:
         typer.echo(
-            f"large units of work: {done.bulk_pieces} encoded a column at a time, "
-            f"{done.declined_pieces} event by event (the bulk path declined them)"
+            f"large units of work (or their pieces): {done.bulk_pieces} encoded a column at a "
+            f"time, {declined} event by event (the column path declined them, reasons logged)"
         )
 
 

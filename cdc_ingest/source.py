@@ -148,7 +148,9 @@ class Source(SystemCatalog):
             tables: tables to read: SCHEMA.TABLE, SCHEMA.* (every captured table of the
                 schema) or *; default every captured table of every schema.
             bulk_rows: a unit of work with at least this many rows in the batch comes
-                unconverted, as a `BulkUnit` (None: every unit is converted).
+                unconverted, as a `BulkUnit` (None: every unit is converted). The simulated
+                Db2 only: the column path reads the values' stored text forms, where a real
+                Db2's driver returns `Decimal`, `date` and `datetime` objects.
 
         Raises:
             SourceError: a table named exactly is not captured, or a query fails.
@@ -186,7 +188,7 @@ class Source(SystemCatalog):
             newest=newest,
             max_rows=max_rows,
             catalog=catalog,
-            bulk_rows=bulk_rows,
+            bulk_rows=bulk_rows if self.dialect.kind == "sqlite" else None,
         )
 
     def _wanted(self, tables: Sequence[str] | None) -> list[Registration]:

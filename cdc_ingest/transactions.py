@@ -50,7 +50,8 @@ class Transactions:
     Attributes:
         codecs: the table encoders once `load_schemas()` ran, else None.
         bulk_pieces: units of work (or pieces of one) encoded a column at a time so far.
-        declined_pieces: large ones the bulk path left to the per-event path.
+        declined: large ones the bulk path left to the per-event path, by reason (each
+            reason logged the first time).
     """
 
     def __init__(
@@ -70,7 +71,7 @@ class Transactions:
         self._store: SchemaStore | None = None
         self._source_info = SourceInfo(settings.kafka.topic_prefix, settings.sor_path.stem)
         self.bulk_pieces = 0
-        self.declined_pieces = 0
+        self.declined: dict[str, int] = {}
 
     def load_schemas(self) -> None:
         """Read the schemas (the `_schemas` topic) into a new store registering through the
@@ -111,7 +112,10 @@ class Transactions:
         if writer.bulk_units and not self.bulk_pieces:
             logger.info("large units of work are encoded a column at a time (bulk_min_rows)")
         self.bulk_pieces += writer.bulk_units
-        self.declined_pieces += sum(writer.declined.values())
+        for reason, count in writer.declined.items():
+            if reason not in self.declined:
+                logger.info("a large unit of work is written event by event: %s", reason)
+            self.declined[reason] = self.declined.get(reason, 0) + count
         key = record_key(POSITION_KEY, self.settings.capture.group)
         self.producer.produce(offsets_topic(self.settings.kafka), key, state.to_json(), 0)
         self.crash("cdc.after_produce")

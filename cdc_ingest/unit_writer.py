@@ -19,7 +19,6 @@ of different topics within the transaction differs (a consumer sees none across 
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -44,8 +43,6 @@ from event_contract.envelope import (
     split_key_change,
     transaction_key,
 )
-
-logger = logging.getLogger(__name__)
 
 Emit = Callable[[str, bytes, bytes | None], None]
 """Produce one message: topic, key, value (None for a tombstone)."""
@@ -88,7 +85,7 @@ class UnitWriter:
         self.bulk_units = 0
         """Units (pieces) written a column at a time."""
         self.declined: dict[str, int] = {}
-        """Units (pieces) the bulk path declined, by reason (the first words of it)."""
+        """Units (pieces) the bulk path declined, by reason."""
 
     def write(self, piece: Piece, held: Collection[str] = ()) -> dict[str, int]:
         """Emit the piece's messages; returns the unit's event counts per table so far."""
@@ -148,8 +145,6 @@ class UnitWriter:
             encoded, counts = self._encode_bulk(unit, tx, published, held)
         except Unsupported as exc:
             reason = str(exc)
-            if reason not in self.declined:
-                logger.info("unit of work %s written event by event: %s", tx.id, reason)
             self.declined[reason] = self.declined.get(reason, 0) + 1
             return self.write(Piece(tx, unit.changes, published, begins, ends), held)
         self.bulk_units += 1
