@@ -217,7 +217,8 @@ class ProjectionSettings(_Section):
     (cold_chain) the alerts stream; each costs the writer a copy of the rows a batch replaces
     and writes. Each must be one of `views`; unset: cold_chain, when it is kept."""
     stage_threshold: int = Field(default=20000, ge=1)
-    """Events of one unit of work held in memory before the rest is staged in DuckDB."""
+    """A unit of work spills to the DuckDB stage once this many of its events are held in
+    memory (a unit of exactly this many events spills too)."""
     reference_topics: list[str] = ["products", "ports", "vessels"]
     """Reference topics mirrored as reference.<name>, read from `<prefix>.reference.<name>`."""
     max_held_events: int = Field(default=50000, ge=1)

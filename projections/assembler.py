@@ -19,7 +19,7 @@ a unit is dropped, and `drop_orphans` discards the rest once the transaction top
 read to its end (a visible event's BEGIN is always visible, so an orphan then belongs to a
 unit that was applied before the restart).
 
-A unit with more buffered events than `stage_threshold` spills them to a `Stage` so memory
+A unit whose buffered events reach `stage_threshold` spills them to a `Stage` so memory
 stays bounded; the applier reads them back in chunks inside the unit's one DuckDB
 transaction. Pure logic: no broker, no database (the stage is injected).
 """
@@ -156,7 +156,7 @@ class UnitOfWorkAssembler:
         applied_uow_lsn: the highest commit LSN of a source (non-snapshot) unit of work
             already applied, from the stored watermark; 0 for a fresh projection.
         stage: where large units spill to.
-        stage_threshold: events of one unit held in memory before it spills.
+        stage_threshold: a unit spills once it holds this many events in memory.
     """
 
     def __init__(

@@ -2,8 +2,8 @@
 
 Past `max_held_events` events waiting for their unit of work, every change partition that ran
 ahead of the oldest waiting unit (its last event's LSN is above that unit's) is paused until
-the backlog drains; the transaction topic is paused when too many units wait. (Units larger
-than `stage_threshold` spill to the DuckDB stage: see `assembler`.) Pure: this decides which
+the backlog drains; the transaction topic is paused when too many units wait. (Units reaching
+`stage_threshold` events spill to the DuckDB stage: see `assembler`.) Pure: this decides which
 partitions wait; the loop pauses and resumes them (`PartitionAssignment.pause_only`).
 """
 

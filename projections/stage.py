@@ -1,6 +1,6 @@
 """The DuckDB-backed stage: events of a unit of work too large to hold in memory.
 
-A unit of work with more events than `projections.stage_threshold` spills them, in the
+A unit of work reaching `projections.stage_threshold` events spills them, in the
 assembler's chunks, into `_offload.stage` of the projection database, whose buffer manager
 keeps them on disk beyond its memory limit. The applier reads them back chunk by chunk inside
 the unit's one DuckDB transaction. The stage is scratch space: the writer empties it when it

@@ -118,11 +118,19 @@ def test_stop_sends_sigterm_and_kills_a_part_that_ignores_it(tmp_path: Path) -> 
 
 def test_part_output_goes_to_its_log_file(tmp_path: Path) -> None:
     talker = _python("import sys, time; print('hello from part', flush=True); time.sleep(60)")
-    supervisor = Supervisor(
-        [PartSpec("talker", talker)], FAST, tmp_path / "state.json", tmp_path / "logs"
-    )
-    _run_for(supervisor, 1.0)
-    assert "hello from part" in (tmp_path / "logs" / "talker.log").read_text()
+    log = tmp_path / "logs" / "talker.log"
+    supervisor = Supervisor([PartSpec("talker", talker)], FAST, tmp_path / "state.json", log.parent)
+    thread = threading.Thread(target=supervisor.run)
+    thread.start()
+    try:  # wait for the line, not a fixed time: a loaded machine starts the child late
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (log.exists() and "hello" in log.read_text()):
+            time.sleep(0.05)
+    finally:
+        supervisor.stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert "hello from part" in log.read_text()
 
 
 def test_pid_alive() -> None:
