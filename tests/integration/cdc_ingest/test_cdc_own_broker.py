@@ -10,9 +10,12 @@ reader: every record's schema id must be in `_schemas`, every capture row publis
 A projector started before that broker waits for it and for the topics, then applies the data.
 
 The reconnect path: the broker is stopped (SIGSTOP) for longer than the producer's transaction
-and commit timeouts (60 s) while capture publishes a steady stream, then continued (SIGCONT):
-the commit's outcome is unknown, capture recreates its producer, fences the old one, re-reads
-its committed position, and every capture row is still published exactly once.
+and commit timeouts (60 s) while capture publishes a steady stream, then continued (SIGCONT).
+Where the pause finds capture decides which path it takes: inside a commit, the outcome is
+unknown and capture recreates its producer (fencing the old one); between steps, a read of the
+broker fails first and capture retries with backoff, reconnecting. Both re-read the committed
+position. The test cannot choose the instant, so it accepts either path, requires that capture
+took one, and checks that every capture row is still published exactly once.
 """
 
 from __future__ import annotations
@@ -171,7 +174,9 @@ def test_broker_paused_past_the_timeouts_reconnects_and_publishes_exactly_once(
     capture.terminate()
     assert capture.wait(timeout=60) == 0
     log = "".join(p.read_text() for p in tmp_path.glob("cdc-run-*.log"))
-    assert "recreating the producer" in log, log[-3000:]
+    # the outage was noticed: a commit of unknown outcome, an abort, or a failed read retried
+    noticed = ("recreating the producer", "aborting and rewinding", "retrying with backoff")
+    assert any(text in log for text in noticed), log[-3000:]
     events, markers = plain.read_events(s.kafka.bootstrap_servers, s.kafka.topic_prefix, TABLES)
     report = plain.compare(events, markers, plain.capture_rows(s.sor_path))
     assert not report["missing"], f"missing: {list(report['missing'])[:10]}"
