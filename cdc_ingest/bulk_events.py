@@ -36,6 +36,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from cdc_ingest.event_writer import framing
 from event_contract.avro_bulk import (
     Encoded,
     constant,
@@ -46,8 +47,6 @@ from event_contract.avro_bulk import (
     join,
     string_matrix,
 )
-from event_contract.avro_types import CONNECTOR
-from event_contract.avro_writer import write_long, write_string
 from event_contract.catalog import Column, Db2Type, Table
 from event_contract.codec import header
 from event_contract.envelope import SourceInfo, TxInfo
@@ -113,6 +112,8 @@ class TableEvents:
     position: Ints
     part: Ints
     """0, or 1 for the create of a key-changing update (its delete is 0)."""
+    key: list[_Values]
+    """The primary-key columns' values, in key order."""
 
     def __len__(self) -> int:
         return len(self.op)
@@ -191,7 +192,8 @@ def _time_millis(arr: pa.Array, column: Column) -> Ints:
     if not ((digits[:, 2] == ord(":")) & (digits[:, 5] == ord(":"))).all():
         raise Unsupported(f"column {column.name}: a TIME is not HH:MM:SS")
     v = digits.astype(np.int64) - ord("0")
-    if ((v[:, [0, 1, 3, 4, 6, 7]] < 0) | (v[:, [0, 1, 3, 4, 6, 7]] > 9)).any():
+    numbers = v[:, [0, 1, 3, 4, 6, 7]]
+    if ((numbers < 0) | (numbers > 9)).any():
         raise Unsupported(f"column {column.name}: a TIME is not HH:MM:SS")
     hours, minutes, seconds = v[:, 0] * 10 + v[:, 1], v[:, 3] * 10 + v[:, 4], v[:, 6] * 10 + v[:, 7]
     if (hours > 23).any() or (minutes > 59).any() or (seconds > 59).any():
@@ -330,7 +332,7 @@ def table_events(rows: TableRows) -> TableEvents:
         codes = np.where(first_half, ord("d"), np.where(second_half, ord("c"), codes[at]))
         codes = codes.astype(np.uint8)
         seq, position, part = seq[at], position[at], second.astype(np.int64)
-    return TableEvents(rows, columns, before_row, after_row, codes, seq, position, part)
+    return TableEvents(rows, columns, before_row, after_row, codes, seq, position, part, key)
 
 
 def unit_orders(
@@ -422,26 +424,11 @@ def encode_events(
         raise Unsupported("snapshot chunks are written event by event")
     table = events.rows.table
     m = len(events)
-    names = [c.name for c in table.columns]
-    positions = [names.index(k) for k in table.primary_key]
     key_table = Table(table.schema, table.name, table.key_columns, table.primary_key)
     key_row = np.where(events.after >= 0, events.after, events.before)
     keys = [constant(header(ids[0]), m)]
-    keys += _image(key_table, [events.columns[p] for p in positions], key_row, union=False)
-    prefix = b"".join(
-        (
-            write_string(source.version),
-            write_string(CONNECTOR),
-            write_string(source.name),
-            write_long(tx.ts_ms),
-            write_string(tx.snapshot),
-            write_string(source.db),
-            write_string(table.schema),
-            write_string(table.name),
-            write_long(tx.lsn),
-        )
-    )
-    tx_id = write_string(tx.id)
+    keys += _image(key_table, events.key, key_row, union=False)
+    prefix, tx_id, publish, _ = framing(tx, source, table.schema, table.name, ts_ms)
     ops = np.empty((m, 2), np.uint8)
     ops[:, 0] = 2  # the op string's length, 1, as a varint
     ops[:, 1] = events.op
@@ -453,7 +440,7 @@ def encode_events(
         encode_varints(events.seq),
         constant(tx_id, m),
         Encoded(ops, np.ones((m, 2), np.bool_), np.full(m, 2, np.int64)),
-        constant(write_long(ts_ms) + b"\x02" + tx_id, m),
+        constant(publish + b"\x02" + tx_id, m),  # ts_ms, the transaction block's branch
         encode_varints(order[0]),
         encode_varints(order[1]),
     ]

@@ -94,7 +94,7 @@ class EventWriter:
             ts_ms: the publish time, ms since the epoch UTC.
         """
         if self._frame_of is None or self._frame_of != (tx, source, ts_ms):
-            self._frame = self._framing(tx, source, ts_ms)
+            self._frame = framing(tx, source, self.layout.schema, self.layout.table_name, ts_ms)
             self._frame_of = (tx, source, ts_ms)
         prefix, tx_id, publish, op = self._frame
         before, after = change.before, change.after
@@ -124,25 +124,28 @@ class EventWriter:
             row_record(self.layout, row, change.lsn)  # raises RowShapeError naming the columns
         return row
 
-    def _framing(
-        self, tx: TxInfo, source: SourceInfo, ts_ms: int
-    ) -> tuple[bytes, bytes, bytes, bytes]:
-        layout = self.layout
-        prefix = b"".join(
-            (
-                write_string(source.version),
-                write_string(CONNECTOR),
-                write_string(source.name),
-                write_long(tx.ts_ms),
-                write_string(tx.snapshot),
-                write_string(source.db),
-                write_string(layout.schema),
-                write_string(layout.table_name),
-                write_long(tx.lsn),
-            )
+
+def framing(
+    tx: TxInfo, source: SourceInfo, schema: str, table: str, ts_ms: int
+) -> tuple[bytes, bytes, bytes, bytes]:
+    """The envelope's pieces that stay the same for a table's events of one unit of work: the
+    `source` block up to `commit_lsn`, the transaction id (as an Avro string), the publish
+    time `ts_ms` (an Avro long) and the op of a snapshot event ("r"; empty otherwise)."""
+    prefix = b"".join(
+        (
+            write_string(source.version),
+            write_string(CONNECTOR),
+            write_string(source.name),
+            write_long(tx.ts_ms),
+            write_string(tx.snapshot),
+            write_string(source.db),
+            write_string(schema),
+            write_string(table),
+            write_long(tx.lsn),
         )
-        op = _SNAPSHOT_OP if tx.snapshot != "false" else b""
-        return prefix, write_string(tx.id), write_long(ts_ms), op
+    )
+    op = _SNAPSHOT_OP if tx.snapshot != "false" else b""
+    return prefix, write_string(tx.id), write_long(ts_ms), op
 
 
 def _compiled(

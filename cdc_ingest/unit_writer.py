@@ -33,7 +33,7 @@ from cdc_ingest.bulk_events import (
     unit_orders,
 )
 from cdc_ingest.capture_rows import BulkUnit
-from cdc_ingest.table_codecs import TableCodecs
+from cdc_ingest.table_codecs import Encode, TableCodecs
 from event_contract.changes import Op, RowChange
 from event_contract.envelope import (
     SourceInfo,
@@ -89,10 +89,8 @@ class UnitWriter:
 
     def write(self, piece: Piece, held: Collection[str] = ()) -> dict[str, int]:
         """Emit the piece's messages; returns the unit's event counts per table so far."""
-        encode_marker_key, encode_marker = self.codecs.markers()
-        topic = self.codecs.marker_topic
         tx = piece.tx
-        marker_key = encode_marker_key(transaction_key(tx))
+        topic, marker_key, encode_marker = self._markers(tx)
         if piece.begins:
             self.emit(topic, marker_key, encode_marker(begin_marker(tx)))
         counts = dict(piece.counts)
@@ -148,9 +146,7 @@ class UnitWriter:
             self.declined[reason] = self.declined.get(reason, 0) + 1
             return self.write(Piece(tx, unit.changes, published, begins, ends), held)
         self.bulk_units += 1
-        encode_marker_key, encode_marker = self.codecs.markers()
-        marker_topic = self.codecs.marker_topic
-        marker_key = encode_marker_key(transaction_key(tx))
+        marker_topic, marker_key, encode_marker = self._markers(tx)
         emit = self.emit
         if begins:
             emit(marker_topic, marker_key, encode_marker(begin_marker(tx)))
@@ -162,6 +158,11 @@ class UnitWriter:
         if ends:
             emit(marker_topic, marker_key, encode_marker(end_marker(tx, counts)))
         return counts
+
+    def _markers(self, tx: TxInfo) -> tuple[str, bytes, Encode]:
+        """(topic, key, value encoder) of the unit's BEGIN and END markers."""
+        encode_key, encode = self.codecs.markers()
+        return self.codecs.marker_topic, encode_key(transaction_key(tx)), encode
 
     def _encode_bulk(
         self, unit: BulkUnit, tx: TxInfo, published: Mapping[str, int], held: Collection[str]
