@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -67,9 +67,11 @@ class Span:
     high: int
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
     """One record read, as plain values.
+
+    A named tuple, not a frozen dataclass: as immutable, and built in a quarter of the time,
+    which counts at one per record on the projection loop.
 
     Attributes:
         topic: its topic.
@@ -92,7 +94,6 @@ class Record:
     @classmethod
     def of(cls, message: Message) -> Record:
         """The record of a consumed message (its topic name interned: records share it)."""
-        # Positional: a frozen dataclass's keyword call costs twice as much (a hot path).
         return cls(
             sys.intern(message.topic() or ""),
             message.partition() or 0,
@@ -283,5 +284,7 @@ def _drop_reached(consumer: Consumer, left: dict[Partition, int]) -> None:
 
 def _headers(raw: Any) -> Headers:
     # confluent_kafka gives a list of (name, value) pairs, or None; a dict is accepted too.
+    if not raw:
+        return ()
     items = raw.items() if isinstance(raw, Mapping) else (raw or ())
     return tuple((str(name), v.encode() if isinstance(v, str) else v) for name, v in items)

@@ -33,6 +33,7 @@ from typing import Any
 from config import Settings
 from event_contract.codec import Codec
 from event_contract.registry import SchemaStore
+from plumbing import gc_tuning
 from plumbing.errors import Transient
 from plumbing.kafka_errors import BrokerUnreachable
 from plumbing.topics import ping
@@ -140,6 +141,7 @@ class ProjectionConsumer:
                     wait_for(self._first_look, what, stop, logger)
                 if not stop.is_set():
                     self._writer.deliver_dead_letters()
+                    gc_tuning.for_event_loop()
                     self._loop(stop, until_idle)
                 self._batcher.apply(wait=True)
             finally:

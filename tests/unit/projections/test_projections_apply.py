@@ -117,7 +117,7 @@ def test_deltas_hold_only_the_last_batchs_images_even_after_a_rollback(
 def test_a_unit_of_an_unknown_table_is_refused(bare_projection: Any, kit: SimpleNamespace) -> None:
     make_event, unit = kit.make_event, kit.unit
     event = make_event(CUSTOMERS, customer(1, "x"), 3)
-    stray = type(event)(**{**{f: getattr(event, f) for f in event.__slots__}, "table": "X.Y"})
+    stray = event._replace(table="X.Y")
     with pytest.raises(
         ApplyError,
         match=r"^applying U3 \(LSN 3..3\) failed: no mirror for "
