@@ -334,11 +334,12 @@ def arrow_batch(spec: MirrorSpec, events: Iterable[DecodedChange]) -> pa.Table:
     events = list(events)
     key_pos = {name: i for i, name in enumerate(spec.primary_key)}
     taken = _taken(events)
+    key_values = list(zip(*[e.key for e in events], strict=True)) or [()] * len(key_pos)
     arrays: list[pa.Array | pa.ChunkedArray] = []
     for column in spec.columns:
         pos = key_pos.get(column.name)
         if pos is not None:
-            arrays.append(pa.array([e.key[pos] for e in events], column.arrow_type))
+            arrays.append(pa.array(key_values[pos], column.arrow_type))
             continue
         name = column.name
         if taken is not None:
@@ -348,9 +349,10 @@ def arrow_batch(spec: MirrorSpec, events: Iterable[DecodedChange]) -> pa.Table:
                 continue
         values = [None if e.row is None else e.row.get(name) for e in events]
         arrays.append(pa.array(values, column.arrow_type))
-    versions = [e.version for e in events]
-    arrays.append(pa.array([v[0] for v in versions], pa.int64()))
-    arrays.append(pa.array([v[1] for v in versions], pa.int64()))
+    # the events' versions (`DecodedChange.version`), a column at a time
+    arrays.append(pa.array([e.commit_lsn for e in events], pa.int64()))
+    changes = [SNAPSHOT_SEQ if e.op == "r" else e.change_lsn for e in events]
+    arrays.append(pa.array(changes, pa.int64()))
     arrays.append(pa.array([e.row is None for e in events], pa.bool_()))
     micros = pa.array([e.commit_ms * 1000 for e in events], pa.int64())
     arrays.append(micros.cast(pa.timestamp("us")))

@@ -20,7 +20,7 @@ from typing import Protocol
 
 from confluent_kafka import KafkaError, Message
 
-from event_contract.codec import schema_id_of
+from event_contract.codec import HEADER_SIZE, schema_id_of
 from event_contract.errors import CodecError
 from plumbing.kafka_errors import KafkaUnavailable
 from plumbing.topic_reader import Record
@@ -91,16 +91,21 @@ class RecordDispatcher:
         """
         records = [None if m.error() is not None else Record.of(m) for m in messages]
         decoded = self.decoder.decode_many([r for r in records if r is not None])
+        heard: set[bytes] = set()
         position = 0
         for message, record in zip(messages, records, strict=True):
             if record is None:
                 self.dispatch(message)
                 continue
-            self.dispatch(message, record, decoded.get(position))
+            self.dispatch(message, record, decoded.get(position), heard)
             position += 1
 
     def dispatch(
-        self, message: Message, record: Record | None = None, event: DecodedChange | None = None
+        self,
+        message: Message,
+        record: Record | None = None,
+        event: DecodedChange | None = None,
+        heard: set[bytes] | None = None,
     ) -> None:
         """Route one consumed message: a record, the end of a partition, or an error.
 
@@ -108,6 +113,9 @@ class RecordDispatcher:
             message: the message.
             record: its record, when already made.
             event: its change event, when already decoded.
+            heard: wire-format headers (magic byte and schema id) the lookout has already
+                heard of; a record carrying one is not reported again (the lookout acts only
+                the first time it hears of a schema id). Taken and extended.
 
         Raises:
             KafkaUnavailable: the consumer reported a fatal error.
@@ -121,10 +129,13 @@ class RecordDispatcher:
         if record is None:
             record = Record.of(message)
         self._batcher.touch()
-        if record.value is not None:
-            schema_id = _schema_id(record.value)
+        value = record.value
+        if value is not None and (heard is None or value[:HEADER_SIZE] not in heard):
+            schema_id = _schema_id(value)
             if schema_id is not None:
                 self._lookout.schema_seen(schema_id)
+                if heard is not None:
+                    heard.add(value[:HEADER_SIZE])
         if event is not None:
             self._route(part, record, event)
             return
