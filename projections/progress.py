@@ -14,6 +14,11 @@ from collections.abc import Iterable
 
 from projections.assembler import Partition
 
+KEPT_END_MARKERS = 110_000
+"""END markers remembered at most, the oldest forgotten first (`ReadProgress.note_end_marker`):
+`flow_control.MAX_QUEUED_UNITS` and more than a poll's worth; about 18 MB when full (the dict,
+its 20-character unit ids and sequence numbers, measured)."""
+
 
 class ReadProgress:
     """What the loop has read of each partition so far."""
@@ -43,8 +48,17 @@ class ReadProgress:
         self._last_lsn[partition] = lsn
 
     def note_end_marker(self, uow_id: str) -> None:
-        """The END marker of unit of work `uow_id` was read (just now)."""
+        """The END marker of unit of work `uow_id` was read (just now).
+
+        Only the newest `KEPT_END_MARKERS` are remembered: a loop running for days reads
+        millions, and a unit still waiting is among the newest (flow control pauses the
+        transaction topic at `flow_control.MAX_QUEUED_UNITS` units waiting). A unit whose
+        marker was forgotten is judged as if it was not read (only an event past its LSN shows a
+        partition passed it): later, never wrongly.
+        """
         self._end_seen[uow_id] = self._seq
+        if len(self._end_seen) > KEPT_END_MARKERS:
+            del self._end_seen[next(iter(self._end_seen))]
 
     def last_lsn(self, partition: Partition) -> int:
         """The commit LSN of the last change event read from `partition`; 0 when none was."""
