@@ -52,7 +52,6 @@ from cdc_ingest.streaming_source import StreamingSource
 from cdc_ingest.transactional_producer import TransactionalProducer
 from cdc_ingest.transactions import Observer, Transactions
 from config import Settings
-from plumbing import gc_tuning
 from plumbing.crash import CrashHook, no_crash
 
 logger = logging.getLogger(__name__)
@@ -116,7 +115,6 @@ class Publisher:
         stop = stop or threading.Event()
         try:
             self._retrying(self._connect, stop)
-            gc_tuning.for_event_loop()
             while not stop.is_set():
                 did = self._retrying(self._step, stop)
                 if not did:
