@@ -70,8 +70,9 @@ class Span:
 class Record(NamedTuple):
     """One record read, as plain values.
 
-    A named tuple, not a frozen dataclass: as immutable, and built in a quarter of the time,
-    which counts at one per record on the projection loop.
+    A named tuple, not a frozen dataclass: as immutable, and built in about a third of the
+    time (0.31-0.34 µs against 1.0-1.2 µs, measured), which counts at one per record on the
+    projection loop.
 
     Attributes:
         topic: its topic.
