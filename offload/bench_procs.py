@@ -5,6 +5,11 @@ A `ProcessSampler` watches process trees (a root pid and every descendant, found
 peak resident set (VmHWM, the kernel's own high-water mark, so a short peak between two samples
 is not missed) and the CPU time used between two marks (utime + stime). Linux only; on other
 systems the figures are empty rather than wrong.
+
+A process read in its first instants (while it execs, before the kernel has folded its per-CPU
+memory counters) shows a VmHWM of 0 or a few pages: of 300 `/bin/true` children read right after
+their spawn, 257 showed 0 kB. A process never read above `MEASURED_KIB` is therefore left out
+of `ProcessSampler.peaks` rather than reported with a peak it never had.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from itertools import takewhile
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+MEASURED_KIB = 1024
+"""The least VmHWM taken as a process's measured peak (no Python or Java process is smaller)."""
 
 
 @dataclass(slots=True)
@@ -220,11 +227,15 @@ class ProcessSampler:
             }
 
     def peaks(self) -> list[dict[str, object]]:
-        """Peak RSS per process label (the largest when several processes share a label)."""
+        """Peak RSS per process label (the largest when several processes share a label).
+
+        Processes only ever read below `MEASURED_KIB` (caught while they started) are left out.
+        """
         by_label: dict[str, list[int]] = {}
         with self._lock:
             for entry in self.figures.values():
-                by_label.setdefault(entry.label, []).append(entry.peak_rss_kib)
+                if entry.peak_rss_kib >= MEASURED_KIB:
+                    by_label.setdefault(entry.label, []).append(entry.peak_rss_kib)
         return [
             {"process": label, "count": len(values), "peak_rss_mib": round(max(values) / 1024, 1)}
             for label, values in sorted(by_label.items())
