@@ -19,6 +19,11 @@ from plumbing.topics import ensure_topic
 _COMPACTED = {"cleanup.policy": "compact"}
 
 
+def control_topics(kafka: KafkaSettings) -> list[str]:
+    """The transaction, `_schemas` and cdc-offsets topics."""
+    return [kafka.topic(TRANSACTION_TOPIC), kafka.topic(SCHEMAS_TOPIC), offsets_topic(kafka)]
+
+
 def ensure_control_topics(kafka: KafkaSettings) -> None:
     """Create the transaction, `_schemas` and cdc-offsets topics unless they exist."""
     ensure_topic(kafka, kafka.topic(TRANSACTION_TOPIC), 1, _change_config(kafka))

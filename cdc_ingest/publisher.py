@@ -40,7 +40,7 @@ from typing import TypeVar
 from confluent_kafka import KafkaError, KafkaException
 
 from cdc_ingest import capture_steps as steps
-from cdc_ingest.capture_topics import ensure_control_topics
+from cdc_ingest.capture_topics import control_topics, ensure_control_topics
 from cdc_ingest.commit_watch import CommitWatch
 from cdc_ingest.error_handler import KafkaFailure, is_retriable, kafka_failure
 from cdc_ingest.errors import CaptureFatal, CaptureFenced
@@ -53,6 +53,7 @@ from cdc_ingest.transactional_producer import TransactionalProducer
 from cdc_ingest.transactions import Observer, Transactions
 from config import Settings
 from plumbing.crash import CrashHook, no_crash
+from plumbing.topics import wait_until_settled
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ class Publisher:
                     if until_idle:
                         # before exiting, commit a position that only moved forward
                         self._retrying(self.transactions.commit_moved, stop)
+                        self._retrying(self._settle, stop)
                         return
                     self._retrying(lambda: self._watch.wait(self._source, stop), stop)
         finally:
@@ -143,6 +145,19 @@ class Publisher:
                 return True
             return self.streaming.stream(source, None)  # blocks the table whose schema was refused
         return self.streaming.stream(source, None if chunk is None else chunk.data.lsn)
+
+    def _settle(self) -> None:
+        """Wait until the last commit's markers are on every partition capture writes, so a
+        read_committed reader started once `run(until_idle=True)` returns sees all of it."""
+        kafka = self.settings.kafka
+        codecs = self.transactions.codecs
+        topics = {*(codecs.topics() if codecs else ()), *control_topics(kafka)}
+        timeout = self.settings.capture.transaction_timeout_s
+        if not wait_until_settled(kafka, topics, timeout):
+            logger.warning(
+                "the last transaction's markers were not on every partition after %d s; "
+                "a read_committed reader may not see it yet", timeout
+            )  # fmt: skip
 
     # --- failures ------------------------------------------------------------------------
 

@@ -115,6 +115,10 @@ class TableCodecs:
         """The latest value schema version of every resolved table, by SCHEMA.TABLE."""
         return {name: self.version(codec.table) for name, codec in self._tables.items()}
 
+    def topics(self) -> set[str]:
+        """The topics written so far: the marker topic and every resolved table's topic."""
+        return {self.marker_topic, *(codec.topic for codec in self._tables.values())}
+
     def get(self, table: str) -> TableCodec | None:
         """The codec resolved last for `table`, or None."""
         return self._tables.get(table)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka import IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, OffsetSpec, ResourceType
 
 from config import KafkaSettings
 from plumbing.kafka_errors import (
@@ -28,6 +28,7 @@ from plumbing.kafka_probe import AuthWatch, list_metadata
 logger = logging.getLogger(__name__)
 
 _POLL_S = 0.1
+_SETTLE_POLL_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -212,3 +213,56 @@ def _wait_until_led(admin: AdminClient, kafka: KafkaSettings, name: str, timeout
         if time.monotonic() >= deadline:
             raise TopicCreateFailed(name, f"its partitions had no leader after {timeout:g} s")
         time.sleep(_POLL_S)
+
+
+def wait_until_settled(kafka: KafkaSettings, topics: Iterable[str], timeout: float = 30.0) -> bool:
+    """Wait until no partition of `topics` holds an open or unmarked transaction.
+
+    A transactional producer's commit returns once the coordinator has decided; it writes the
+    COMMIT markers to the partitions a moment later. Until then a read_committed reader sees
+    each partition end at its last stable offset, before the committed transaction. This waits
+    until the last stable offset of every partition equals its end (missing topics are skipped).
+
+    Returns:
+        Whether every partition settled within `timeout` seconds.
+
+    Raises:
+        BrokerUnreachable: no broker answered.
+    """
+    admin, watch = _watched_admin(kafka)
+    try:
+        metadata = list_metadata(admin, watch, None, timeout)
+    except KafkaException as exc:
+        raise BrokerUnreachable(kafka.bootstrap_servers, timeout, str(exc.args[0])) from exc
+    wanted = set(topics)
+    latest = {
+        TopicPartition(name, partition): OffsetSpec.latest()
+        for name, topic in metadata.topics.items()
+        if name in wanted and topic.error is None
+        for partition in topic.partitions
+    }
+    deadline = time.monotonic() + timeout
+    while latest:
+        ends = _offsets(admin, latest, IsolationLevel.READ_UNCOMMITTED, timeout)
+        stable = _offsets(admin, latest, IsolationLevel.READ_COMMITTED, timeout)
+        latest = {where: spec for where, spec in latest.items() if stable[where] < ends[where]}
+        if latest and time.monotonic() >= deadline:
+            return False
+        if latest:
+            time.sleep(_SETTLE_POLL_S)
+    return True
+
+
+def _offsets(
+    admin: AdminClient,
+    specs: dict[TopicPartition, OffsetSpec],
+    isolation: IsolationLevel,
+    timeout: float,
+) -> dict[TopicPartition, int]:
+    """The offsets `specs` ask for, read at `isolation`."""
+    futures = admin.list_offsets(specs, isolation_level=isolation, request_timeout=timeout)
+    try:
+        return {where: future.result().offset for where, future in futures.items()}
+    except KafkaException as exc:
+        where = ", ".join(sorted({tp.topic for tp in specs}))
+        raise KafkaUnavailable(f"the end offsets of {where}", str(exc.args[0])) from exc
