@@ -52,6 +52,7 @@ from cdc_ingest.streaming_source import StreamingSource
 from cdc_ingest.transactional_producer import TransactionalProducer
 from cdc_ingest.transactions import Observer, Transactions
 from config import Settings
+from plumbing import gc_tuning
 from plumbing.crash import CrashHook, no_crash
 from plumbing.topics import wait_until_settled
 
@@ -116,6 +117,7 @@ class Publisher:
         stop = stop or threading.Event()
         try:
             self._retrying(self._connect, stop)
+            gc_tuning.for_event_loop()
             while not stop.is_set():
                 did = self._retrying(self._step, stop)
                 if not did:
