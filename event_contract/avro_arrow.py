@@ -36,10 +36,10 @@ import polars as pl
 import pyarrow as pa
 from polars.exceptions import PanicException
 
+from event_contract.codec import HEADER_SIZE
+
 logger = logging.getLogger(__name__)
 
-HEADER_SIZE = 5
-"""Bytes of the Confluent wire-format header (magic byte and schema id) before the record."""
 _SYNC = b"offload-bulk-avr"  # any 16 bytes: the container's sync marker
 _SEQ = "_offload_seq"
 _RECORD = "record"

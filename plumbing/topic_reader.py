@@ -287,5 +287,5 @@ def _headers(raw: Any) -> Headers:
     # confluent_kafka gives a list of (name, value) pairs, or None; a dict is accepted too.
     if not raw:
         return ()
-    items = raw.items() if isinstance(raw, Mapping) else (raw or ())
+    items = raw.items() if isinstance(raw, Mapping) else raw
     return tuple((str(name), v.encode() if isinstance(v, str) else v) for name, v in items)

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from event_contract.avro_arrow import HEADER_SIZE, ArrowDecoder
+from event_contract.avro_arrow import ArrowDecoder
+from event_contract.codec import HEADER_SIZE
 from event_contract.errors import EventContractError
 from plumbing.topic_reader import Record
 from projections.errorlog import ErrorRecord

@@ -130,12 +130,13 @@ class RecordDispatcher:
             record = Record.of(message)
         self._batcher.touch()
         value = record.value
-        if value is not None and (heard is None or value[:HEADER_SIZE] not in heard):
-            schema_id = _schema_id(value)
+        header = None if value is None else value[:HEADER_SIZE]
+        if header is not None and (heard is None or header not in heard):
+            schema_id = _schema_id(header)
             if schema_id is not None:
                 self._lookout.schema_seen(schema_id)
                 if heard is not None:
-                    heard.add(value[:HEADER_SIZE])
+                    heard.add(header)
         if event is not None:
             self._route(part, record, event)
             return
