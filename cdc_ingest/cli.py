@@ -71,7 +71,12 @@ cdc_app = typer.Typer(
 def cdc_run(
     ctx: typer.Context,
     until_idle: Annotated[
-        bool, typer.Option("--until-idle", help="Publish everything committed, then exit 0.")
+        bool,
+        typer.Option(
+            "--until-idle",
+            help="Publish everything committed, then exit 0 once read_committed readers see "
+            "all of it (the last commit's markers are on every partition).",
+        ),
     ] = False,
     metrics_port: Annotated[
         int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port.")
