@@ -105,7 +105,9 @@ def cdc_run(
         publisher: Publisher
 
         def observe(state: Any, newest: int) -> None:
-            metrics.observe(state, newest, publisher.table_versions())
+            paths = publisher.transactions
+            declined = sum(paths.declined.values())
+            metrics.observe(state, newest, publisher.table_versions(), paths.bulk_pieces, declined)
             progress.update(state, newest)
 
         publisher = Publisher(settings, crash, observe)

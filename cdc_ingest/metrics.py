@@ -47,13 +47,31 @@ class CaptureMetrics:
             ["table"],
             registry=r,
         )
+        self.bulk_units = Gauge(
+            "offload_cdc_bulk_units",
+            "Large units of work (or pieces of one) encoded a column at a time",
+            registry=r,
+        )
+        self.bulk_declined = Gauge(
+            "offload_cdc_bulk_declined_units",
+            "Large units of work the column path left to the per-event path (reasons logged)",
+            registry=r,
+        )
         self._window: deque[tuple[float, int]] = deque()
 
     def observe(
-        self, state: CapturePosition, newest_lsn: int, versions: Mapping[str, int | None]
+        self,
+        state: CapturePosition,
+        newest_lsn: int,
+        versions: Mapping[str, int | None],
+        bulk_units: int = 0,
+        bulk_declined: int = 0,
     ) -> None:
-        """Take in a committed position, the source's newest LSN and the schema versions."""
+        """Take in a committed position, the source's newest LSN, the schema versions and the
+        counts of large units by encoding path since the process started."""
         now = time.time()
+        self.bulk_units.set(bulk_units)
+        self.bulk_declined.set(bulk_declined)
         self.last_lsn.set(state.lsn if state.lsn < 2**62 else 0)
         newest = max(newest_lsn, 0)
         self.newest_lsn.set(newest)

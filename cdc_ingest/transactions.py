@@ -49,9 +49,10 @@ class Transactions:
 
     Attributes:
         codecs: the table encoders once `load_schemas()` ran, else None.
-        bulk_pieces: units of work (or pieces of one) encoded a column at a time so far.
-        declined: large ones the bulk path left to the per-event path, by reason (each
-            reason logged the first time).
+        bulk_pieces: units of work (or pieces of one) encoded a column at a time in the
+            transactions committed so far.
+        declined: large ones the bulk path left to the per-event path in them, by reason
+            (each reason logged the first time).
     """
 
     def __init__(
@@ -109,6 +110,21 @@ class Transactions:
         assert self.codecs is not None
         writer = UnitWriter(self.codecs, self._source_info, self.producer.emitter())
         state = build(writer)
+        key = record_key(POSITION_KEY, self.settings.capture.group)
+        self.producer.produce(offsets_topic(self.settings.kafka), key, state.to_json(), 0)
+        self.crash("cdc.after_produce")
+        self.producer.commit()
+        self.context.commit(state)
+        self._count_paths(writer)
+        if self._store is not None:
+            self._store.commit_pending()
+        self.crash("cdc.after_commit")
+        if self.observer is not None:
+            self.observer(state, self.context.newest)
+
+    def _count_paths(self, writer: UnitWriter) -> None:
+        """Count a committed transaction's units by encoding path (an aborted one counts
+        when it is written again)."""
         if writer.bulk_units and not self.bulk_pieces:
             logger.info("large units of work are encoded a column at a time (bulk_min_rows)")
         self.bulk_pieces += writer.bulk_units
@@ -116,16 +132,6 @@ class Transactions:
             if reason not in self.declined:
                 logger.info("a large unit of work is written event by event: %s", reason)
             self.declined[reason] = self.declined.get(reason, 0) + count
-        key = record_key(POSITION_KEY, self.settings.capture.group)
-        self.producer.produce(offsets_topic(self.settings.kafka), key, state.to_json(), 0)
-        self.crash("cdc.after_produce")
-        self.producer.commit()
-        self.context.commit(state)
-        if self._store is not None:
-            self._store.commit_pending()
-        self.crash("cdc.after_commit")
-        if self.observer is not None:
-            self.observer(state, self.context.newest)
 
     def commit_moved(self) -> None:
         """Commit a position that only moved forward (nothing to publish), if it did."""
