@@ -8,6 +8,7 @@ anything, `offload --help` included.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ class Part:
             mount.add_typer(target, name=self.name)
         else:
             mount.command(self.name, hidden=self.hidden)(target)
-        return typer.main.get_group(mount).commands[self.name]
+        return listed_on_one_paragraph(typer.main.get_group(mount).commands[self.name])
 
 
 PARTS: tuple[Part, ...] = (
@@ -189,11 +190,32 @@ PARTS: tuple[Part, ...] = (
 )
 
 
+def flowed(text: str) -> str:
+    """The first paragraph of a help text on one line: the words joined by single spaces."""
+    return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+
+def listed_on_one_paragraph(command: Command) -> Command:
+    """`command` and every command under it listed by their first paragraph, reflowed.
+
+    A docstring's first paragraph spans several source lines; Typer's rich help keeps those
+    line breaks in a group's command list, which then shows ragged half-empty lines at any
+    width. A command's own help (its full docstring) is left as it is.
+    """
+    if command.short_help is None and command.help:
+        command.short_help = flowed(command.help)
+    for sub in getattr(command, "commands", {}).values():
+        listed_on_one_paragraph(sub)
+    return command
+
+
 class _Unloaded(TyperCommand):
     """Stands in for a part's command in the root help: its name, first paragraph, hidden flag."""
 
     def __init__(self, part: Part) -> None:
-        super().__init__(part.name, help=part.help, hidden=part.hidden)
+        super().__init__(
+            part.name, help=part.help, short_help=flowed(part.help), hidden=part.hidden
+        )
         self.part = part
 
 
@@ -204,7 +226,7 @@ class LazyGroup(TyperGroup):
         super().__init__(*args, **kwargs)
         # Typer lists commands before groups, each in the order they were added; `config` is
         # the one group defined here, added before the parts.
-        here = dict(self.commands)
+        here = {name: listed_on_one_paragraph(cmd) for name, cmd in self.commands.items()}
         self.commands = {p.name: _Unloaded(p) for p in PARTS if not p.group}
         self.commands.update(here)
         self.commands.update({p.name: _Unloaded(p) for p in PARTS if p.group})

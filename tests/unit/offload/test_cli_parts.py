@@ -9,6 +9,7 @@ import inspect
 import json
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -76,7 +77,7 @@ def test_a_part_help_imports_that_part_only() -> None:
 
 
 def _first_paragraph(command: object) -> str:
-    text = getattr(command, "short_help", None) or getattr(command, "help", None) or ""
+    text = getattr(command, "help", None) or ""
     return inspect.cleandoc(text).split("\n\n")[0]
 
 
@@ -119,3 +120,25 @@ def test_every_command_is_reachable() -> None:
         result = runner.invoke(app, ["--config", str(CONFIG), name, "--help"])
         assert result.exit_code == 0, (name, result.output)
         assert f"Usage: offload {name} [OPTIONS]" in result.output
+
+
+def test_every_command_list_shows_each_first_paragraph_reflowed() -> None:
+    runner = CliRunner()
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    ctx = group.make_context("offload", [], resilient_parsing=True)
+    listings: list[list[str]] = [[]]
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, TyperGroup):
+            listings.append([name])
+        assert command is not None and command.short_help is not None, name
+        assert "\n" not in command.short_help, name
+    for args in listings:
+        result = runner.invoke(app, ["--config", str(CONFIG), *args, "--help"], terminal_width=80)
+        assert result.exit_code == 0, (args, result.output)
+        rows = result.output.split("Commands")[1].splitlines()[1:-1]
+        # a continuation row holds a whole line of words: none ends after a word or two
+        for row, following in pairwise(rows):
+            if following.strip("│ ").strip() and following[2] == " ":
+                assert len(row.rstrip(" │")) > 60, (args, row)
