@@ -62,11 +62,18 @@ def status(
     typer.echo(
         f"watermark  LSN {mark['lsn']} committed {mark['commit_time']} ({figures['source']})"
     )
-    typer.echo(f"published  {figures['published']}")
-    typer.echo(f"lag        {figures['lag_lsn']} LSNs, {figures['lag_seconds']} s")
+    head = figures["published"]
     typer.echo(
-        f"rate       {figures['events_per_s']} events/s; open errors {figures['errors_open']}"
+        "published  none read (no END marker in Kafka yet, or Kafka did not answer)"
+        if head is None
+        else f"published  LSN {head['lsn']} committed {head['commit_time']} (Kafka)"
     )
+    lag = "unknown" if figures["lag_lsn"] is None else f"{figures['lag_lsn']} LSNs"
+    lag_s = "" if figures["lag_seconds"] is None else f", {figures['lag_seconds']} s"
+    typer.echo(f"lag        {lag}{lag_s}")
+    rate = figures["events_per_s"]
+    shown = "unknown" if rate is None else f"{rate:,.0f}"
+    typer.echo(f"rate       {shown} events/s; open errors {figures['errors_open']}")
     for view in figures["views"]:
         typer.echo(
             f"view {view['name']:<16} {view['status']:<10} LSN {view['lsn']:<10} "
