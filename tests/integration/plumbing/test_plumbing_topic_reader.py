@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from confluent_kafka import Producer
@@ -33,19 +33,6 @@ def _produce(
     for partition, key, value in records:
         producer.produce(topic, value, key, partition=partition, headers=[("h", b"x")])
     assert producer.flush(30) == 0
-
-
-@pytest.fixture
-def transactional(kafka_settings: Settings) -> Iterator[Producer]:
-    producer = Producer(
-        {
-            **kafka_settings.kafka.client_config(),
-            "transactional.id": f"{kafka_settings.kafka.topic_prefix}-tx",
-        }
-    )
-    producer.init_transactions(30)
-    yield producer
-    producer.flush(10)
 
 
 def test_an_empty_topic_reads_nothing_at_once(kafka_settings: Settings) -> None:

@@ -4,8 +4,6 @@ end is the partition's end."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from confluent_kafka import Producer
 
@@ -14,19 +12,6 @@ from plumbing.topic_reader import TopicReader
 from plumbing.topics import ensure_topic, wait_until_settled
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def transactional(kafka_settings: Settings) -> Iterator[Producer]:
-    producer = Producer(
-        {
-            **kafka_settings.kafka.client_config(),
-            "transactional.id": f"{kafka_settings.kafka.topic_prefix}-settle",
-        }
-    )
-    producer.init_transactions(30)
-    yield producer
-    producer.flush(10)
 
 
 def test_an_open_transaction_is_waited_for_and_a_committed_one_settles(
