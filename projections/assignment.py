@@ -4,7 +4,8 @@ One `confluent_kafka.Consumer` with `isolation.level=read_committed` and no comm
 `assign()`ed every partition of the change topics, the transaction topic and the reference
 topics, each seeked to the position stored in `_offload.positions` (the beginning when none):
 group offsets are never used. Partitions of topics found later are added the same way
-(`assign_new`); flow control pauses and resumes partitions (`pause_only`).
+(`assign_new`); flow control pauses and resumes partitions (`pause_only`). A partition whose
+local queue filled up is fetched again after `FETCH_QUEUE_BACKOFF_MS`, not librdkafka's second.
 
 A thin client: no network call before it is entered, broker errors of the metadata request
 become `KafkaUnavailable`, and the consumer is closed on leaving the `with` block.
@@ -24,6 +25,10 @@ from plumbing.kafka_errors import KafkaUnavailable
 from projections.assembler import Partition
 
 logger = logging.getLogger(__name__)
+
+FETCH_QUEUE_BACKOFF_MS = 10
+"""How long librdkafka waits to fetch again for a partition whose local queue was full: below
+the loop's idle poll wait (50 ms), so a drained queue is refilled before the loop waits long."""
 
 
 class PartitionAssignment:
@@ -128,4 +133,9 @@ class PartitionAssignment:
             "auto.offset.reset": "earliest",
             "queued.max.messages.kbytes": 16384,
             "fetch.max.bytes": 16 * 1024 * 1024,
+            # When a partition's local queue is full (the loop applies slower than the broker
+            # sends), librdkafka postpones that partition's next fetch by this much: 1,000 ms
+            # by default, a second with nothing to read once the loop has drained the queue.
+            # It left the writer idle most of the time under backlog (README "Performance").
+            "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
         }
