@@ -12,9 +12,11 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from projections.assembler import MemoryStage, Stage
+from projections.events import ArrowRow, RowBlock
 from projections.stage import DuckDBStage
 from projections.store import open_database
 
@@ -112,3 +114,58 @@ def test_values_come_back_exactly(stage: Stage, kit: SimpleNamespace) -> None:
     assert str(back_changed.row["AMOUNT"]) == "0.10"
     assert type(back_changed.row["REQUESTED_DATE"]) is type(row["REQUESTED_DATE"])
     assert (back_deleted.op, back_deleted.row, back_deleted.key) == ("d", None, (7,))
+
+
+def test_images_decoded_in_bulk_come_back_equal(stage: Stage, kit: SimpleNamespace) -> None:
+    """After images kept in Arrow blocks (two blocks, rows taken out of order, beside a dict
+    image and a delete) come back equal to the dicts they stand for, with the same types."""
+    rows = [
+        {
+            "ORDER_ID": i,
+            "AMOUNT": kit.D("0.10") * i,
+            "STATUS": None if i % 3 else "ÄÖÜ ✓",
+            "REQUESTED_DATE": kit.T0.date(),
+            "CREATED_AT": kit.T0.replace(microsecond=i),
+        }
+        for i in range(6)
+    ]
+    amount = pa.decimal128(31, 2)
+    first = RowBlock(pa.Table.from_pylist(rows[:4]).cast(_schema(amount)))
+    second = RowBlock(pa.Table.from_pylist(rows[4:]).cast(_schema(amount)))
+    images: list[Any] = [
+        ArrowRow(first, 2),
+        ArrowRow(second, 1),
+        rows[1],
+        ArrowRow(first, 0),
+        None,
+        ArrowRow(second, 0),
+    ]
+    events = [
+        kit.make_event("SHIPPING.ORDERS", None, 9, seq=n, key=(n,), offset=n)._replace(
+            op="d" if image is None else "u", row=image
+        )
+        for n, image in enumerate(images)
+    ]
+    stage.put("U9", events)
+    (back,) = stage.chunks("U9", 10)
+    expected = [rows[2], rows[5], rows[1], rows[0], None, rows[4]]
+    assert [e.row for e in back] == expected
+    assert back == events
+    for event, row in zip(back, expected, strict=True):
+        if row is not None:
+            assert event.row is not None
+            assert {k: type(v) for k, v in event.row.items()} == {
+                k: type(v) for k, v in row.items()
+            }
+
+
+def _schema(amount: pa.DataType) -> pa.Schema:
+    return pa.schema(
+        [
+            ("ORDER_ID", pa.int64()),
+            ("AMOUNT", amount),
+            ("STATUS", pa.string()),
+            ("REQUESTED_DATE", pa.date32()),
+            ("CREATED_AT", pa.timestamp("us")),
+        ]
+    )
