@@ -29,6 +29,8 @@ _READ = (
     "WHERE uow_id = $uow AND seq >= $low AND seq < $high ORDER BY seq"
 )
 _DROP = "DELETE FROM _offload.stage WHERE uow_id = $uow"
+_CONVERT_EVENTS = 1000
+"""Events whose images are converted to dicts together: the dicts live until pickled."""
 
 
 class DuckDBStage:
@@ -50,7 +52,10 @@ class DuckDBStage:
         """Append events of a unit of work."""
         start = self._sizes.get(uow_id, 0)
         dump, protocol = pickle.dumps, pickle.HIGHEST_PROTOCOL
-        payloads = [dump(e, protocol=protocol) for e in plain_rows(events)]
+        payloads = []
+        for low in range(0, len(events), _CONVERT_EVENTS):  # a few dicts alive at a time
+            part = plain_rows(events[low : low + _CONVERT_EVENTS])
+            payloads += [dump(e, protocol=protocol) for e in part]
         table = pa.table(
             {
                 "uow_id": pa.array([uow_id] * len(payloads), pa.string()),

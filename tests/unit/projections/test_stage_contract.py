@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+import projections.stage
 from projections.assembler import MemoryStage, Stage
 from projections.events import ArrowRow, RowBlock
 from projections.stage import DuckDBStage
@@ -116,9 +117,13 @@ def test_values_come_back_exactly(stage: Stage, kit: SimpleNamespace) -> None:
     assert (back_deleted.op, back_deleted.row, back_deleted.key) == ("d", None, (7,))
 
 
-def test_images_decoded_in_bulk_come_back_equal(stage: Stage, kit: SimpleNamespace) -> None:
+def test_images_decoded_in_bulk_come_back_equal(
+    stage: Stage, kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After images kept in Arrow blocks (two blocks, rows taken out of order, beside a dict
-    image and a delete) come back equal to the dicts they stand for, with the same types."""
+    image and a delete) come back equal to the dicts they stand for, with the same types,
+    converted in more than one part."""
+    monkeypatch.setattr(projections.stage, "_CONVERT_EVENTS", 4)
     rows = [
         {
             "ORDER_ID": i,
