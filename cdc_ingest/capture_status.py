@@ -72,8 +72,12 @@ def table_state(name: str, position: CapturePosition) -> tuple[str, str | None]:
 
 
 def capture_status(settings: Settings, now_ms: int) -> CaptureStatus:
-    """Read the committed position, the source and the schemas; compute the figures."""
-    log: OffsetsLog = read_log(settings.kafka, settings.capture.group)
+    """Read the committed position, the source and the schemas; compute the figures.
+
+    Before capture has first run (no cdc-offsets topic yet) nothing is published: the lag is
+    the whole source and every table is "not started".
+    """
+    log: OffsetsLog = read_log(settings.kafka, settings.capture.group, missing_ok=True)
     position = log.position or CapturePosition()
     with open_source(settings) as source:
         names = [r.table for r in source.registrations()]

@@ -210,7 +210,7 @@ def cdc_resume(
 
     settings = settings_of(ctx)
     name = table.upper() if "." in table else f"{settings.source.schema_name}.{table.upper()}"
-    log = read_log(settings.kafka, settings.capture.group)
+    log = read_log(settings.kafka, settings.capture.group, missing_ok=True)
     state = log.position.tables.get(name) if log.position else None
     if state is None or state.status != "blocked" or state.refused_schema_id is None:
         raise UsageError(f"table {name} is not waiting on an incompatible schema change")

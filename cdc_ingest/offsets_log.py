@@ -76,18 +76,25 @@ def offsets_topic(kafka: KafkaSettings) -> str:
     return kafka.topic(OFFSETS_TOPIC)
 
 
-def read_log(kafka: KafkaSettings, group: str, timeout_s: float = 30.0) -> OffsetsLog:
+def read_log(
+    kafka: KafkaSettings, group: str, timeout_s: float = 30.0, *, missing_ok: bool = False
+) -> OffsetsLog:
     """Read every committed record of the topic for `group`.
 
+    With `missing_ok`, a topic that does not exist yet (capture has never run against this
+    prefix; `cdc run` creates it) reads as an empty log.
+
     Raises:
-        KafkaUnavailable: the broker did not answer, the topic does not exist, or the end was
-            not reached in time.
+        KafkaUnavailable: the broker did not answer, the topic does not exist (unless
+            `missing_ok`), or the end was not reached in time.
     """
     topic = offsets_topic(kafka)
     log = OffsetsLog()
     with TopicReader(kafka, f"offload-cdc-offsets-{uuid.uuid4().hex}") as reader:
         ends = reader.ends([topic], timeout_s)
         if (topic, 0) not in ends:
+            if missing_ok:
+                return log
             raise KafkaUnavailable(f"topic {topic}", "the topic does not exist")
         log.next_offset = ends[(topic, 0)].high
         try:

@@ -5,6 +5,7 @@ kill -9 at injected points and at random times, a fenced zombie, exact values, s
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -138,6 +139,24 @@ def test_seeded_run_publishes_each_capture_row_once(
     assert report["events"] > 1000
     status = _ok(run_offload(settings, "cdc", "status", "--json")).stdout
     assert '"lag_lsn": 0' in status
+
+
+def test_status_before_capture_first_ran_reports_the_whole_source_as_lag(
+    kafka_settings: Settings, run_offload: Callable[..., Any]
+) -> None:
+    settings = kafka_settings
+    _ok(run_offload(settings, "sor", "init"))
+    _ok(run_offload(settings, "simulate", "--transactions", "5", "--seed", "7"))
+    status = json.loads(_ok(run_offload(settings, "cdc", "status", "--json")).stdout)
+    assert status["last_published_lsn"] == 0 and status["events_total"] == 0
+    assert status["lag_lsn"] == status["source_newest_lsn"] > 0
+    assert {t["table"] for t in status["tables"]} == set(TABLES)
+    assert {t["state"] for t in status["tables"]} == {"not started"}
+    resume = run_offload(settings, "cdc", "resume", "ORDERS", "--accept-incompatible")
+    assert resume.returncode == 2
+    assert "table SHIPPING.ORDERS is not waiting on an incompatible schema change" in (
+        resume.stderr
+    )
 
 
 def test_kill_9_at_injected_points_and_random_times_loses_and_duplicates_nothing(
