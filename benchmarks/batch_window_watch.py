@@ -2,8 +2,9 @@
 progress, each as a timeline of (monotonic time, LSN) taken by a thread of its own.
 
 - `CaptureWatch` reads the transaction topic as a consumer would (read_committed, from the end
-  it had when started) and times each END marker: when a unit of work became readable in
-  Kafka, i.e. when capture's Kafka transaction holding it committed.
+  it had when started) and times each unit of work's END (of every capture group, when
+  capture is split): when it became readable in Kafka, i.e. when capture's Kafka transaction
+  holding it committed.
 - `WatermarkWatch` asks the query API for `/readyz` every `POLL_S` (the lightest answer that
   carries the watermark) and times each new watermark (`X-Offload-Watermark-LSN`): what a
   user of the read side sees. Once told the batch's last LSN (`until`), it asks as a user
@@ -26,6 +27,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from config import Settings
 from event_contract.codec import Codec
+from event_contract.envelope import PublishedHead
 from event_contract.schema_stores import store_from_settings
 
 LSN_HEADER = "X-Offload-Watermark-LSN"
@@ -114,14 +116,21 @@ class CaptureWatch:
     def _run(self) -> None:
         try:
             codec = Codec(store_from_settings(self._settings).by_id)
+            head = PublishedHead()
             while not self._stop.is_set():
                 for record in self._consumer.consume(500, timeout=0.05):
                     raw = record.value()
                     if record.error() is not None or not raw:
                         continue
                     value: dict[str, Any] = codec.decode(raw)
-                    if value.get("status") == "END":
-                        self.timeline.add(int(value["commit_lsn"]))
+                    if value.get("status") != "END":
+                        continue
+                    head.end(
+                        str(value["id"]), int(value["commit_lsn"]), int(value["ts_ms"]),
+                        value.get("part"), int(value.get("parts") or 1),
+                    )  # fmt: skip
+                    if head.head is not None:
+                        self.timeline.add(head.head[0])
         except Exception as exc:  # re-raised by the waiter
             self.timeline.fail(exc)
 

@@ -31,7 +31,7 @@ from cdc_ingest.source import UOW_END, ChangeBatch, Position, TableChunk
 from cdc_ingest.table_codecs import Refusal, TableCodec, TableCodecs
 from cdc_ingest.unit_writer import Piece, UnitWriter
 from event_contract.changes import Op, RowChange, UnitOfWork
-from event_contract.envelope import TxInfo, epoch_ms
+from event_contract.envelope import RESUMED_PREFIX, SNAPSHOT_PREFIX, TxInfo, epoch_ms
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,9 @@ def write_catch_up(
         if not changes:
             continue
         tx = TxInfo(
-            f"resumed:{name}:{uow.uow_id}:{changes[0].seq}", uow.lsn, epoch_ms(uow.commit_time)
+            f"{RESUMED_PREFIX}{name}:{uow.uow_id}:{changes[0].seq}",
+            uow.lsn,
+            epoch_ms(uow.commit_time),
         )
         events += sum(writer.write(Piece(tx, changes, {})).values())
         last = (changes[-1].lsn, changes[-1].seq)
@@ -172,7 +174,7 @@ def write_chunk(writer: UnitWriter, state: CapturePosition, chunk: Chunk) -> Cap
     number = progress.chunks + 1
     lsn = chunk.data.lsn
     if rows:
-        tx = TxInfo(f"snapshot:{chunk.table}:{number}", lsn, now_ms(), "true")
+        tx = TxInfo(f"{SNAPSHOT_PREFIX}{chunk.table}:{number}", lsn, now_ms(), "true")
         changes = tuple(
             RowChange(chunk.table, Op.INSERT, lsn, i, None, row) for i, row in enumerate(rows, 1)
         )

@@ -193,7 +193,11 @@ def transaction_key_schema(prefix: str) -> Schema:
 
 
 def transaction_value_schema(prefix: str) -> Schema:
-    """Value of the transaction metadata topic: a BEGIN or END marker of a unit of work."""
+    """Value of the transaction metadata topic: a BEGIN or END marker of a unit of work.
+
+    `part` and `parts`: with capture split by table group, each group (`part`, its name)
+    writes a BEGIN and an END for every unit of work, its END counting its own tables' events;
+    the unit is complete once the ENDs of all `parts` groups arrived. Unsplit: one of each."""
     collection = {
         "type": "record",
         "name": "DataCollection",
@@ -217,5 +221,7 @@ def transaction_value_schema(prefix: str) -> Schema:
                 "type": ["null", {"type": "array", "items": collection}],
                 "default": None,
             },
+            {"name": "part", "type": ["null", "string"], "default": None},
+            {"name": "parts", "type": "int", "default": 1},
         ],
     }

@@ -231,13 +231,29 @@ def collection_counts(uow: UnitOfWork, layouts: Mapping[str, TableLayout]) -> di
     return counts
 
 
+SNAPSHOT_PREFIX = "snapshot:"
+"""Unit-of-work ids of snapshot pseudo-units start with this."""
+RESUMED_PREFIX = "resumed:"
+"""Unit-of-work ids of resumed pseudo-units start with this: the held part of a unit of work
+that touched a table blocked on an incompatible schema, published when the table caught up,
+with the unit's original commit LSN (below units published meanwhile)."""
+PSEUDO_PREFIXES = (SNAPSHOT_PREFIX, RESUMED_PREFIX)
+"""Pseudo-units carry a commit LSN that may lie at or below the watermark: they are applied by
+the per-key rule, never dropped as already applied."""
+
+
+def is_pseudo(uow_id: str) -> bool:
+    """Whether a unit-of-work id names a snapshot or resumed pseudo-unit."""
+    return uow_id.startswith(PSEUDO_PREFIXES)
+
+
 def transaction_key(tx: TxInfo) -> Record:
     """The key of a transaction marker."""
     return {"id": tx.id}
 
 
-def begin_marker(tx: TxInfo) -> Record:
-    """The BEGIN marker of a unit of work."""
+def begin_marker(tx: TxInfo, part: str | None = None, parts: int = 1) -> Record:
+    """The BEGIN marker of a unit of work (of its `part` of `parts`, capture split by group)."""
     return {
         "status": "BEGIN",
         "id": tx.id,
@@ -245,11 +261,16 @@ def begin_marker(tx: TxInfo) -> Record:
         "commit_lsn": tx.lsn,
         "event_count": None,
         "data_collections": None,
+        "part": part,
+        "parts": parts,
     }
 
 
-def end_marker(tx: TxInfo, counts: Mapping[str, int]) -> Record:
-    """The END marker: the total and per-table event counts (tables as SCHEMA.TABLE)."""
+def end_marker(
+    tx: TxInfo, counts: Mapping[str, int], part: str | None = None, parts: int = 1
+) -> Record:
+    """The END marker: the total and per-table event counts (tables as SCHEMA.TABLE) of the
+    unit of work, or of its `part` of `parts` (capture split by table group)."""
     return {
         "status": "END",
         "id": tx.id,
@@ -259,4 +280,39 @@ def end_marker(tx: TxInfo, counts: Mapping[str, int]) -> Record:
         "data_collections": [
             {"data_collection": table, "event_count": count} for table, count in counts.items()
         ],
+        "part": part,
+        "parts": parts,
     }
+
+
+class PublishedHead:
+    """How far capture has published: the newest unit of work whose END every capture group
+    wrote (with capture split by table group, each group writes an END for every unit, in
+    commit order). Feed it END markers in topic order.
+
+    Parts are named by the markers' `part`; ENDs of parts no longer running (a deployment
+    that was split differently before) do not hold the head back: it is the `parts`-th
+    highest of the parts' newest ENDs.
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[str | None, tuple[int, int]] = {}
+        self._parts = 1
+
+    def end(
+        self, uow_id: str, commit_lsn: int, commit_ms: int, part: str | None, parts: int
+    ) -> None:
+        """Take an END marker: its unit's id, commit LSN and time, its part and how many parts
+        (a pseudo-unit has one part, and its LSN is not above its group's stream)."""
+        if not is_pseudo(uow_id):
+            self._parts = max(parts, 1)
+        current = self._newest.get(part)
+        if current is None or commit_lsn > current[0]:
+            self._newest[part] = (commit_lsn, commit_ms)
+
+    @property
+    def head(self) -> tuple[int, int] | None:
+        """(commit LSN, commit ms) of the newest unit every part ended, None before that."""
+        if len(self._newest) < self._parts:
+            return None
+        return sorted(self._newest.values(), reverse=True)[self._parts - 1]

@@ -24,6 +24,7 @@ from typing import Any
 
 from config import Settings
 from event_contract.codec import Codec
+from event_contract.envelope import SNAPSHOT_PREFIX
 from event_contract.schema_stores import store_from_settings
 from offload.reconcile import reconcile
 from plumbing.topic_reader import TopicReader
@@ -133,15 +134,15 @@ def _incomplete_units(
     codec = Codec(lookup=store_from_settings(settings).by_id)
     topic = settings.kafka.topic("transaction")
     incomplete: list[str] = []
-    units = 0
+    units: set[str] = set()
     with TopicReader(settings.kafka, "offload-soak-audit") as reader:
         for record in reader.read(reader.ends([topic], timeout_s=30), timeout_s=None):
             if record.value is None:
                 continue
             marker = codec.decode(record.value)
-            if marker["status"] != "END" or str(marker["id"]).startswith("snapshot:"):
+            if marker["status"] != "END" or str(marker["id"]).startswith(SNAPSHOT_PREFIX):
                 continue
-            units += 1
+            units.add(str(marker["id"]))  # one END per capture group that wrote the unit
             for collection in marker.get("data_collections") or []:
                 want = int(collection["event_count"])
                 got = per_unit[(marker["id"], collection["data_collection"])]
@@ -150,7 +151,7 @@ def _incomplete_units(
                         f"unit {marker['id']} {collection['data_collection']}: "
                         f"END says {want} events, found {got}"
                     )
-    return incomplete, units
+    return incomplete, len(units)
 
 
 def check_reference(settings: Settings) -> dict[str, list[str]]:

@@ -8,6 +8,11 @@ capture writes it in commit order, so its order is LSN order, and a unit that co
 in it waits only for units whose marker was already read there: a unit not yet seen in the
 transaction topic cannot come before one that was.
 
+With capture split by table group, every group writes a BEGIN and an END for every unit of
+work (markers say which `part` of how many `parts`), its END counting its own tables' events:
+a unit is complete once the ENDs of all its parts arrived and their counts are met. Each group
+writes units in commit order, so the first marker of each unit still comes in LSN order.
+
 Events whose marker has not been read yet ("orphans") are held too, since the change topics
 may run ahead of the transaction topic. After a restart, positions are resumed from the
 stored ones (the oldest held record of each partition), so records of units already applied
@@ -32,7 +37,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from projections.events import SNAPSHOT_PREFIX, DecodedChange, TxMarker, is_pseudo
+from event_contract.envelope import SNAPSHOT_PREFIX, is_pseudo
+from projections.events import DecodedChange, TxMarker
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +118,8 @@ class _Buffer:
     commit_lsn: int
     marker_offset: int | None = None
     end: TxMarker | None = None
+    begun: set[str | None] = field(default_factory=set)
+    ends: dict[str | None, TxMarker] = field(default_factory=dict)
     events: list[DecodedChange] = field(default_factory=list)
     seen: set[tuple[str, int, tuple[Any, ...]]] = field(default_factory=set)
     counts: Counter[str] = field(default_factory=Counter)
@@ -146,6 +154,27 @@ class Stall:
     uow_id: str
     commit_lsn: int
     missing: dict[str, int]
+
+
+def _whole_end(ends: list[TxMarker]) -> TxMarker:
+    """The END of a whole unit of work from the ENDs of its parts (one each capture group)."""
+    if len(ends) == 1:
+        return ends[0]
+    counts: Counter[str] = Counter()
+    for end in ends:
+        counts.update(end.counts or {})
+    totals = [end.event_count for end in ends]
+    first = ends[0]
+    return TxMarker(
+        offset=first.offset,
+        status="END",
+        uow_id=first.uow_id,
+        commit_lsn=first.commit_lsn,
+        commit_ms=first.commit_ms,
+        event_count=None if None in totals else sum(t or 0 for t in totals),
+        counts=dict(counts),
+        parts=len(ends),
+    )
 
 
 class UnitOfWorkAssembler:
@@ -258,11 +287,17 @@ class UnitOfWorkAssembler:
             )
             buf.marker_offset = marker.offset
             self._queue[marker.uow_id] = buf
-        elif marker.status == "BEGIN" or buf.end is not None:
+        if buf.end is not None or marker.part in (
+            buf.begun if marker.status == "BEGIN" else buf.ends
+        ):
             self.duplicates += 1
             return
-        if marker.status == "END":
-            buf.end = marker
+        if marker.status == "BEGIN":
+            buf.begun.add(marker.part)
+            return
+        buf.ends[marker.part] = marker
+        if len(buf.ends) >= max(m.parts for m in buf.ends.values()):
+            buf.end = _whole_end(list(buf.ends.values()))
 
     def ready(self, max_events: int) -> list[AssembledUnit]:
         """Pop the complete units at the head of the queue, up to about `max_events` events.

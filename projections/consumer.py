@@ -32,6 +32,7 @@ from typing import Any
 
 from config import Settings
 from event_contract.codec import Codec
+from event_contract.envelope import PublishedHead
 from event_contract.registry import SchemaStore
 from plumbing import gc_tuning
 from plumbing.errors import Transient
@@ -117,6 +118,7 @@ class ProjectionConsumer:
         self._partitions = PartitionAssignment(settings.kafka)
         self._discovery = Rediscovery(_REDISCOVER_S)
         self.head: tuple[int, int] | None = None
+        self._published = PublishedHead()
         """The newest (LSN, commit ms) seen in an END marker: how far the source published."""
         self._ensured: list[MirrorSpec] | None = None
         self._topics_notice = WaitNotice(logger)
@@ -162,9 +164,15 @@ class ProjectionConsumer:
         for table in marker.counts or ():
             if not self._discovery.reads(table):
                 self._discovery.table_named(table, time.monotonic())
-        if marker.status == "END" and (self.head is None or marker.commit_lsn > self.head[0]):
-            self.head = (marker.commit_lsn, marker.commit_ms)
-            self._writer.signal.published(marker.commit_lsn, marker.commit_ms)
+        if marker.status != "END":
+            return
+        self._published.end(
+            marker.uow_id, marker.commit_lsn, marker.commit_ms, marker.part, marker.parts
+        )
+        head = self._published.head
+        if head is not None and (self.head is None or head[0] > self.head[0]):
+            self.head = head
+            self._writer.signal.published(*head)
 
     def _loop(self, stop: threading.Event, until_idle: bool) -> None:
         idle_since: float | None = None

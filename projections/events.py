@@ -24,25 +24,12 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from event_contract.envelope import SNAPSHOT_PREFIX, is_pseudo
 from plumbing.topic_reader import Record
 from projections.errors import ContractError
 
 SNAPSHOT_SEQ = 2**62
 """The change_lsn given to snapshot rows: above any real position inside a unit of work."""
-SNAPSHOT_PREFIX = "snapshot:"
-"""Unit-of-work ids of snapshot pseudo-units start with this."""
-RESUMED_PREFIX = "resumed:"
-"""Unit-of-work ids of resumed pseudo-units start with this: the held part of a unit of work
-that touched a table blocked on an incompatible schema, published when the table caught up,
-with the unit's original commit LSN (below units published meanwhile)."""
-PSEUDO_PREFIXES = (SNAPSHOT_PREFIX, RESUMED_PREFIX)
-"""Pseudo-units carry a commit LSN that may lie at or below the watermark: they are applied by
-the per-key rule, never dropped as already applied."""
-
-
-def is_pseudo(uow_id: str) -> bool:
-    """Whether a unit-of-work id names a snapshot or resumed pseudo-unit."""
-    return uow_id.startswith(PSEUDO_PREFIXES)
 
 
 class RowBlock:
@@ -154,6 +141,9 @@ class TxMarker:
         commit_ms: its commit time, ms since the epoch UTC.
         event_count: total change events of the unit of work (END), else None.
         counts: events per source table, SCHEMA.TABLE → count (END); empty for BEGIN.
+        part: the capture group that wrote it (None from producers that do not say).
+        parts: how many groups write a BEGIN and an END for this unit of work (capture split
+            by table group): the unit is complete once all of their ENDs arrived.
     """
 
     offset: int
@@ -163,6 +153,8 @@ class TxMarker:
     commit_ms: int
     event_count: int | None = None
     counts: Mapping[str, int] | None = None
+    part: str | None = None
+    parts: int = 1
 
     @property
     def is_snapshot(self) -> bool:
@@ -338,6 +330,8 @@ def marker_from_value(topic: str, offset: int, value: Mapping[str, Any]) -> TxMa
             commit_ms=int(value["ts_ms"]),
             event_count=None if count is None else int(count),
             counts=counts if status == "END" else None,
+            part=None if value.get("part") is None else str(value["part"]),
+            parts=max(int(value.get("parts") or 1), 1),
         )
     except (KeyError, TypeError) as exc:
         raise ContractError(topic, 0, offset, f"transaction marker lacks {exc}") from exc

@@ -19,6 +19,7 @@ import duckdb
 
 from config import KafkaSettings
 from event_contract.codec import Codec
+from event_contract.envelope import PublishedHead
 from plumbing.kafka_errors import KafkaUnavailable
 from plumbing.topic_reader import TopicReader
 from projections.applier import ms_to_datetime
@@ -100,13 +101,15 @@ def read_file(path: Path) -> dict[str, Any] | None:
 def published_head(
     kafka: KafkaSettings, codec: Codec, timeout_s: float = 10.0
 ) -> tuple[int, int] | None:
-    """The newest END marker of the transaction topic: (commit LSN, commit ms), or None.
+    """The newest unit of work every capture group ended (an END marker of each, see
+    `PublishedHead`) in the transaction topic: (commit LSN, commit ms), or None.
 
     Reads the last `_HEAD_TAIL` offsets; when Kafka does not answer, the head is unknown (None)
     or the newest END read so far.
     """
     topic = kafka.topic("transaction")
     newest: tuple[int, int] | None = None
+    head = PublishedHead()
     with TopicReader(kafka, f"{kafka.topic_prefix}.status") as reader:
         try:
             for record in reader.read(reader.ends([topic], timeout_s), timeout_s, _HEAD_TAIL):
@@ -115,7 +118,11 @@ def published_head(
                 except Exception:  # a poison marker: the status shows the last good one
                     continue
                 if value.get("status") == "END":
-                    newest = (int(value["commit_lsn"]), int(value["ts_ms"]))
+                    head.end(
+                        str(value["id"]), int(value["commit_lsn"]), int(value["ts_ms"]),
+                        value.get("part"), int(value.get("parts") or 1),
+                    )  # fmt: skip
+                    newest = head.head or newest
         except KafkaUnavailable as exc:
             logger.debug("published head of %s: %s", topic, exc)
     return newest

@@ -202,6 +202,8 @@ def test_transaction_markers_round_trip() -> None:
             {"data_collection": "S.A", "event_count": 2},
             {"data_collection": "S.B", "event_count": 1},
         ],
+        "part": "telemetry",
+        "parts": 2,
     }
     begin = dict(end, status="BEGIN", event_count=None, data_collections=None)
     for record in (end, begin, dict(end, data_collections=[])):

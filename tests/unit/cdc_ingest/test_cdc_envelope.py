@@ -10,6 +10,7 @@ import pytest
 from event_contract.catalog import Column, Db2Type, Table
 from event_contract.changes import Op, RowChange, UnitOfWork
 from event_contract.envelope import (
+    PublishedHead,
     SourceInfo,
     TableLayout,
     TxInfo,
@@ -219,8 +220,10 @@ def test_begin_and_end_markers(orders: Table) -> None:
         "commit_lsn": 50,
         "event_count": None,
         "data_collections": None,
+        "part": None,
+        "parts": 1,
     }
-    assert end_marker(tx, collection_counts(uow, layouts)) == {
+    assert end_marker(tx, collection_counts(uow, layouts), "telemetry", 2) == {
         "status": "END",
         "id": "uow-50",
         "ts_ms": COMMIT_MS,
@@ -230,7 +233,38 @@ def test_begin_and_end_markers(orders: Table) -> None:
             {"data_collection": "SHIPPING.ORDERS", "event_count": 2},
             {"data_collection": "SHIPPING.ITEMS", "event_count": 2},
         ],
+        "part": "telemetry",
+        "parts": 2,
     }
+
+
+def test_the_published_head_is_the_newest_unit_every_group_ended() -> None:
+    head = PublishedHead()
+    head.end("U1", 1, 100, "a", 2)
+    assert head.head is None  # group b has ended nothing yet
+    head.end("U1", 1, 100, "b", 2)
+    head.end("U2", 2, 200, "a", 2)
+    head.end("U3", 3, 300, "a", 2)
+    assert head.head == (1, 100)
+    head.end("snapshot:SHIPPING.ORDERS:1", 1, 150, "b", 1)  # one part, not above b's stream
+    assert head.head == (1, 100)  # and it does not make the deployment one of one part
+    head.end("U2", 2, 200, "b", 2)
+    head.end("U3", 3, 300, "b", 2)
+    head.end("U4", 4, 400, "b", 2)
+    assert head.head == (3, 300)
+
+
+def test_ends_of_parts_no_longer_running_do_not_hold_the_head_back() -> None:
+    head = PublishedHead()
+    head.end("U1", 1, 100, None, 1)  # written before the deployment was split
+    head.end("U2", 2, 200, "a", 2)
+    head.end("U2", 2, 200, "b", 2)
+    head.end("U3", 3, 300, "b", 2)
+    assert head.head == (2, 200)
+    unsplit = PublishedHead()
+    unsplit.end("U1", 1, 100, None, 1)
+    unsplit.end("U2", 2, 200, None, 1)
+    assert unsplit.head == (2, 200)
 
 
 def test_snapshot_chunks_are_read_events(orders: Table) -> None:

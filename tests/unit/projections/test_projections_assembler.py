@@ -186,3 +186,79 @@ def test_resumed_parts_below_the_watermark_are_released_not_dropped(kit: SimpleN
     assert (resumed.uow_id, resumed.commit_lsn, resumed.is_pseudo) == (uow, 6, True)
     assert sorted(e.key for e in resumed.events) == [(1,), (2,)]
     assert asm.duplicates == 0
+
+
+def part_marker(status: str, offset: int, lsn: int, part: str, **counts: int) -> TxMarker:
+    if status == "BEGIN":
+        return TxMarker(offset, status, f"U{lsn}", lsn, lsn, part=part, parts=2)
+    per_table = {f"SHIPPING.{t.upper()}": n for t, n in counts.items()}
+    return TxMarker(offset, status, f"U{lsn}", lsn, lsn, sum(counts.values()), per_table, part, 2)
+
+
+def test_a_unit_split_by_table_group_waits_for_every_part_end(kit: SimpleNamespace) -> None:
+    asm = assembler()
+    asm.add_marker(part_marker("BEGIN", 0, 5, "a"))
+    asm.add_event(order(kit, 1, 5, 1, 0))
+    asm.add_marker(part_marker("END", 1, 5, "a", orders=1))
+    asm.add_marker(part_marker("END", 2, 5, "a", orders=1))  # read twice
+    assert asm.ready(100) == [] and asm.duplicates == 1
+    asm.add_marker(part_marker("BEGIN", 3, 5, "b"))
+    asm.add_marker(part_marker("END", 4, 5, "b", customers=1))
+    assert asm.ready(100) == []  # group b's event has not arrived
+    asm.add_event(cust(kit, 7, 5, 2, 0))
+    (released,) = asm.ready(100)
+    assert (released.uow_id, released.event_count) == ("U5", 2)
+    assert asm.positions()[("tx", 0)] == 5
+
+
+def test_groups_far_apart_still_release_whole_units_in_lsn_order(kit: SimpleNamespace) -> None:
+    """Group a (orders) and group b (customers) each write a BEGIN and an END for every unit,
+    in LSN order, in their own transactions; the transaction topic interleaves the two
+    sequences in any way (one group may be far ahead), partitions interleave freely."""
+    lsns = range(1, 25)
+    per_group: dict[str, list[tuple[str, int, dict[str, int]]]] = {"a": [], "b": []}
+    events: list[DecodedChange] = []
+    offsets = {0: 0, 1: 0, "c": 0}
+    for lsn in lsns:
+        n_orders, n_customers = lsn % 3, (lsn + 1) % 2  # some units touch one group only
+        for seq in range(1, n_orders + 1):
+            event = order(kit, lsn * 10 + seq, lsn, seq, 0)
+            offset = offsets[event.partition]
+            offsets[event.partition] += 1
+            events.append(
+                kit.make_event(
+                    ORDERS, event.row, lsn, seq, offset=offset, partition=event.partition
+                )
+            )
+        for seq in range(n_customers):
+            events.append(cust(kit, lsn, lsn, 10 + seq, offsets["c"]))
+            offsets["c"] += 1
+        per_group["a"] += [("BEGIN", lsn, {}), ("END", lsn, {"orders": n_orders})]
+        per_group["b"] += [("BEGIN", lsn, {}), ("END", lsn, {"customers": n_customers})]
+    rnd = random.Random(11)
+    for _ in range(30):
+        a, b = list(per_group["a"]), list(per_group["b"])
+        tx: list[TxMarker] = []
+        while a or b:
+            group = rnd.choice([g for g, q in (("a", a), ("b", b)) if q])
+            q = a if group == "a" else b
+            for _ in range(rnd.randint(1, 6)):  # a transaction of several markers
+                if q:
+                    status, lsn, counts = q.pop(0)
+                    counts = {t: n for t, n in counts.items() if n}
+                    tx.append(part_marker(status, len(tx), lsn, group, **counts))
+        queues: dict[object, list[DecodedChange | TxMarker]] = {"tx": list(tx)}
+        for e in events:
+            key = e.partition if e.table == ORDERS else "c"
+            queues.setdefault(key, []).append(e)
+        asm = assembler()
+        released: list[tuple[int, int]] = []
+        while any(queues.values()):
+            q = rnd.choice([q for q in queues.values() if q])
+            record = q.pop(0)
+            if isinstance(record, TxMarker):
+                asm.add_marker(record)
+            else:
+                asm.add_event(record)
+            released += [(u.commit_lsn, u.event_count) for u in asm.ready(rnd.randint(1, 8))]
+        assert released == [(lsn, lsn % 3 + (lsn + 1) % 2) for lsn in lsns]
