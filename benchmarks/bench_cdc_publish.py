@@ -115,7 +115,7 @@ def raw_rate(
     name = f"BENCH.RAW_{uuid.uuid4().hex[:8].upper()}"
     topic = settings.kafka.topic(*name.split("."))
     ensure_change_topics(settings.kafka, [name])
-    config = producer_config(settings)
+    config = producer_config(settings, settings.capture.group)
     config.pop("transactional.id")
     if per_txn:
         config["transactional.id"] = f"bench-raw-{uuid.uuid4().hex}"

@@ -231,6 +231,32 @@ def build_batch(
     return ChangeBatch(tuple(units), position, newest, last_complete, dict(catalog))
 
 
+def with_every_unit(
+    batch: ChangeBatch, after: Position, headers: Sequence[tuple[int, str, datetime]], cut: bool
+) -> ChangeBatch:
+    """The batch with an empty unit of work for each unit in `headers` that has no rows in it.
+
+    Capture split by table group: every group writes a BEGIN and an END for every unit of
+    work, also those that changed none of its tables, so the read side knows when a unit is
+    whole. `headers` are (LSN, id, commit time) of the units after `after`, in LSN order, up
+    to at least where the batch ends; `cut`: the list stopped at a limit, so the batch ends
+    at its last unit (units and rows after it are left to the next read).
+    """
+    end = batch.position
+    if cut and headers and headers[-1][0] < end.lsn:
+        end = Position.after_unit(headers[-1][0])
+    units = [u for u in batch.units if u.lsn <= end.lsn]
+    have = {u.lsn for u in units}
+    units += [
+        UnitOfWork(lsn, uow_id, commit_time, ())
+        for lsn, uow_id, commit_time in headers
+        if after.lsn < lsn <= end.lsn and lsn not in have
+    ]
+    units.sort(key=lambda u: u.lsn)
+    last_complete = batch.last_complete if end == batch.position else True
+    return ChangeBatch(tuple(units), end, batch.newest_lsn, last_complete, batch.tables)
+
+
 def pair_updates(
     changes: Sequence[RowChange], paired: Mapping[str, Sequence[str]]
 ) -> list[RowChange]:

@@ -8,7 +8,7 @@ unreachable is `plumbing.kafka_errors.KafkaUnavailable`.
 
 from __future__ import annotations
 
-from plumbing.errors import OffloadError, Terminal
+from plumbing.errors import EXIT_USAGE, OffloadError, Terminal
 
 
 class CdcError(OffloadError):
@@ -38,3 +38,28 @@ class CaptureFatal(CdcError, Terminal):
             f"capture stopped: fatal Kafka producer error for transactional.id "
             f"{transactional_id}: {reason}"
         )
+
+
+class CaptureSplitChanged(CdcError, Terminal):
+    """A capture group's committed position was written under another `capture.split`."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(
+        self, group: str, recorded: dict[str, list[str]], configured: dict[str, list[str]]
+    ) -> None:
+        self.group = group
+        self.recorded = recorded
+        self.configured = configured
+        super().__init__(
+            f"capture group {group!r} was publishing under capture.split {_split_text(recorded)}; "
+            f"the configuration now says {_split_text(configured)}. Changing the split of a "
+            "deployment that has published would publish tables twice or not at all: restore "
+            "[capture.split], or start over under a new kafka.topic_prefix"
+        )
+
+
+def _split_text(split: dict[str, list[str]]) -> str:
+    if not split:
+        return "(none: one capture group)"
+    return "{" + "; ".join(f"{g} = {', '.join(ts)}" for g, ts in sorted(split.items())) + "}"

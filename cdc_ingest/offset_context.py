@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+from cdc_ingest.errors import CaptureSplitChanged
+from cdc_ingest.groups import CaptureGroup
 from cdc_ingest.offsets_log import OffsetsLog, OperatorFeed, read_log
 from cdc_ingest.positions import CapturePosition
 from config import Settings
@@ -21,6 +23,7 @@ class OffsetContext:
 
     Args:
         settings: the whole configuration.
+        group: the capture group whose position this is.
 
     Attributes:
         state: where the next step starts.
@@ -29,10 +32,11 @@ class OffsetContext:
         newest: the source's newest LSN, as of the last read of changes.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, group: CaptureGroup) -> None:
         self.settings = settings
-        self.state = CapturePosition()
-        self.committed = CapturePosition()
+        self.group = group
+        self.state = CapturePosition(split=group.split)
+        self.committed = self.state
         self.operator = OffsetsLog()
         self.newest = 0
         self._feed: OperatorFeed | None = None
@@ -43,14 +47,19 @@ class OffsetContext:
 
         Raises:
             KafkaUnavailable: the cdc-offsets topic could not be read.
+            CaptureSplitChanged: a group's position was written under another split.
         """
-        kafka = self.settings.kafka
-        log = read_log(kafka, self.settings.capture.group)
-        self.state = self.committed = log.position or CapturePosition()
+        kafka, group = self.settings.kafka, self.group
+        log = read_log(kafka, group.name)
+        positions = {**log.positions(), group.name: log.position}
+        for name, position in sorted(positions.items()):
+            if position is not None and position.split != group.split:
+                raise CaptureSplitChanged(name, position.split, group.split)
+        self.state = self.committed = log.position or CapturePosition(split=group.split)
         self.operator = log
         self._operator_read = time.monotonic()
         self.close()
-        self._feed = OperatorFeed(kafka, self.settings.capture.group, log)
+        self._feed = OperatorFeed(kafka, group.name, log)
 
     def refresh(self) -> None:
         """Take in new operator records, unless that was done less than

@@ -31,6 +31,7 @@ from plumbing.topic_reader import EndNotReached, Record, TopicReader
 logger = logging.getLogger(__name__)
 
 OFFSETS_TOPIC = "cdc-offsets"
+_POSITION_PREFIX = f"{POSITION_KEY}:".encode()
 
 
 @dataclass
@@ -44,6 +45,7 @@ class OffsetsLog:
         history: (published_ms, events) of every position record still in the topic, oldest
             first (compaction drops old ones), for events/s in `cdc status`.
         next_offset: the offset after the last record read (where `OperatorFeed` goes on).
+        other_groups: the newest position record of each other capture group, unparsed.
     """
 
     position: CapturePosition | None = None
@@ -51,9 +53,10 @@ class OffsetsLog:
     snapshot_requests: dict[str, int] = field(default_factory=dict)
     history: list[tuple[int, int]] = field(default_factory=list)
     next_offset: int = 0
+    other_groups: dict[str, bytes] = field(default_factory=dict)
 
     def take(self, group: str, key: bytes | None, value: bytes | None) -> None:
-        """Take in one record of the topic (records of other groups are ignored).
+        """Take in one record of the topic (of other groups, only their positions are kept).
 
         Raises:
             ValueError, KeyError, TypeError: the record's value is not readable.
@@ -63,12 +66,22 @@ class OffsetsLog:
         if key == record_key(POSITION_KEY, group):
             self.position = CapturePosition.from_json(value)
             self.history.append((self.position.published_ms, self.position.events))
+        elif key.startswith(_POSITION_PREFIX):
+            self.other_groups[key[len(_POSITION_PREFIX) :].decode()] = value
         elif key.startswith(record_key(DECISION_KEY, group) + b":"):
             decision = Decision.from_json(value)
             self.decisions[decision.table] = decision
         elif key.startswith(record_key(SNAPSHOT_KEY, group) + b":"):
             request = json.loads(value)
             self.snapshot_requests[str(request["table"])] = int(request["requested_ms"])
+
+    def positions(self) -> dict[str, CapturePosition]:
+        """The newest committed position of each other capture group.
+
+        Raises:
+            ValueError, KeyError, TypeError: a record's value is not readable.
+        """
+        return {g: CapturePosition.from_json(v) for g, v in self.other_groups.items()}
 
 
 def offsets_topic(kafka: KafkaSettings) -> str:

@@ -13,7 +13,8 @@ the last committed transaction is where a restart continues. It holds:
   incompatible schema change, catching up after one was resolved);
 - `snapshots`: snapshots in progress: the last primary key published per table;
 - figures for `cdc status`: events published in total, commit time of the newest unit
-  published, publish time.
+  published, publish time;
+- `split`: the deployment's `capture.split` it was written under (`cdc_ingest.groups`).
 
 Operator decisions (`cdc resume TABLE --accept-incompatible`) and snapshot requests
 (`cdc snapshot TABLE...`) are separate records of the same topic (`decision:<group>:<TABLE>`,
@@ -109,6 +110,7 @@ class CapturePosition:
     events: int = 0
     commit_ms: int = 0
     published_ms: int = 0
+    split: dict[str, list[str]] = field(default_factory=dict)
 
     def with_table(self, name: str, state: TableState) -> CapturePosition:
         """A copy with `name`'s state replaced."""
@@ -160,6 +162,7 @@ class CapturePosition:
             events=int(data.get("events", 0)),
             commit_ms=int(data.get("commit_ms", 0)),
             published_ms=int(data.get("published_ms", 0)),
+            split={str(g): [str(t) for t in ts] for g, ts in data.get("split", {}).items()},
         )
 
 

@@ -9,7 +9,7 @@ handler (`error_handler`) which failures are retriable.
 `Publisher(settings, ...).run(until_idle=...)`:
 
 1. creates its topics (`capture_topics`), then the transactional producer
-   (transactional.id `<prefix>.cdc.<capture.group>`) and calls `init_transactions()` FIRST: it
+   (transactional.id `<prefix>.cdc.<group>`, see `groups`) and calls `init_transactions()` FIRST: it
    fences any previous instance with the same id and aborts its open transaction;
 2. THEN reads the last committed `CapturePosition` from `<prefix>.cdc-offsets` (read_committed,
    up to the high watermark) and the `_schemas` topic;
@@ -44,6 +44,7 @@ from cdc_ingest.capture_topics import control_topics, ensure_control_topics
 from cdc_ingest.commit_watch import CommitWatch
 from cdc_ingest.error_handler import KafkaFailure, is_retriable, kafka_failure
 from cdc_ingest.errors import CaptureFatal, CaptureFenced
+from cdc_ingest.groups import CaptureGroup, capture_group
 from cdc_ingest.offset_context import OffsetContext
 from cdc_ingest.positions import CapturePosition
 from cdc_ingest.snapshot_source import SnapshotSource
@@ -71,18 +72,26 @@ class Publisher:
         settings: the whole configuration.
         crash: the crash-point hook (tests); inert by default.
         observer: told about each commit (metrics, progress display).
+        group: the capture group to publish (default: `capture.group`, see `groups`).
     """
 
     def __init__(
-        self, settings: Settings, crash: CrashHook = no_crash, observer: Observer | None = None
+        self,
+        settings: Settings,
+        crash: CrashHook = no_crash,
+        observer: Observer | None = None,
+        group: CaptureGroup | None = None,
     ) -> None:
         self.settings = settings
-        self.context = OffsetContext(settings)
-        self.producer = TransactionalProducer(settings)
+        self.group = group = group or capture_group(settings)
+        self.context = OffsetContext(settings, group)
+        self.producer = TransactionalProducer(settings, group.name)
         self.tid = self.producer.tid
-        self.transactions = Transactions(settings, self.producer, self.context, crash, observer)
+        self.transactions = Transactions(
+            settings, self.producer, self.context, crash, observer, group=group
+        )
         self.snapshots = SnapshotSource(settings, self.context, self.transactions, crash)
-        self.streaming = StreamingSource(settings, self.context, self.transactions)
+        self.streaming = StreamingSource(settings, self.context, self.transactions, group)
         self._source: Source | None = None
         self._watch = CommitWatch(settings.capture.poll_interval_ms / 1000)
         self._backoff = _MIN_BACKOFF_S

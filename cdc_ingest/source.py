@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -32,6 +32,7 @@ from cdc_ingest.capture_rows import (
     Position,
     build_batch,
     tagged,
+    with_every_unit,
 )
 from config import Settings
 from db2.catalog_reader import Registration, SystemCatalog, uow_id_text
@@ -138,6 +139,9 @@ class Source(SystemCatalog):
         max_rows: int,
         tables: Sequence[str] | None = None,
         bulk_rows: int | None = None,
+        *,
+        exclude: Collection[str] = (),
+        every_unit: bool = False,
     ) -> ChangeBatch:
         """Committed row changes after `after`, in commit order, at most `max_rows` rows.
 
@@ -151,6 +155,10 @@ class Source(SystemCatalog):
                 unconverted, as a `BulkUnit` (None: every unit is converted). The simulated
                 Db2 only: the column path reads the values' stored text forms, where a real
                 Db2's driver returns `Decimal`, `date` and `datetime` objects.
+            exclude: tables (SCHEMA.TABLE) not to read, though `tables` names them.
+            every_unit: also every unit of work with no rows in these tables, as a unit
+                without changes (capture split by table group, `with_every_unit`); at most
+                `max_rows` of them.
 
         Raises:
             SourceError: a table named exactly is not captured, or a query fails.
@@ -160,7 +168,7 @@ class Source(SystemCatalog):
         self.lsn_bytes  # noqa: B018 - the catalog's width, for binding positions
         limit = max_rows + LOOKAHEAD
         with self.read_transaction():
-            regs = self._wanted(tables)
+            regs = [reg for reg in self._wanted(tables) if reg.table not in exclude]
             newest = self.newest_lsn()
             catalog = {reg.table: self.table(reg.table) for reg in regs}
             cursors = [
@@ -175,12 +183,15 @@ class Source(SystemCatalog):
                 for cursor in cursors:
                     cursor.close()
             headers = self._headers(picked)
+            if every_unit:
+                upper = self.dialect.lsn_from_db(picked[-1][0]) if len(picked) >= limit else newest
+                units = self._units_after(after.lsn, upper, max_rows)
         plans = [
             (catalog[reg.table], bool(reg.before_prefix), reg.updates_as_delete_insert)
             for reg in regs
         ]
         convert = ChangeBuilder(self.dialect, plans, self._readers)
-        return build_batch(
+        batch = build_batch(
             picked,
             convert,
             headers=headers,
@@ -190,6 +201,21 @@ class Source(SystemCatalog):
             catalog=catalog,
             bulk_rows=bulk_rows if self.dialect.kind == "sqlite" else None,
         )
+        if not every_unit:
+            return batch
+        return with_every_unit(batch, after, units, cut=len(units) >= max_rows)
+
+    def _units_after(self, lsn: int, upper: int, limit: int) -> list[tuple[int, str, datetime]]:
+        """(LSN, id, commit time) of the first `limit` units of work after LSN `lsn`, up to
+        `upper`."""
+        d = self.dialect
+        sql = self._sql["uow_after"].replace("{limit}", d.limit(limit))
+        out = []
+        for raw, uow_id, marker in self._rows(sql, (d.lsn_to_db(lsn), d.lsn_to_db(upper))):
+            commit_time = d.value_from_db(_COMMIT_TIME, marker)
+            assert isinstance(commit_time, datetime)  # a TIMESTAMP column's value
+            out.append((d.lsn_from_db(raw), uow_id_text(uow_id), commit_time))
+        return out
 
     def _wanted(self, tables: Sequence[str] | None) -> list[Registration]:
         regs = self.registrations()

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 from cdc_ingest import capture_steps as steps
 from cdc_ingest.capture_topics import ensure_change_topics
+from cdc_ingest.groups import CaptureGroup
 from cdc_ingest.offset_context import OffsetContext
 from cdc_ingest.snapshot_source import schedule
 from cdc_ingest.source import Position, Source
@@ -29,18 +30,25 @@ class StreamingSource:
         settings: the whole configuration.
         context: the offset context; where reads start.
         transactions: where changes are published.
+        group: the capture group: its tables; split, it also writes the markers of units
+            that changed none of them.
     """
 
     def __init__(
-        self, settings: Settings, context: OffsetContext, transactions: Transactions
+        self,
+        settings: Settings,
+        context: OffsetContext,
+        transactions: Transactions,
+        group: CaptureGroup,
     ) -> None:
         self.settings = settings
         self.context = context
         self.transactions = transactions
         self.max_rows = settings.capture.max_events_per_transaction
         self.bulk_rows = settings.capture.bulk_min_rows or None
-        tables = settings.capture.tables
-        self._tables = None if "*" in tables else [t.upper() for t in tables]
+        self._tables = None if "*" in group.tables else list(group.tables)
+        self._exclude = frozenset(group.exclude)
+        self._every_unit = group.is_split
         self._topic_known: set[str] = set()
 
     def stream(self, source: Source, bound: int | None) -> bool:
@@ -52,7 +60,14 @@ class StreamingSource:
         context, transactions = self.context, self.transactions
         assert transactions.codecs is not None
         after = Position(context.state.lsn, context.state.seq)
-        batch = source.read_changes(after, self.max_rows, self._tables, self.bulk_rows)
+        batch = source.read_changes(
+            after,
+            self.max_rows,
+            self._tables,
+            self.bulk_rows,
+            exclude=self._exclude,
+            every_unit=self._every_unit,
+        )
         context.newest = batch.newest_lsn
         units, position, last_complete = steps.cut_at(batch, bound)
         self._ensure_topics(batch.tables)

@@ -1,6 +1,6 @@
 """The transactional producer of capture: a thin wrapper around librdkafka's `Producer`.
 
-One transactional.id per topic prefix and capture group (`<prefix>.cdc.<capture.group>`).
+One transactional.id per topic prefix and capture group (`<prefix>.cdc.<group>`).
 `open()` creates the client and calls `init_transactions()`, which fences any previous
 instance with the same id and aborts its open transaction; nothing touches the network
 before it. librdkafka reports a fatal error's cause only to the error callback (a later
@@ -20,16 +20,16 @@ from config import Settings
 logger = logging.getLogger(__name__)
 
 
-def transactional_id(settings: Settings) -> str:
+def transactional_id(settings: Settings, group: str) -> str:
     """The producer's transactional.id: one per topic prefix and capture group."""
-    return f"{settings.kafka.topic_prefix}.cdc.{settings.capture.group}"
+    return f"{settings.kafka.topic_prefix}.cdc.{group}"
 
 
-def producer_config(settings: Settings) -> dict[str, Any]:
-    """librdkafka settings of the transactional producer (sized for throughput)."""
+def producer_config(settings: Settings, group: str) -> dict[str, Any]:
+    """librdkafka settings of the transactional producer of `group` (sized for throughput)."""
     return {
         **settings.kafka.client_config(),
-        "transactional.id": transactional_id(settings),
+        "transactional.id": transactional_id(settings, group),
         "enable.idempotence": True,
         "acks": "all",
         "partitioner": "murmur2_random",
@@ -47,15 +47,17 @@ class TransactionalProducer:
     """The capture's transactional producer; `open()` it before use, `close()` when done.
 
     Args:
-        settings: the whole configuration (Kafka client settings, topic prefix, group).
+        settings: the whole configuration (Kafka client settings, topic prefix).
+        group: the capture group (names the transactional.id).
 
     Attributes:
         client: the librdkafka producer while open, else None.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, group: str) -> None:
         self.settings = settings
-        self.tid = transactional_id(settings)
+        self.group = group
+        self.tid = transactional_id(settings, group)
         self.client: Any = None
         self._fatal: KafkaError | None = None
 
@@ -67,7 +69,9 @@ class TransactionalProducer:
     def open(self) -> None:
         """Create the client and call `init_transactions()`: fences a previous instance FIRST."""
         self._fatal = None
-        client = Producer({**producer_config(self.settings), "error_cb": self._client_error})
+        client = Producer(
+            {**producer_config(self.settings, self.group), "error_cb": self._client_error}
+        )
         self.client = client
         client.init_transactions(30)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from cdc_ingest.capture_steps import now_ms
+from cdc_ingest.groups import CaptureGroup
 from cdc_ingest.offset_context import OffsetContext
 from cdc_ingest.offsets_log import offsets_topic
 from cdc_ingest.positions import POSITION_KEY, CapturePosition, record_key
@@ -46,6 +47,7 @@ class Transactions:
         context: the offset context; a commit advances it.
         crash: the crash-point hook (tests).
         observer: told about each commit, or None.
+        group: the capture group (its position record, its part of each unit's markers).
 
     Attributes:
         codecs: the table encoders once `load_schemas()` ran, else None.
@@ -62,8 +64,11 @@ class Transactions:
         context: OffsetContext,
         crash: CrashHook,
         observer: Observer | None,
+        *,
+        group: CaptureGroup,
     ) -> None:
         self.settings = settings
+        self.group = group
         self.producer = producer
         self.context = context
         self.crash = crash
@@ -108,9 +113,12 @@ class Transactions:
     def commit(self, build: Build) -> None:
         """Write the step's messages and the new position in the open transaction; commit."""
         assert self.codecs is not None
-        writer = UnitWriter(self.codecs, self._source_info, self.producer.emitter())
+        group = self.group
+        writer = UnitWriter(
+            self.codecs, self._source_info, self.producer.emitter(), group.name, group.parts
+        )
         state = build(writer)
-        key = record_key(POSITION_KEY, self.settings.capture.group)
+        key = record_key(POSITION_KEY, group.name)
         self.producer.produce(offsets_topic(self.settings.kafka), key, state.to_json(), 0)
         self.crash("cdc.after_produce")
         self.producer.commit()

@@ -40,6 +40,7 @@ from event_contract.envelope import (
     TxInfo,
     begin_marker,
     end_marker,
+    is_pseudo,
     split_key_change,
     transaction_key,
 )
@@ -76,12 +77,24 @@ class UnitWriter:
         codecs: the table encoders (every table of a piece must be resolved first).
         source: the publishing process, for the envelope's `source` block.
         emit: produces one message.
+        part: the capture group writing (named in each marker).
+        parts: how many groups write markers for each unit of work (1: capture not split);
+            a pseudo-unit (snapshot chunk, resumed part) is one group's alone.
     """
 
-    def __init__(self, codecs: TableCodecs, source: SourceInfo, emit: Emit) -> None:
+    def __init__(
+        self,
+        codecs: TableCodecs,
+        source: SourceInfo,
+        emit: Emit,
+        part: str | None = None,
+        parts: int = 1,
+    ) -> None:
         self.codecs = codecs
         self.source = source
         self.emit = emit
+        self.part = part
+        self.parts = parts
         self.bulk_units = 0
         """Units (pieces) written a column at a time."""
         self.declined: dict[str, int] = {}
@@ -91,8 +104,9 @@ class UnitWriter:
         """Emit the piece's messages; returns the unit's event counts per table so far."""
         tx = piece.tx
         topic, marker_key, encode_marker = self._markers(tx)
+        part, parts = self.part, 1 if is_pseudo(tx.id) else self.parts
         if piece.begins:
-            self.emit(topic, marker_key, encode_marker(begin_marker(tx)))
+            self.emit(topic, marker_key, encode_marker(begin_marker(tx, part, parts)))
         counts = dict(piece.counts)
         total = sum(counts.values())
         now_ms = time.time_ns() // 1_000_000
@@ -115,7 +129,7 @@ class UnitWriter:
                 if change.op is Op.DELETE:
                     emit(topic_of, key, None)
         if piece.ends:
-            self.emit(topic, marker_key, encode_marker(end_marker(tx, counts)))
+            self.emit(topic, marker_key, encode_marker(end_marker(tx, counts, part, parts)))
         return counts
 
     def write_bulk(
@@ -147,16 +161,16 @@ class UnitWriter:
             return self.write(Piece(tx, unit.changes, published, begins, ends), held)
         self.bulk_units += 1
         marker_topic, marker_key, encode_marker = self._markers(tx)
-        emit = self.emit
+        emit, part, parts = self.emit, self.part, self.parts
         if begins:
-            emit(marker_topic, marker_key, encode_marker(begin_marker(tx)))
+            emit(marker_topic, marker_key, encode_marker(begin_marker(tx, part, parts)))
         for topic, keys, values, deletes in encoded:
             for key, value, delete in zip(keys, values, deletes, strict=True):
                 emit(topic, key, value)
                 if delete:
                     emit(topic, key, None)
         if ends:
-            emit(marker_topic, marker_key, encode_marker(end_marker(tx, counts)))
+            emit(marker_topic, marker_key, encode_marker(end_marker(tx, counts, part, parts)))
         return counts
 
     def _markers(self, tx: TxInfo) -> tuple[str, bytes, Encode]:

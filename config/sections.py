@@ -161,6 +161,10 @@ class SourceSettings(_Section):
     )
 
 
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_TABLE_NAME = re.compile(r"[A-Z][A-Z0-9_$#@]*\.[A-Z][A-Z0-9_$#@]*")
+
+
 class CaptureSettings(_Section):
     tables: list[str] = ["*"]
     """Tables to capture: SCHEMA.TABLE, SCHEMA.* (every registered table of a schema), or "*"
@@ -184,9 +188,48 @@ class CaptureSettings(_Section):
     snapshot_chunk_rows: int = Field(default=5000, ge=1)
     """Rows per chunk of an initial snapshot."""
     group: str = Field(default="default", pattern=r"^[A-Za-z0-9_-]+$")
-    """Capture group: one `cdc run` per group; names its transactional.id and position."""
+    """Capture group: one `cdc run` per group; names its transactional.id and position. With
+    `split`, the group of every table `split` does not name."""
     operator_poll_s: float = Field(default=2.0, gt=0)
     """How often a running capture re-reads resume decisions and snapshot requests."""
+    split: dict[str, list[str]] = {}
+    """Capture split by table group: group name → its tables (SCHEMA.TABLE). Each group is a
+    capture process of its own (its own transactional.id and position), `group` captures the
+    rest; each writes a BEGIN and an END for every unit of work, and the read side applies a
+    unit once every group's END arrived. Set it before the first `cdc run`: a capture refuses
+    to start under a split other than the one its position was written with."""
+
+    @model_validator(mode="after")
+    def _split_names_groups_and_tables_once(self) -> CaptureSettings:
+        owner: dict[str, str] = {}
+        for name, tables in self.split.items():
+            if not _GROUP_NAME.fullmatch(name) or name == self.group:
+                raise ValueError(
+                    f"split group {name!r}: expected a name of letters, digits, _ and - other "
+                    f"than the group {self.group!r} (which captures the tables split leaves)"
+                )
+            if not tables:
+                raise ValueError(f"split group {name!r} names no table")
+            for table in tables:
+                if not _TABLE_NAME.fullmatch(table):
+                    raise ValueError(
+                        f"split group {name!r}: {table!r} is not SCHEMA.TABLE (upper case, "
+                        "no wildcard)"
+                    )
+                if table in owner:
+                    raise ValueError(
+                        f"table {table} is in split groups {owner[table]!r} and {name!r}"
+                    )
+                owner[table] = name
+        return self
+
+    def groups(self) -> list[str]:
+        """Every capture group: `group`, then the split's."""
+        return [self.group, *self.split]
+
+    def owner(self, table: str) -> str:
+        """The group that captures SCHEMA.TABLE."""
+        return next((g for g, tables in self.split.items() if table in tables), self.group)
 
 
 class SchemaRegistrySettings(_Section):

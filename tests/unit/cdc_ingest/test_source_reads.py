@@ -86,6 +86,43 @@ def test_reading_named_tables_only(pair: tuple[SystemOfRecord, Source]) -> None:
     assert list(batch.tables) == ["SHIPPING.CONTAINERS"]
 
 
+def _group_read(
+    source: Source, max_rows: int, tables: list[str] | None, exclude: list[str]
+) -> tuple[list[int], list[tuple[int, int, str]]]:
+    """Every unit of work (LSNs, a unit in pieces once) and every row one group reads."""
+    units: list[int] = []
+    rows: list[tuple[int, int, str]] = []
+    position = Position(0, 0)
+    while True:
+        batch = source.read_changes(position, max_rows, tables, exclude=exclude, every_unit=True)
+        for unit in batch.units:
+            if not units or units[-1] != unit.lsn:
+                units.append(unit.lsn)
+        rows += [(c.lsn, c.seq, c.table) for u in batch.units for c in u.changes]
+        if batch.position == position:
+            return units, rows
+        position = batch.position
+
+
+@pytest.mark.parametrize("max_rows", [1, 7, 1_000_000])
+def test_a_table_group_reads_every_unit_and_only_its_rows(
+    pair: tuple[SystemOfRecord, Source], max_rows: int
+) -> None:
+    sor, source = pair
+    run_simulation(sor, SimulationOptions(transactions=40, seed=5))
+    whole = source.read_changes(Position(0, 0), 1_000_000)
+    # every unit of work of IBMSNAP_UOW, also those that changed no captured table (DDL)
+    every = [n for n in range(1, source.newest_lsn() + 1) if source.uow_header(n) is not None]
+    assert set(every) > {u.lsn for u in whole.units}
+    rows = [(c.lsn, c.seq, c.table) for u in whole.units for c in u.changes]
+    telemetry = ["SHIPPING.REEFER_TELEMETRY"]
+    for tables, exclude in ((telemetry, []), (None, telemetry)):
+        units, got = _group_read(source, max_rows, tables, exclude)
+        assert units == every
+        assert got == [r for r in rows if (r[2] in telemetry) == (tables is not None)]
+        assert {r[0] for r in got} < set(every)  # some units have no rows of this group
+
+
 def test_chunks_walk_a_composite_key_in_order(pair: tuple[SystemOfRecord, Source]) -> None:
     sor, source = pair
     run_simulation(sor, SimulationOptions(transactions=300, seed=11))

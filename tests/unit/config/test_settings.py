@@ -206,10 +206,10 @@ def test_captures_transaction_timeout_is_a_setting_within_the_brokers_cap(tmp_pa
     from cdc_ingest.transactional_producer import producer_config
 
     settings = load_settings(DEFAULT_TOML, env={})
-    assert producer_config(settings)["transaction.timeout.ms"] == 60_000
+    assert producer_config(settings, "default")["transaction.timeout.ms"] == 60_000
     env = {"OFFLOAD__CAPTURE__TRANSACTION_TIMEOUT_S": "300"}
-    assert producer_config(load_settings(DEFAULT_TOML, env=env))["transaction.timeout.ms"] == (
-        300_000
-    )
+    assert producer_config(load_settings(DEFAULT_TOML, env=env), "default")[
+        "transaction.timeout.ms"
+    ] == (300_000)
     with pytest.raises(ConfigError, match="transaction_timeout_s"):
         load_settings(DEFAULT_TOML, env={"OFFLOAD__CAPTURE__TRANSACTION_TIMEOUT_S": "901"})
