@@ -34,8 +34,22 @@ class TableStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupStatus:
+    """One capture group's figures (capture split by table group; else the one group)."""
+
+    group: str
+    last_published_lsn: int
+    lag_lsn: int
+    lag_seconds: float
+    events_per_second: float
+    events_total: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaptureStatus:
-    """The figures of `cdc status --json`."""
+    """The figures of `cdc status --json`. Split by table group, the LSN and lag are those of
+    the group furthest behind (a unit of work is published once every group published it),
+    the events those of all groups."""
 
     last_published_lsn: int
     source_newest_lsn: int
@@ -44,6 +58,7 @@ class CaptureStatus:
     events_per_second: float
     events_total: int
     tables: list[TableStatus] = field(default_factory=list)
+    groups: list[GroupStatus] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -77,29 +92,38 @@ def capture_status(settings: Settings, now_ms: int) -> CaptureStatus:
     Before capture has first run (no cdc-offsets topic yet) nothing is published: the lag is
     the whole source and every table is "not started".
     """
-    log: OffsetsLog = read_log(settings.kafka, settings.capture.group, missing_ok=True)
-    position = log.position or CapturePosition()
+    capture = settings.capture
+    logs: dict[str, OffsetsLog] = {
+        group: read_log(settings.kafka, group, missing_ok=True) for group in capture.groups()
+    }
+    positions = {group: log.position or CapturePosition() for group, log in logs.items()}
     with open_source(settings) as source:
         names = [r.table for r in source.registrations()]
         newest = source.newest_lsn()
         header = source.uow_header(newest) if newest else None
     newest_ms = epoch_ms(header.commit_time) if header is not None else 0
-    last = min(position.lsn, newest)
-    lag = max(newest - last, 0)
-    lag_s = max(newest_ms - position.commit_ms, 0) / 1000 if lag and position.commit_ms else 0.0
+    groups = []
+    for group, position in positions.items():
+        last = min(position.lsn, newest)
+        lag = max(newest - last, 0)
+        lag_s = max(newest_ms - position.commit_ms, 0) / 1000 if lag and position.commit_ms else 0.0
+        rate = events_per_second(logs[group].history, now_ms)
+        groups.append(GroupStatus(group, last, lag, lag_s, rate, position.events))
+    behind = min(groups, key=lambda g: (g.last_published_lsn, -g.lag_seconds))
     store = store_from_settings(settings)
     tables = []
     for name in sorted(names):
         schema, table = name.split(".", 1)
         latest = store.latest(f"{settings.kafka.topic(schema, table)}-value")
-        state, reason = table_state(name, position)
+        state, reason = table_state(name, positions[capture.owner(name)])
         tables.append(TableStatus(name, latest.version if latest else None, state, reason))
     return CaptureStatus(
-        last_published_lsn=last,
+        last_published_lsn=behind.last_published_lsn,
         source_newest_lsn=newest,
-        lag_lsn=lag,
-        lag_seconds=lag_s,
-        events_per_second=events_per_second(log.history, now_ms),
-        events_total=position.events,
+        lag_lsn=behind.lag_lsn,
+        lag_seconds=behind.lag_seconds,
+        events_per_second=round(sum(g.events_per_second for g in groups), 1),
+        events_total=sum(g.events_total for g in groups),
         tables=tables,
+        groups=groups,
     )

@@ -79,7 +79,20 @@ def cdc_run(
         ),
     ] = False,
     metrics_port: Annotated[
-        int | None, typer.Option("--metrics-port", help="Serve Prometheus metrics on this port.")
+        int | None,
+        typer.Option(
+            "--metrics-port",
+            help="Serve Prometheus metrics on this port (split: the groups on this port and "
+            "the next ones, in the order of `capture.group` then [capture.split]).",
+        ),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group",
+            help="Run only this capture group (capture split by table group, [capture.split]); "
+            "default: every group, each in a process of its own.",
+        ),
     ] = None,
 ) -> None:
     """Publish committed units of work until SIGINT/SIGTERM (or until idle)."""
@@ -87,11 +100,15 @@ def cdc_run(
     import signal
     import threading
 
+    from cdc_ingest.groups import capture_group
     from cdc_ingest.metrics import CaptureMetrics
     from cdc_ingest.publisher import Publisher
     from plumbing.crash import CRASH_ENV, crash_hook
 
     settings = settings_of(ctx)
+    if group is None and settings.capture.split:
+        raise typer.Exit(_run_every_group(ctx, until_idle, metrics_port))
+    capture = capture_group(settings, group)
     crash = crash_hook(os.environ.get(CRASH_ENV))  # the only place the variable is read
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -110,10 +127,11 @@ def cdc_run(
             metrics.observe(state, newest, publisher.table_versions(), paths.bulk_pieces, declined)
             progress.update(state, newest)
 
-        publisher = Publisher(settings, crash, observe)
+        publisher = Publisher(settings, crash, observe, capture)
         publisher.run(until_idle=until_idle, stop=stop)
     state = publisher.committed
-    typer.echo(f"capture stopped at LSN {state.lsn}; {state.events} events published in total")
+    named = f"capture group {capture.name}" if capture.is_split else "capture"
+    typer.echo(f"{named} stopped at LSN {state.lsn}; {state.events} events published in total")
     done = publisher.transactions
     declined = sum(done.declined.values())
     if done.bulk_pieces or declined:
@@ -121,6 +139,27 @@ def cdc_run(
             f"large units of work (or their pieces): {done.bulk_pieces} encoded a column at a "
             f"time, {declined} event by event (the column path declined them, reasons logged)"
         )
+
+
+def _run_every_group(ctx: typer.Context, until_idle: bool, metrics_port: int | None) -> int:
+    """Each capture group as `offload cdc run --group NAME`, a child process; the exit code."""
+    import sys
+
+    from cdc_ingest.group_runner import run_groups
+    from plumbing.cli_context import config_path_of
+
+    settings = settings_of(ctx)
+    base = [sys.executable, "-m", "offload", "--config", str(config_path_of(ctx)), "cdc", "run"]
+
+    def argv(name: str, index: int) -> list[str]:
+        extra = ["--until-idle"] if until_idle else []
+        if metrics_port is not None:
+            extra += ["--metrics-port", str(metrics_port + index)]
+        return [*base, "--group", name, *extra]
+
+    groups = settings.capture.groups()
+    typer.echo(f"capture split by table group: {', '.join(groups)}, a process each")
+    return run_groups(argv, groups, settings.run.stop_timeout_s)
 
 
 class _CaptureProgress:
@@ -184,11 +223,11 @@ def cdc_snapshot(
     missing = [n for n in names if n not in captured]
     if missing:
         raise UsageError(f"table {missing[0]} is not captured (see `offload sor tables`)")
-    group = settings.capture.group
     ensure_control_topics(settings.kafka)  # asked for before the first `cdc run`
     for name in names:
         value = json.dumps({"table": name, "requested_ms": time.time_ns() // 1_000_000})
-        write_record(settings.kafka, record_key(SNAPSHOT_KEY, group, name), value.encode())
+        key = record_key(SNAPSHOT_KEY, settings.capture.owner(name), name)  # its group's
+        write_record(settings.kafka, key, value.encode())
         typer.echo(f"snapshot of {name} requested; `offload cdc run` carries it out")
 
 
@@ -210,7 +249,8 @@ def cdc_resume(
 
     settings = settings_of(ctx)
     name = table.upper() if "." in table else f"{settings.source.schema_name}.{table.upper()}"
-    log = read_log(settings.kafka, settings.capture.group, missing_ok=True)
+    group = settings.capture.owner(name)
+    log = read_log(settings.kafka, group, missing_ok=True)
     state = log.position.tables.get(name) if log.position else None
     if state is None or state.status != "blocked" or state.refused_schema_id is None:
         raise UsageError(f"table {name} is not waiting on an incompatible schema change")
@@ -220,9 +260,7 @@ def cdc_resume(
             "schema, or revert the change (capture then continues by itself)"
         )
     decision = Decision(name, state.refused_schema_id, time.time_ns() // 1_000_000)
-    write_record(
-        settings.kafka, record_key(DECISION_KEY, settings.capture.group, name), decision.to_json()
-    )
+    write_record(settings.kafka, record_key(DECISION_KEY, group, name), decision.to_json())
     typer.echo(
         f"accepted schema id {decision.schema_id} for {name}; capture continues where it stopped"
     )
@@ -247,6 +285,12 @@ def cdc_status(
         f"{status.source_newest_lsn}, lag {status.lag_lsn} LSNs / {status.lag_seconds:.1f} s, "
         f"{status.events_per_second} events/s, {status.events_total} events in total"
     )
+    if len(status.groups) > 1:
+        for g in status.groups:
+            typer.echo(
+                f"  group {g.group:<26} last published LSN {g.last_published_lsn}, lag "
+                f"{g.lag_lsn} LSNs / {g.lag_seconds:.1f} s, {g.events_per_second} events/s"
+            )
     for t in status.tables:
         reason = f": {t.reason}" if t.reason else ""
         typer.echo(f"  {t.table:<32} schema v{t.schema_version or '-'}  {t.state}{reason}")

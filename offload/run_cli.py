@@ -36,10 +36,18 @@ def state_path(settings: Settings) -> Path:
 
 
 def part_specs(settings: Settings, config_path: Path) -> list[PartSpec]:
-    """The enabled parts, each as `python -m offload --config <file> <command>`: capture,
-    the projection writer and the serving workers (`offload.serve`), the reference scheduler."""
+    """The enabled parts, each as `python -m offload --config <file> <command>`: capture (a
+    part per group when split by table group), the projection writer and the serving workers
+    (`offload.serve`), the reference scheduler."""
     base = (sys.executable, "-m", "offload", "--config", str(config_path))
-    parts = [PartSpec("cdc", base + PART_COMMANDS["cdc"])] if settings.run.cdc else []
+    parts = []
+    if settings.run.cdc and settings.capture.split:  # a part per capture group
+        parts += [
+            PartSpec(f"cdc-{group}", (*base, *PART_COMMANDS["cdc"], "--group", group))
+            for group in settings.capture.groups()
+        ]
+    elif settings.run.cdc:
+        parts.append(PartSpec("cdc", base + PART_COMMANDS["cdc"]))
     if settings.run.serve:
         parts += serving_parts(settings, config_path)
     if settings.run.reference and settings.reference.enabled:

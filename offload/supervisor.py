@@ -12,7 +12,6 @@ The supervisor writes its view of the parts to a JSON state file that `offload s
 
 from __future__ import annotations
 
-import ctypes
 import json
 import logging
 import os
@@ -26,11 +25,9 @@ from pathlib import Path
 from typing import IO
 
 from config import RunSettings
-from plumbing.processes import start_ticks
+from plumbing.processes import die_with_parent, start_ticks
 
 logger = logging.getLogger(__name__)
-
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +61,6 @@ def backoff_delay(crashes_in_row: int, settings: RunSettings) -> float:
     return float(
         min(settings.restart_backoff_initial_s * 2**exponent, settings.restart_backoff_max_s)
     )
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:
@@ -142,7 +134,7 @@ class Supervisor:
             stdin=subprocess.DEVNULL,
             env={**self._env, **dict(spec.env)} if spec.env else self._env,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl, async-signal-safe
         )
         self._procs[name] = proc
         self._started_at[name] = time.monotonic()

@@ -9,8 +9,12 @@ other process's. The supervisor therefore records each pid with its start time
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -65,3 +69,10 @@ def same_process(pid: object, started: object) -> bool:
     if not isinstance(started, int) or isinstance(started, bool):
         return pid_alive(pid)
     return process_identity(pid) == (pid, started)
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Ask the kernel for SIGTERM when the parent dies (PR_SET_PDEATHSIG): pass as `preexec_fn`
+    so a killed parent leaves no child writing on."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
