@@ -140,10 +140,19 @@ def _norm(value: Any) -> Any:
 
 
 @pytest.mark.kafka
+@pytest.mark.parametrize(
+    "split",
+    [{}, {"telemetry": ["SHIPPING.REEFER_TELEMETRY"], "orders": ["SHIPPING.ORDERS"]}],
+    ids=["one-capture", "capture-split-by-table-group"],
+)
 def test_every_mirror_and_view_equals_the_source(
-    kafka_settings: Any, run_offload: Any, kit: SimpleNamespace
+    kafka_broker: Any,
+    settings_factory: Any,
+    run_offload: Any,
+    kit: SimpleNamespace,
+    split: dict[str, list[str]],
 ) -> None:
-    s = kafka_settings
+    s = settings_factory({"capture.split": split})
     kit.ok(run_offload(s, "sor", "init"))
     kit.ok(run_offload(s, "simulate", "--transactions", "300", "--seed", "5"))
     kit.ok(run_offload(s, "cdc", "run", "--until-idle"))
