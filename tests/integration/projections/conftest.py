@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -103,23 +103,33 @@ class MiniCdc:
         t = self.tables[table]
         return avro_types.key_schema(t, self.prefix), avro_types.envelope_schema(t, self.prefix)
 
-    def publish(self, uows: Sequence[UnitOfWork], mutate: Mutate | None = None) -> None:
-        """Publish units of work in one Kafka transaction; `mutate` may spoil a record."""
+    def publish(
+        self,
+        uows: Sequence[UnitOfWork],
+        mutate: Mutate | None = None,
+        *,
+        part: tuple[str, int, Collection[str]] | None = None,
+    ) -> None:
+        """Publish units of work in one Kafka transaction; `mutate` may spoil a record.
+
+        `part` (name, parts, tables): publish only the events of `tables`, with markers of
+        this part of `parts`, as one capture group of a split does."""
         self.producer.begin_transaction()
         tk = avro_types.transaction_key_schema(self.prefix)
         tv = avro_types.transaction_value_schema(self.prefix)
         tk_id = self.store.register(f"{self.tx_topic}-key", tk)
         tv_id = self.store.register(f"{self.tx_topic}-value", tv)
+        name, parts, tables = part or (None, 1, self.tables)
         for uow in uows:
             tx = TxInfo.of(uow)
             key = self.codec.encode(tk_id, tk, transaction_key(tx))
-            self.producer.produce(
-                self.tx_topic, key=key, value=self.codec.encode(tv_id, tv, begin_marker(tx))
-            )
+            begin = begin_marker(tx, name, parts)
+            self.producer.produce(self.tx_topic, key=key, value=self.codec.encode(tv_id, tv, begin))
             for event in unit_events(uow, self.layouts, self.source, 0):
-                self._produce(event.table, event.key, event.value, mutate)
-            counts = collection_counts(uow, self.layouts)
-            end = self.codec.encode(tv_id, tv, end_marker(tx, counts))
+                if event.table in tables:
+                    self._produce(event.table, event.key, event.value, mutate)
+            counts = {t: n for t, n in collection_counts(uow, self.layouts).items() if t in tables}
+            end = self.codec.encode(tv_id, tv, end_marker(tx, counts, name, parts))
             self.producer.produce(self.tx_topic, key=key, value=end)
         self.producer.commit_transaction(30)
         self.store.commit_pending()

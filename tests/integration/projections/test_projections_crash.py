@@ -56,16 +56,30 @@ def _check_consistent(kit: SimpleNamespace, bank: Any, db: Any) -> int:
 
 
 @pytest.mark.kafka
+@pytest.mark.parametrize("split", [False, True], ids=["one-capture", "split-by-table-group"])
 def test_kill_9_anywhere_loses_nothing_and_applies_nothing_twice(
-    bank_settings: Any, kit: SimpleNamespace
+    bank_settings: Any, kit: SimpleNamespace, split: bool
 ) -> None:
     s = bank_settings
-    cdc = kit.MiniCdc(s, kit.bank_tables())
     bank = kit.Bank(accounts=30, seed=9)
     units = [bank.opening(), *(bank.transfer() for _ in range(4000))]
-    for start in range(0, len(units), 200):
-        cdc.publish(units[start : start + 200])
-    cdc.close()
+    batches = [units[start : start + 200] for start in range(0, len(units), 200)]
+    if split:
+        # Two capture groups, accounts and transfers, each with its own producer; the
+        # transfers' group runs a batch behind, so its markers come after the others'.
+        a, b = kit.MiniCdc(s, kit.bank_tables()), kit.MiniCdc(s, kit.bank_tables())
+        for i, batch in enumerate(batches):
+            a.publish(batch, part=("accounts", 2, {"BANK.ACCOUNTS"}))
+            if i:
+                b.publish(batches[i - 1], part=("transfers", 2, {"BANK.TRANSFERS"}))
+        b.publish(batches[-1], part=("transfers", 2, {"BANK.TRANSFERS"}))
+        a.close()
+        b.close()
+    else:
+        cdc = kit.MiniCdc(s, kit.bank_tables())
+        for batch in batches:
+            cdc.publish(batch)
+        cdc.close()
     db = s.projections_path
     rnd = random.Random(4)
     command = [sys.executable, "-m", "offload", "project", "run"]
