@@ -26,7 +26,11 @@ read side's watermark reaches its last, beside the ceilings measured in the same
    alone (the projection loop, the code of `project run --until-idle`, on the copied database:
    it resumes from the base's positions and applies exactly the batch from the window's
    topics; `projections.idle_ms` 200, included in its time). Each with this process's CPU
-   seconds per event.
+   seconds per event. And capture split by table group (`CAPTURE_SPLIT`: the telemetry table,
+   half the batch's rows, against the rest), `offload cdc run --until-idle` running a process
+   per group over the batch, after the base was captured so into a prefix of its own; its time
+   is also given less that of the same command with nothing to publish (process starts,
+   connecting, settling), and its CPU is its processes'.
 
 `--json-out FILE` writes the figures (`offload bench` runs it so). Needs a broker:
 
@@ -39,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,6 +71,8 @@ from simulators.sor import SystemOfRecord  # noqa: E402
 
 CONFIG = REPO / "config" / "offload.toml"
 REPLAY_IDLE_MS = 200
+CAPTURE_SPLIT = {"telemetry": ["SHIPPING.REEFER_TELEMETRY"]}
+"""The split measured: REEFER_TELEMETRY, 51 % of the batch's rows, against the other tables."""
 _STARTED = time.monotonic()
 
 
@@ -251,6 +258,14 @@ def measure_ceilings(
     base = Publisher(capture_settings)
     base.run(until_idle=True)  # the base, into the prefix of its own
     base_events = base.committed.events
+    split_env = gateway.env | {
+        "OFFLOAD__RUNTIME__DATA_DIR": str(copies / "source"),
+        "OFFLOAD__KAFKA__TOPIC_PREFIX": f"{prefix}-split",
+        "OFFLOAD__CAPTURE__SPLIT": json.dumps(CAPTURE_SPLIT),
+    }
+    _say("ceilings: the base captured split by table group, into a prefix of its own")
+    _capture_split(gateway, split_env)
+    split_base = _split_events(split_env)
     with SystemOfRecord.open(capture_settings.sor_path, capture_settings.source.schema_name) as sor:
         job = BatchJob(sor, changes, unit_rows)
         _say("ceilings: the source alone")
@@ -263,6 +278,10 @@ def measure_ceilings(
     publisher.run(until_idle=True)
     capture_s, capture_cpu_s = time.perf_counter() - started, time.process_time() - cpu0
     events = publisher.committed.events
+    _say("ceilings: capture alone, split by table group")
+    split_s, split_cpu_s = _capture_split(gateway, split_env)
+    split_events = _split_events(split_env) - split_base
+    idle_s, _ = _capture_split(gateway, split_env)  # nothing to publish
     replay = _settings(
         gateway, copies / "replay", OFFLOAD__PROJECTIONS__IDLE_MS=str(REPLAY_IDLE_MS)
     )
@@ -280,6 +299,15 @@ def measure_ceilings(
             "events_per_s": round(captured / capture_s),
             **_cpu_figures(capture_cpu_s, captured),
         },
+        "capture_split_alone": {
+            "split": CAPTURE_SPLIT,
+            "events": split_events,
+            "seconds": round(split_s, 3),
+            "idle_run_s": round(idle_s, 3),
+            "events_per_s": round(split_events / max(split_s - idle_s, 1e-3)),
+            "events_per_s_with_start": round(split_events / split_s),
+            **_cpu_figures(split_cpu_s, split_events),
+        },
         "apply_alone": {
             "events": summary.events,
             "units": summary.units,
@@ -290,6 +318,30 @@ def measure_ceilings(
             **_cpu_figures(apply_cpu_s, summary.events),
         },
     }
+
+
+def _capture_split(gateway: Gateway, env: dict[str, str]) -> tuple[float, float]:
+    """Run `offload cdc run --until-idle` (a process per group); its seconds and CPU seconds
+    (its processes', all waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with gateway.log.open("ab") as out:
+        code = subprocess.call(
+            [*gateway.argv, "cdc", "run", "--until-idle"], env=env, stdout=out, stderr=out
+        )
+    seconds = time.perf_counter() - started
+    if code != 0:
+        raise RuntimeError(f"`offload cdc run --until-idle` split exited {code}; see {gateway.log}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
+
+
+def _split_events(env: dict[str, str]) -> int:
+    """Events the split capture published in total (every group's position)."""
+    from cdc_ingest.capture_status import capture_status
+
+    return capture_status(load_settings(CONFIG, env=env), 0).events_total
 
 
 def _cpu_figures(cpu_s: float, events: int) -> dict[str, float]:
@@ -365,6 +417,12 @@ def _print(f: dict[str, Any]) -> None:
           f"{f['ratio_vs_capture']} |")  # fmt: skip
     print(f"| apply alone | {f['apply_alone']['events_per_s']:,} events | "
           f"{f['ratio_vs_apply']} |")  # fmt: skip
+    split = f["capture_split_alone"]
+    print(f"capture alone, split by table group {split['split']}: {split['events_per_s']:,} "
+          f"events/s ({split['events_per_s_with_start']:,} with process starts: "
+          f"{split['seconds']:.2f} s, {split['idle_run_s']:.2f} s with nothing to publish), "
+          f"ratio to one capture {split['events_per_s'] / f['capture_alone']['events_per_s']:.2f}"
+          )  # fmt: skip
     print("CPU in the window:", ", ".join(
         f"{c['process']} {c['cpu_pct']:.0f} % ({c['cpu_us_per_event']:.0f} µs/event)"
         for c in f["cpu_pct"]))  # fmt: skip

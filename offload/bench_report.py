@@ -81,7 +81,8 @@ def batch_figures(r: dict[str, Any]) -> list[Figure]:
     window = f"batch window, {what}: first commit → read side's watermark at the last LSN"
     e2e = f"batch window end to end ({what})"
     source, capture, apply = r["source_alone"], r["capture_alone"], r["apply_alone"]
-    return [
+    split = r.get("capture_split_alone")  # results of runs before the split lack it
+    figures = [
         figure("batch_window.window_s", window, r["window_s"], "s"),
         figure("batch_window.capture_s", "batch window: capture's last unit readable in Kafka "
                "after the first commit", r["capture_s"], "s"),
@@ -97,6 +98,15 @@ def batch_figures(r: dict[str, Any]) -> list[Figure]:
                ceiling=("`project run --until-idle` code over the batch's topics",
                         apply["events_per_s"], "events/s")),
     ]  # fmt: skip
+    if split is not None:
+        figures.append(
+            figure("batch_window.capture_split_events_per_s",
+                   "capture alone split by table group, a process each (`cdc run --until-idle`, "
+                   "less its run with nothing to publish)", split["events_per_s"], "events/s",
+                   ceiling=("one capture process over the same batch", capture["events_per_s"],
+                            "events/s"))
+        )  # fmt: skip
+    return figures
 
 
 def reference_figures(r: dict[str, Any]) -> list[Figure]:
