@@ -221,6 +221,11 @@ class UnitOfWorkAssembler:
         return next(iter(self._queue.values())).commit_lsn
 
     @property
+    def head_ended(self) -> bool:
+        """Whether the oldest unit of work waiting has its END (of every part) read."""
+        return bool(self._queue) and next(iter(self._queue.values())).end is not None
+
+    @property
     def head_complete(self) -> bool:
         """Whether a unit of work is ready to be released (`ready` would return one)."""
         return bool(self._queue) and next(iter(self._queue.values())).complete()

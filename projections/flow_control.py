@@ -2,7 +2,10 @@
 
 Past `max_held_events` events waiting for their unit of work, every change partition that ran
 ahead of the oldest waiting unit (its last event's LSN is above that unit's) is paused until
-the backlog drains; the transaction topic is paused when too many units wait. (Units reaching
+the backlog drains; the transaction topic is paused when too many units wait, unless the oldest
+has not got its END yet: with capture split by table group, a group far behind writes the END
+that completes it after the other groups' markers of many later units, so the topic is read on
+(a small buffer per unit) until it comes. (Units reaching
 `stage_threshold` events spill to the DuckDB stage: see `assembler`.) Pure: this decides which
 partitions wait; the loop pauses and resumes them (`PartitionAssignment.pause_only`).
 """
@@ -51,6 +54,6 @@ class FlowControl:
             for part in assigned:
                 if part[0] in topology.change and self._progress.ahead_of(part, head):
                     wanted.add(part)
-        if self._assembler.queued_units > MAX_QUEUED_UNITS:
+        if self._assembler.queued_units > MAX_QUEUED_UNITS and self._assembler.head_ended:
             wanted.add((topology.tx_topic, 0))
         return wanted

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
+
 from projections.assembler import MemoryStage, UnitOfWorkAssembler
 from projections.discovery import Rediscovery
 from projections.errorlog import ErrorRecord
@@ -93,3 +95,27 @@ def test_partitions_that_ran_ahead_pause_while_too_many_events_wait(kit: SimpleN
     assert flow.paused(p.asm.held_events, p.topology, {P0, P1}) == set()
     _read(p, _order(kit, 2, 9, 1))  # partition 1 is past the oldest unit waiting (LSN 5)
     assert flow.paused(p.asm.held_events, p.topology, {P0, P1}) == {P1}
+
+
+def test_the_transaction_topic_reads_on_past_the_cap_until_the_oldest_unit_has_its_end(
+    kit: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Capture split by table group: group b, far behind, writes the END that completes the
+    oldest unit after group a's markers of many later units; pausing the transaction topic
+    then would wait for ever."""
+    monkeypatch.setattr("projections.flow_control.MAX_QUEUED_UNITS", 3)
+    p = _parts(kit)
+    flow = FlowControl(1000, p.asm, p.progress)
+    tx = ("tx", 0)
+    for lsn in range(1, 6):  # group a's BEGIN and END of units 1..5, group b's of none
+        p.asm.add_marker(TxMarker(2 * lsn, "BEGIN", f"U{lsn}", lsn, lsn, part="a", parts=2))
+        p.asm.add_marker(TxMarker(2 * lsn + 1, "END", f"U{lsn}", lsn, lsn, 0, {}, "a", 2))
+    assert p.asm.queued_units == 5 and not p.asm.head_ended
+    assert flow.paused(0, p.topology, {tx}) == set()
+    p.asm.add_marker(TxMarker(20, "END", "U1", 1, 1, 0, {}, "b", 2))
+    assert p.asm.head_ended and [u.uow_id for u in p.asm.ready(100)] == ["U1"]
+    assert flow.paused(0, p.topology, {tx}) == set()  # U2 waits for b's END too
+    for lsn in range(2, 6):
+        p.asm.add_marker(TxMarker(20 + lsn, "END", f"U{lsn}", lsn, lsn, 1, {ORDERS: 1}, "b", 2))
+    assert p.asm.head_ended and p.asm.queued_units == 4  # U2..U5 wait for their events
+    assert flow.paused(0, p.topology, {tx}) == {tx}
