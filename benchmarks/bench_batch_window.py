@@ -30,7 +30,11 @@ read side's watermark reaches its last, beside the ceilings measured in the same
    half the batch's rows, against the rest), `offload cdc run --until-idle` running a process
    per group over the batch, after the base was captured so into a prefix of its own; its time
    is also given less that of the same command with nothing to publish (process starts,
-   connecting, settling), and its CPU is its processes'.
+   connecting, settling), and its CPU is its processes'. The ceiling of both: librdkafka's
+   raw idempotent produce (capture's producer settings, no transactions) of the batch's own
+   messages, read back from capture alone's topics (every k-th of them kept, at most
+   `RAW_SAMPLE`, sent over and over to as many messages as capture published), each to a
+   fresh topic of its table.
 
 `--json-out FILE` writes the figures (`offload bench` runs it so). Needs a broker:
 
@@ -60,19 +64,23 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from batch_window_watch import CaptureWatch, Timeline, WatermarkWatch  # noqa: E402
+from bench_cdc_publish import RawMessage, raw_rate, raw_topic  # noqa: E402
 
 from config import Settings, load_settings  # noqa: E402
 from offload.bench_freshness import machine_busy_ticks  # noqa: E402
 from offload.bench_gateway import Gateway, gateway_for, serving  # noqa: E402
 from offload.bench_procs import ProcessSampler  # noqa: E402
 from offload.demo_checks import catch_up, wait_ready  # noqa: E402
-from simulators.batch_job import BatchJob, BatchResult  # noqa: E402
+from plumbing.topic_reader import Partition, Span, TopicReader  # noqa: E402
+from simulators.batch_job import MIX, BatchJob, BatchResult  # noqa: E402
 from simulators.sor import SystemOfRecord  # noqa: E402
 
 CONFIG = REPO / "config" / "offload.toml"
 REPLAY_IDLE_MS = 200
 CAPTURE_SPLIT = {"telemetry": ["SHIPPING.REEFER_TELEMETRY"]}
 """The split measured: REEFER_TELEMETRY, 51 % of the batch's rows, against the other tables."""
+RAW_SAMPLE = 200_000
+"""The raw producer sends the batch's messages from a sample of at most this many."""
 _STARTED = time.monotonic()
 
 
@@ -258,6 +266,10 @@ def measure_ceilings(
     base = Publisher(capture_settings)
     base.run(until_idle=True)  # the base, into the prefix of its own
     base_events = base.committed.events
+    schema = capture_settings.source.schema_name
+    topics = {capture_settings.kafka.topic(schema, r.table): f"{schema}.{r.table}" for r in MIX}
+    with TopicReader(capture_settings.kafka) as reader:
+        base_ends = reader.ends(list(topics))
     split_env = gateway.env | {
         "OFFLOAD__RUNTIME__DATA_DIR": str(copies / "source"),
         "OFFLOAD__KAFKA__TOPIC_PREFIX": f"{prefix}-split",
@@ -278,6 +290,9 @@ def measure_ceilings(
     publisher.run(until_idle=True)
     capture_s, capture_cpu_s = time.perf_counter() - started, time.process_time() - cpu0
     events = publisher.committed.events
+    _say("ceilings: librdkafka's raw idempotent produce of the batch's messages")
+    messages = _batch_messages(capture_settings, topics, base_ends)
+    raw_per_s = raw_rate(capture_settings, messages, events - base_events, None)
     _say("ceilings: capture alone, split by table group")
     split_s, split_cpu_s = _capture_split(gateway, split_env)
     split_events = _split_events(split_env) - split_base
@@ -308,6 +323,11 @@ def measure_ceilings(
             "events_per_s_with_start": round(split_events / split_s),
             **_cpu_figures(split_cpu_s, split_events),
         },
+        "raw_produce": {
+            "events": captured,
+            "sampled": len(messages),
+            "events_per_s": round(raw_per_s),
+        },
         "apply_alone": {
             "events": summary.events,
             "units": summary.units,
@@ -318,6 +338,25 @@ def measure_ceilings(
             **_cpu_figures(apply_cpu_s, summary.events),
         },
     }
+
+
+def _batch_messages(
+    settings: Settings, topics: dict[str, str], base_ends: dict[Partition, Span]
+) -> list[RawMessage]:
+    """The batch's messages (those after `base_ends` in `topics`), every k-th kept so that at
+    most `RAW_SAMPLE` are, each bound for a fresh topic of its table."""
+    raw = {topic: raw_topic(settings, table) for topic, table in topics.items()}
+    with TopicReader(settings.kafka) as reader:
+        ends = reader.ends(list(topics))
+        counts = {w: span.high - base_ends[w].high for w, span in ends.items() if w in base_ends}
+        every = max(1, sum(counts.values()) // RAW_SAMPLE)
+        kept: list[RawMessage] = []
+        for where, count in sorted(counts.items()):
+            records = reader.read({where: ends[where]}, timeout_s=120.0, tail=count)
+            for i, record in enumerate(records):
+                if i % every == 0:
+                    kept.append((raw[record.topic], record.key, record.value))
+    return kept
 
 
 def _capture_split(gateway: Gateway, env: dict[str, str]) -> tuple[float, float]:
@@ -397,6 +436,14 @@ def _figures(
         "ratio_vs_source": round(e2e / ceilings["source_alone"]["rows_per_s"], 3),
         "ratio_vs_capture": round(e2e / ceilings["capture_alone"]["events_per_s"], 3),
         "ratio_vs_apply": round(e2e / ceilings["apply_alone"]["events_per_s"], 3),
+        "ratio_capture_vs_raw": round(
+            ceilings["capture_alone"]["events_per_s"] / ceilings["raw_produce"]["events_per_s"], 3
+        ),
+        "ratio_split_vs_raw": round(
+            ceilings["capture_split_alone"]["events_per_s"]
+            / ceilings["raw_produce"]["events_per_s"],
+            3,
+        ),
     }
 
 
@@ -423,6 +470,9 @@ def _print(f: dict[str, Any]) -> None:
           f"{split['seconds']:.2f} s, {split['idle_run_s']:.2f} s with nothing to publish), "
           f"ratio to one capture {split['events_per_s'] / f['capture_alone']['events_per_s']:.2f}"
           )  # fmt: skip
+    print(f"raw idempotent produce of the batch's messages: "
+          f"{f['raw_produce']['events_per_s']:,} msg/s; capture alone / raw "
+          f"{f['ratio_capture_vs_raw']}, split / raw {f['ratio_split_vs_raw']}")  # fmt: skip
     print("CPU in the window:", ", ".join(
         f"{c['process']} {c['cpu_pct']:.0f} % ({c['cpu_us_per_event']:.0f} µs/event)"
         for c in f["cpu_pct"]))  # fmt: skip

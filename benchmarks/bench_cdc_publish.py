@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,35 +109,53 @@ def message_sizes(settings: Settings, table: str, sample: int = 20_000) -> tuple
         consumer.close()
 
 
+RawMessage = tuple[str, bytes | None, bytes | None]
+"""A message for the raw producer: topic, key, value."""
+
+
+def raw_topic(settings: Settings, table: str) -> str:
+    """A fresh change topic (same config as capture's) named after `table` (SCHEMA.TABLE)."""
+    schema, name = table.split(".", 1)
+    fresh = f"BENCH_RAW_{uuid.uuid4().hex[:8].upper()}.{schema}_{name}"
+    ensure_change_topics(settings.kafka, [fresh])
+    return settings.kafka.topic(*fresh.split("."))
+
+
+def synthetic_messages(settings: Settings, key_size: int, value_size: int) -> list[RawMessage]:
+    """4,096 messages of random keys of `key_size` bytes and one value of `value_size`."""
+    topic = raw_topic(settings, "BENCH.RAW")
+    rng = random.Random(1)
+    value = rng.randbytes(value_size)
+    return [(topic, rng.randbytes(key_size), value) for _ in range(4096)]
+
+
 def raw_rate(
-    settings: Settings, count: int, key_size: int, value_size: int, per_txn: int | None
+    settings: Settings, messages: Sequence[RawMessage], count: int, per_txn: int | None
 ) -> float:
-    """Messages/s of a plain producer, optionally in transactions of `per_txn` messages."""
-    name = f"BENCH.RAW_{uuid.uuid4().hex[:8].upper()}"
-    topic = settings.kafka.topic(*name.split("."))
-    ensure_change_topics(settings.kafka, [name])
+    """Messages/s of a plain idempotent producer sending `count` messages (`messages` over and
+    over, in order), optionally in transactions of `per_txn` messages."""
     config = producer_config(settings, settings.capture.group)
     config.pop("transactional.id")
     if per_txn:
         config["transactional.id"] = f"bench-raw-{uuid.uuid4().hex}"
     producer = Producer(config)
-    rng = random.Random(1)
-    keys = [rng.randbytes(key_size) for _ in range(4096)]
-    value = rng.randbytes(value_size)
     if per_txn:
         producer.init_transactions(30)
     else:  # connect, fetch metadata and the producer id before the clock starts
-        producer.produce(topic, value, keys[0])
+        for topic in {topic for topic, _, _ in messages}:
+            producer.produce(topic, messages[0][2], messages[0][1])
         producer.flush(30)
+    n = len(messages)
     start = time.perf_counter()
     for i in range(count):
         if per_txn and i % per_txn == 0:
             if i:
                 producer.commit_transaction(60)
             producer.begin_transaction()
+        topic, key, value = messages[i % n]
         while True:
             try:
-                producer.produce(topic, value, keys[i & 4095])
+                producer.produce(topic, value, key)
                 break
             except BufferError:
                 producer.poll(0.05)
@@ -164,8 +183,9 @@ def main() -> None:
     settings = runs[0][2]
     key_size, value_size = message_sizes(settings, "SHIPPING.ORDERS")
     per_txn = settings.capture.max_events_per_transaction
-    plain = [raw_rate(settings, events, key_size, value_size, None) for _ in range(args.runs)]
-    txn = [raw_rate(settings, events, key_size, value_size, per_txn) for _ in range(args.runs)]
+    messages = synthetic_messages(settings, key_size, value_size)
+    plain = [raw_rate(settings, messages, events, None) for _ in range(args.runs)]
+    txn = [raw_rate(settings, messages, events, per_txn) for _ in range(args.runs)]
     result: dict[str, Any] = {
         "events": events,
         "cdc_events_per_s": [round(n / s) for s, n, _ in runs],

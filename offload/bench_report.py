@@ -106,6 +106,17 @@ def batch_figures(r: dict[str, Any]) -> list[Figure]:
                    ceiling=("one capture process over the same batch", capture["events_per_s"],
                             "events/s"))
         )  # fmt: skip
+    raw = r.get("raw_produce")  # results of runs before this ceiling lack it
+    if raw is not None:
+        ceiling = ("librdkafka's raw idempotent produce of the batch's messages",
+                   raw["events_per_s"], "msg/s")  # fmt: skip
+        figures.append(figure("batch_window.capture_events_per_s_vs_raw",
+                              "capture alone, one process, vs raw produce",
+                              capture["events_per_s"], "events/s", ceiling=ceiling))  # fmt: skip
+        if split is not None:
+            figures.append(figure("batch_window.capture_split_events_per_s_vs_raw",
+                                  "capture alone split by table group vs raw produce",
+                                  split["events_per_s"], "events/s", ceiling=ceiling))  # fmt: skip
     return figures
 
 

@@ -20,6 +20,7 @@ BATCH: dict[str, Any] = {
     "source_alone": {"rows_per_s": 25_000, "seconds": 40.0, "cpu_us_per_event": 30.0},
     "capture_alone": {"events_per_s": 50_000, "cpu_us_per_event": 18.0},
     "capture_split_alone": {"events_per_s": 80_000, "cpu_us_per_event": 24.0},
+    "raw_produce": {"events_per_s": 400_000, "sampled": 200_000},
     "apply_alone": {"events_per_s": 20_000, "cpu_us_per_event": 48.0},
 }
 
@@ -34,9 +35,12 @@ def test_batch_window_figures_carry_each_stage_alone_as_ceiling() -> None:
     assert figures["batch_window.events_per_s_vs_capture"]["ratio"] == 0.25
     assert figures["batch_window.events_per_s_vs_apply"]["ratio"] == 0.625
     assert figures["batch_window.capture_split_events_per_s"]["ratio"] == 1.6
-    older = {k: v for k, v in BATCH.items() if k != "capture_split_alone"}
-    before_split = figures_of({"batch_window": {"status": "ok", "result": older}})
-    assert "batch_window.capture_split_events_per_s" not in {f["key"] for f in before_split}
+    assert figures["batch_window.capture_events_per_s_vs_raw"]["ratio"] == 0.125
+    assert figures["batch_window.capture_split_events_per_s_vs_raw"]["ratio"] == 0.2
+    older = {k: v for k, v in BATCH.items() if k not in ("capture_split_alone", "raw_produce")}
+    before = {f["key"] for f in figures_of({"batch_window": {"status": "ok", "result": older}})}
+    assert "batch_window.capture_split_events_per_s" not in before
+    assert "batch_window.capture_events_per_s_vs_raw" not in before
 
 
 def test_batch_window_summary_names_the_busiest_process_and_the_timings() -> None:
