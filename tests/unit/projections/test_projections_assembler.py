@@ -103,8 +103,8 @@ def test_any_interleaving_releases_the_same_units_in_order(kit: SimpleNamespace)
         asm = assembler()
         released = []
         while any(queues.values()):
-            q = rnd.choice([q for q in queues.values() if q])
-            record = q.pop(0)
+            queue = rnd.choice([q for q in queues.values() if q])
+            record = queue.pop(0)
             if isinstance(record, TxMarker):
                 asm.add_marker(record)
             else:
@@ -254,8 +254,8 @@ def test_groups_far_apart_still_release_whole_units_in_lsn_order(kit: SimpleName
         asm = assembler()
         released: list[tuple[int, int]] = []
         while any(queues.values()):
-            q = rnd.choice([q for q in queues.values() if q])
-            record = q.pop(0)
+            queue = rnd.choice([q for q in queues.values() if q])
+            record = queue.pop(0)
             if isinstance(record, TxMarker):
                 asm.add_marker(record)
             else:
