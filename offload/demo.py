@@ -226,7 +226,8 @@ def run_demo(base: Settings, config_path: Path, options: DemoOptions) -> int:
     console.rule("Offload demo")
     from offload import broker
 
-    if broker.local_address(base) in base.kafka.bootstrap_servers:
+    local_kafka = broker.local_address(base) in base.kafka.bootstrap_servers
+    if local_kafka:
         console.print("[bold]·[/] starting the local Kafka (reused when it already runs)")
         broker.up(base, on_step=lambda message: console.print(f"  {message}", highlight=False))
     _clean(run, base)
@@ -247,6 +248,12 @@ def run_demo(base: Settings, config_path: Path, options: DemoOptions) -> int:
         if supervisor.poll() is None:
             supervisor.send_signal(signal.SIGTERM)
             supervisor.wait(timeout=60)
+        if local_kafka:
+            console.print(
+                "The local Kafka keeps running for the next run; "
+                "`.venv/bin/offload kafka down` stops it.",
+                highlight=False,
+            )
 
 
 def _run_with_gateway(
@@ -274,6 +281,7 @@ def _run_with_gateway(
         flagged = non_compliant_containers(client)
         injected = set(summary.excursions)
         ok = _report(run, summary, reconciliation, percentiles(probe.samples_ms), flagged, injected)
+        _print_commands(run, summary, serving=not options.exit_after)
         if options.exit_after:
             return 0 if ok else 1
         console.print("\nThe gateway keeps serving; Ctrl-C stops it.")
@@ -328,11 +336,12 @@ def _report(  # noqa: PLR0917 - one call site, every argument a figure of the re
     console.print(table)
     ok = reconciliation.equal and exact
     console.print("[bold green]all checks passed[/]" if ok else "[bold red]a check failed[/]")
-    _print_commands(run, summary)
     return ok
 
 
-def _print_commands(run: DemoRun, summary: Any) -> None:
+def _print_commands(run: DemoRun, summary: Any, serving: bool) -> None:
+    """Commands to try on the demo's read models: over HTTP while the gateway keeps serving,
+    and the CLI's (which read the DuckDB file itself once the gateway stopped)."""
     key = run.api_key
     env = (
         f"OFFLOAD__RUNTIME__DATA_DIR={run.settings.data_dir} "
@@ -341,17 +350,23 @@ def _print_commands(run: DemoRun, summary: Any) -> None:
     lsn = summary.last_lsn
     order = _an_order(run.settings)
     sql = json.dumps({"sql": "SELECT status, count(*) AS n FROM shipping.orders GROUP BY status"})
-    console.print("\nTry it (the API key is this demo run's own):", highlight=False)
-    console.print(f"  console: {run.base_url}/console (enter the key there)", highlight=False)
-    for line in (
+    http = [
         f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/freshness'",
         f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/cold-chain/legs?compliant=false'",
         f"curl -s -H 'X-API-Key: {key}' '{run.base_url}/orders/{order}?min_lsn={lsn}&wait_ms=2000'",
         f"curl -s -H 'X-API-Key: {key}' -H 'Content-Type: application/json' "
         f"-d '{sql}' '{run.base_url}/sql'",
+    ]
+    cli = [
         f"{env} .venv/bin/offload query cold-chain-legs -p compliant=false",
         f"{env} .venv/bin/offload query order -p order_id={order}",
-    ):
+    ]
+    if serving:
+        console.print("\nTry it (the API key is this demo run's own):", highlight=False)
+        console.print(f"  console: {run.base_url}/console (enter the key there)", highlight=False)
+    else:
+        console.print("\nThe gateway stops now (--exit); its read models stay. Try:")
+    for line in [*http, *cli] if serving else cli:
         console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
 
 
