@@ -50,7 +50,11 @@ class OffsetContext:
             CaptureSplitChanged: a group's position was written under another split.
         """
         kafka, group = self.settings.kafka, self.group
-        log = read_log(kafka, group.name)
+        # Past the other groups' open transactions: this group's newest position may lie
+        # beyond one (see `offsets_log`). The wait is bounded by their transaction timeout
+        # (the broker aborts a dead writer's transaction after it, checking every 10 s).
+        wait_s = self.settings.capture.transaction_timeout_s + 30.0
+        log = read_log(kafka, group.name, past_open_s=wait_s)
         positions = {**log.positions(), group.name: log.position}
         for name, position in sorted(positions.items()):
             if position is not None and position.split != group.split:

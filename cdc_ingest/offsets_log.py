@@ -5,6 +5,14 @@ A compacted topic with one partition, internal to cdc_ingest. The publisher writ
 back (`plumbing.topic_reader`: read_committed, to the end the topic has at the start) and
 keeps the newest per key. The CLI writes operator records (`Decision`, snapshot requests) with
 a plain idempotent producer.
+
+Capture split by table group: every group commits its positions to this one partition. A
+read_committed reader's end stops before the oldest transaction open on it, and a group's own
+positions committed after another group's transaction began lie beyond it; a group killed
+while writing leaves its transaction open until its successor starts or the broker's timeout.
+So a publisher resuming reads `past_open`: to the partition's end, waiting until the
+transactions open at the start are decided. Reading to the last stable offset there once
+resumed a group from an older position, and it published the units after it again.
 """
 
 from __future__ import annotations
@@ -90,12 +98,24 @@ def offsets_topic(kafka: KafkaSettings) -> str:
 
 
 def read_log(
-    kafka: KafkaSettings, group: str, timeout_s: float = 30.0, *, missing_ok: bool = False
+    kafka: KafkaSettings,
+    group: str,
+    timeout_s: float = 30.0,
+    *,
+    missing_ok: bool = False,
+    past_open_s: float | None = None,
 ) -> OffsetsLog:
     """Read every committed record of the topic for `group`.
 
-    With `missing_ok`, a topic that does not exist yet (capture has never run against this
-    prefix; `cdc run` creates it) reads as an empty log.
+    Args:
+        kafka: the cluster and the topic prefix.
+        group: the capture group whose records are wanted.
+        timeout_s: how long each request, and reading to the end, may take, in seconds.
+        missing_ok: a topic that does not exist yet (capture has never run against this
+            prefix; `cdc run` creates it) reads as an empty log.
+        past_open_s: read past the transactions open at the start, waiting up to this many
+            seconds for them to be decided (a resuming publisher: see the module docstring);
+            None stops before them (`cdc status`: what is committed now).
 
     Raises:
         KafkaUnavailable: the broker did not answer, the topic does not exist (unless
@@ -103,18 +123,21 @@ def read_log(
     """
     topic = offsets_topic(kafka)
     log = OffsetsLog()
+    wait_s = timeout_s if past_open_s is None else past_open_s
     with TopicReader(kafka, f"offload-cdc-offsets-{uuid.uuid4().hex}") as reader:
-        ends = reader.ends([topic], timeout_s)
+        ends = reader.ends([topic], timeout_s, past_open=past_open_s is not None)
         if (topic, 0) not in ends:
             if missing_ok:
                 return log
             raise KafkaUnavailable(f"topic {topic}", "the topic does not exist")
         log.next_offset = ends[(topic, 0)].high
         try:
-            for record in reader.read(ends, timeout_s):
+            for record in reader.read(ends, wait_s):
                 _take(log, group, topic, record)
         except EndNotReached as exc:
-            reason = f"did not reach offset {log.next_offset} in {timeout_s:g} s"
+            reason = f"did not reach offset {log.next_offset} in {wait_s:g} s"
+            if past_open_s is not None:
+                reason += " (a transaction of another capture group stayed open)"
             raise KafkaUnavailable(f"topic {topic}", reason) from exc
     return log
 

@@ -12,7 +12,8 @@ handler (`error_handler`) which failures are retriable.
    (transactional.id `<prefix>.cdc.<group>`, see `groups`) and calls `init_transactions()` FIRST: it
    fences any previous instance with the same id and aborts its open transaction;
 2. THEN reads the last committed `CapturePosition` from `<prefix>.cdc-offsets` (read_committed,
-   up to the high watermark) and the `_schemas` topic;
+   to the partition's end past the transactions open on it: other groups', see `offsets_log`)
+   and the `_schemas` topic;
 3. loops, one transaction per step: a table catching up on held changes first; else a
    snapshot chunk the main stream has reached; else the next changes of the main stream
    (`capture.max_events_per_transaction` rows), up to the LSN of a waiting snapshot chunk.

@@ -14,6 +14,11 @@ topics: each reads "everything the topic holds now" with a read_committed consum
 * For a read_committed consumer the broker answers the end of a partition with its last stable
   offset, so the end never lies inside a transaction still open (the reader's own producer's,
   or another writer's): reading stops before it instead of waiting for it.
+* Except with `ends(..., past_open=True)`: then the end is the partition's end as a
+  read_uncommitted client sees it, and reading waits until every transaction open at that
+  moment is committed or aborted. A transactional writer that rebuilds its own state from a
+  topic other transactional writers share needs that: records it committed after another
+  writer's transaction began sit beyond the last stable offset until that transaction ends.
 
 The client is thin: no network call before `ends`, broker errors become `KafkaUnavailable`
 once, here, and the consumer is closed on `close()` (or leaving the `with` block).
@@ -142,6 +147,7 @@ class TopicReader:
         self.kafka = kafka
         self.group_id = group_id or f"offload-reader-{uuid.uuid4().hex}"
         self._consumer: Consumer | None = None
+        self._uncommitted: Consumer | None = None
 
     def __enter__(self) -> TopicReader:
         return self
@@ -155,17 +161,24 @@ class TopicReader:
         self.close()
 
     def close(self) -> None:
-        """Close the consumer (if one was made); the reader can be used again afterwards."""
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
+        """Close the consumers (if made); the reader can be used again afterwards."""
+        for consumer in (self._consumer, self._uncommitted):
+            if consumer is not None:
+                consumer.close()
+        self._consumer = self._uncommitted = None
 
-    def ends(self, topics: Sequence[str], timeout_s: float = 30.0) -> dict[Partition, Span]:
+    def ends(
+        self, topics: Sequence[str], timeout_s: float = 30.0, *, past_open: bool = False
+    ) -> dict[Partition, Span]:
         """Where each partition of `topics` starts and ends now; a missing topic has none.
 
         Args:
             topics: full topic names.
             timeout_s: how long each request to the cluster may wait, in seconds.
+            past_open: end after the transactions open now (the end a read_uncommitted
+                client sees), not before them: `read` then waits until each is committed or
+                aborted, by its writer, its writer's successor (`init_transactions`) or the
+                broker once the writer's transaction timeout passed.
 
         Raises:
             KafkaUnavailable: the cluster did not answer, or reported an error for a topic.
@@ -175,9 +188,10 @@ class TopicReader:
         for topic in topics:
             try:
                 for partition in _partitions(consumer, topic, timeout_s):
-                    low, high = consumer.get_watermark_offsets(
-                        TopicPartition(topic, partition), timeout=timeout_s
-                    )
+                    where = TopicPartition(topic, partition)
+                    low, high = consumer.get_watermark_offsets(where, timeout=timeout_s)
+                    if past_open:
+                        high = self._past_open(where, high, timeout_s)
                     spans[(topic, partition)] = Span(low, high)
             except KafkaException as exc:
                 raise KafkaUnavailable(f"topic {topic}", str(exc.args[0])) from exc
@@ -225,18 +239,34 @@ class TopicReader:
             if position >= left[where]:
                 del left[where]
 
+    def _past_open(self, where: TopicPartition, stable: int, timeout_s: float) -> int:
+        """The end of partition `where` after its open transactions (`stable`: before them)."""
+        if self._uncommitted is None:
+            self._uncommitted = self._new_consumer("read_uncommitted")
+        high = int(self._uncommitted.get_watermark_offsets(where, timeout=timeout_s)[1])
+        if high > stable:
+            logger.info(
+                "topic %s partition %d: a transaction open since offset %d (the partition ends "
+                "at %d); reading waits until every transaction open now is committed or aborted",
+                where.topic, where.partition, stable, high,
+            )  # fmt: skip
+        return max(high, stable)
+
     def _client(self) -> Consumer:
         if self._consumer is None:
-            self._consumer = Consumer(
-                {
-                    **self.kafka.client_config(),
-                    "group.id": self.group_id,
-                    "enable.auto.commit": False,
-                    "isolation.level": "read_committed",
-                    "enable.partition.eof": True,
-                }
-            )
+            self._consumer = self._new_consumer("read_committed")
         return self._consumer
+
+    def _new_consumer(self, isolation: str) -> Consumer:
+        return Consumer(
+            {
+                **self.kafka.client_config(),
+                "group.id": self.group_id,
+                "enable.auto.commit": False,
+                "isolation.level": isolation,
+                "enable.partition.eof": True,
+            }
+        )
 
 
 def read_to_end(

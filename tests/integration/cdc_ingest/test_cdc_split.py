@@ -1,7 +1,8 @@
 """Capture split by table group, against the real broker, checked by the plain reader: each
 capture row published once, per key in LSN order, and every unit of work of the source marked
 whole by every group (one BEGIN and one END each, first markers in LSN order), also across
-kill -9 of any group at injected points and at random times while the others run on."""
+kill -9 of any group at injected points and at random times while the others run on, and when
+a group resumes while a killed group's transaction holds its position record open."""
 
 from __future__ import annotations
 
@@ -15,15 +16,20 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
+from cdc_ingest.offsets_log import offsets_topic
 from config import Settings
 from tests.integration.cdc_ingest.test_cdc_publish import (
+    STARTED,
     TABLES,
     Proc,
     _assert_exact,
     _check,
+    _no_process_left_behind,  # noqa: F401 - autouse: no capture left running after a failure
     _ok,
     _spawn,
+    _wait_for,
 )
 
 pytestmark = pytest.mark.kafka
@@ -127,5 +133,115 @@ def test_kill_9_of_any_group_while_the_others_run_loses_and_duplicates_nothing(
         writer.wait(timeout=120)
     _ok(run_offload(settings, "cdc", "run", "--until-idle"))
     assert kills >= 15
+    _assert_exact(_check(plain, settings, TABLES))
+    _assert_every_unit_whole(plain, settings)
+
+
+def _offsets_records(settings: Settings, start: int) -> list[tuple[int, bytes | None]]:
+    """(offset, key) of every record of the cdc-offsets partition from `start`, committed or
+    not (read_uncommitted), to its end now."""
+    where = TopicPartition(offsets_topic(settings.kafka), 0)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": "plain-offsets",
+            "isolation.level": "read_uncommitted",
+            "enable.auto.commit": False,
+            "enable.partition.eof": True,
+        }
+    )
+    try:
+        end = consumer.get_watermark_offsets(where, timeout=10, cached=False)[1]
+        consumer.assign([TopicPartition(where.topic, 0, start)])
+        out: list[tuple[int, bytes | None]] = []
+        deadline = time.monotonic() + 30
+        reached = start >= end
+        while not reached:  # judged by position: markers take offsets and are not delivered
+            assert time.monotonic() < deadline, f"did not read {where.topic} to {end}"
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            offset = int(message.offset() or 0)
+            if message.error() is None:
+                out.append((offset, message.key()))
+                offset += 1
+            reached = offset >= end
+        return out
+    finally:
+        consumer.close()
+
+
+def _stable_offset(settings: Settings) -> int:
+    """The cdc-offsets partition's last stable offset (where a read_committed reader ends)."""
+    where = TopicPartition(offsets_topic(settings.kafka), 0)
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka.bootstrap_servers,
+            "group.id": "plain-offsets",
+            "isolation.level": "read_committed",
+        }
+    )
+    try:
+        return int(consumer.get_watermark_offsets(where, timeout=10, cached=False)[1])
+    finally:
+        consumer.close()
+
+
+def test_a_group_resumes_past_a_killed_groups_open_transaction_and_duplicates_nothing(
+    settings_factory: Callable[..., Settings],
+    kafka_broker: Settings,
+    run_offload: Callable[..., Any],
+    plain: Any,
+) -> None:
+    """The orders group is frozen (SIGSTOP) inside a transaction whose position record reached
+    the broker, and killed there: its transaction stays open until the broker's timeout. The
+    telemetry group commits on past it, is killed and restarted: it must resume from its own
+    newest position, which a read_committed reader cannot see until that transaction ends."""
+    settings = settings_factory(
+        {
+            "capture.split": SPLIT,
+            "capture.max_events_per_transaction": 200,
+            "capture.transaction_timeout_s": 20,  # the broker aborts the killed group's soon
+        }
+    )
+    _ok(run_offload(settings, "sor", "init"))
+    _ok(run_offload(settings, "simulate", "--transactions", "50", "--seed", "3"))
+    writer = _spawn(settings, "simulate", "--duration", "30", "--tps", "40", "--seed", "11")
+    procs = {group: _spawn(settings, "cdc", "run", "--group", group) for group in GROUPS}
+    for proc in procs.values():
+        _wait_for(proc, STARTED)
+    orders, telemetry = procs["orders"].popen, procs["telemetry"].popen
+    open_at = -1
+    for _ in range(1000):  # freeze orders until its position record is in an open transaction
+        orders.send_signal(signal.SIGSTOP)
+        time.sleep(0.2)
+        stable = _stable_offset(settings)
+        records = _offsets_records(settings, stable)
+        if records and records[0] == (stable, b"position:orders"):
+            open_at = stable
+            break
+        orders.send_signal(signal.SIGCONT)
+        time.sleep(random.uniform(0.0, 0.05))
+    assert open_at >= 0, "orders was never frozen inside a transaction"
+    orders.kill()
+    orders.wait(timeout=30)
+    # telemetry commits past it: two position records after it, so one is committed
+    deadline = time.monotonic() + 60
+    while sum(k == b"position:telemetry" for _, k in _offsets_records(settings, open_at)) < 2:
+        assert time.monotonic() < deadline, "telemetry published nothing after orders froze"
+        time.sleep(0.2)
+    telemetry.kill()
+    telemetry.wait(timeout=30)
+    assert _stable_offset(settings) == open_at  # the killed group's transaction is still open
+    again = _spawn(settings, "cdc", "run", "--group", "telemetry")
+    _wait_for(again, STARTED)
+    assert "a transaction open since offset" in again.output
+    try:
+        assert writer.wait(timeout=120) == 0
+    finally:
+        for proc in (again, procs["default"]):
+            proc.signal(signal.SIGTERM)
+            proc.wait(timeout=120)
+    _ok(run_offload(settings, "cdc", "run", "--until-idle"))
     _assert_exact(_check(plain, settings, TABLES))
     _assert_every_unit_whole(plain, settings)

@@ -1,10 +1,12 @@
 """`plumbing.topic_reader` against the real broker: every committed record up to the end the
 topic has when reading starts, judged by position (markers and aborted records leave gaps),
-never waiting for a transaction still open, and a clear, bounded error without a broker."""
+never waiting for a transaction still open unless asked to read past it, and a clear, bounded
+error without a broker."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -130,6 +132,37 @@ def test_a_transaction_still_open_is_not_waited_for(
         assert time.monotonic() - started < 10
     finally:
         transactional.abort_transaction(30)
+
+
+def test_past_open_waits_for_the_open_transaction_and_reads_what_was_committed_behind_it(
+    kafka_settings: Settings, transactional: Producer
+) -> None:
+    kafka = kafka_settings.kafka
+    topic = _topic(kafka, "past-open", compact=True)
+    _produce(kafka, topic, [(0, b"k1", b"before")])
+    transactional.begin_transaction()
+    transactional.produce(topic, b"open", b"k2", partition=0)
+    assert transactional.flush(30) == 0
+    _produce(kafka, topic, [(0, b"k3", b"behind")])  # committed, but past the stable offset
+    aborted = threading.Event()
+
+    def abort_soon() -> None:
+        time.sleep(1.0)
+        transactional.abort_transaction(30)
+        aborted.set()
+
+    with TopicReader(kafka) as reader:
+        assert reader.ends([topic])[(topic, 0)].high == 1  # the last stable offset
+        ends = reader.ends([topic], past_open=True)
+        assert ends[(topic, 0)].high == 3
+        aborter = threading.Thread(target=abort_soon)
+        aborter.start()
+        try:
+            records = list(reader.read(ends, timeout_s=60))
+        finally:
+            aborter.join()
+    assert aborted.is_set()
+    assert [(r.key, r.value) for r in records] == [(b"k1", b"before"), (b"k3", b"behind")]
 
 
 def test_tail_reads_only_the_last_offsets(kafka_settings: Settings) -> None:
