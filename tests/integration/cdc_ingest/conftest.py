@@ -8,6 +8,7 @@ import io
 import json
 import sqlite3
 import struct
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -27,19 +28,40 @@ class Message:
     value: Any
 
 
-def read_topic(
-    bootstrap: str, topic: str, timeout_s: float = 60.0
-) -> list[tuple[int, int, bytes | None, bytes | None]]:
-    """(partition, offset, key, value) of every committed record of `topic`."""
-    consumer = Consumer(
+def _consumer(bootstrap: str, isolation: str) -> Consumer:
+    return Consumer(
         {
             "bootstrap.servers": bootstrap,
             "group.id": f"plain-{uuid.uuid4().hex}",
-            "isolation.level": "read_committed",
+            "isolation.level": isolation,
             "enable.partition.eof": True,
             "enable.auto.commit": False,
         }
     )
+
+
+def end_offset(bootstrap: str, topic: str, isolation: str = "read_committed") -> int:
+    """The end of partition 0 of `topic` as a reader at `isolation` sees it now (for
+    read_committed, the last stable offset: before the oldest transaction still open)."""
+    consumer = _consumer(bootstrap, isolation)
+    try:
+        return int(consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)[1])
+    finally:
+        consumer.close()
+
+
+def read_topic(
+    bootstrap: str,
+    topic: str,
+    timeout_s: float = 60.0,
+    *,
+    isolation: str = "read_committed",
+    start: int = OFFSET_BEGINNING,
+) -> list[tuple[int, int, bytes | None, bytes | None]]:
+    """(partition, offset, key, value) of every record of `topic` from offset `start`, to its
+    end now: the committed ones, or with isolation="read_uncommitted" those of transactions
+    still open too. The end is judged by position (markers take offsets, never delivered)."""
+    consumer = _consumer(bootstrap, isolation)
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         parts = sorted(meta.partitions)
@@ -47,11 +69,9 @@ def read_topic(
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
             for p in parts
         }
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in parts])
-        done = {p for p in parts if highs[p] == 0}
+        consumer.assign([TopicPartition(topic, p, start) for p in parts])
+        done = {p for p in parts if highs[p] <= max(start, 0)}  # OFFSET_BEGINNING is < 0
         out = []
-        import time
-
         deadline = time.monotonic() + timeout_s
         while len(done) < len(parts):
             assert time.monotonic() < deadline, f"did not reach the end of {topic}"
@@ -59,17 +79,14 @@ def read_topic(
             if msg is None:
                 continue
             err = msg.error()
+            partition, offset = int(msg.partition() or 0), int(msg.offset() or 0)
             if err is None:
-                out.append(
-                    (int(msg.partition() or 0), int(msg.offset() or 0), msg.key(), msg.value())
-                )
-                if int(msg.offset() or 0) >= highs[int(msg.partition() or 0)] - 1:
-                    done.add(msg.partition())
-            elif err.code() == KafkaError._PARTITION_EOF:
-                if int(msg.offset() or 0) >= highs[int(msg.partition() or 0)]:
-                    done.add(msg.partition())
-            else:
+                out.append((partition, offset, msg.key(), msg.value()))
+                offset += 1
+            elif err.code() != KafkaError._PARTITION_EOF:
                 raise AssertionError(str(err))
+            if offset >= highs[partition]:
+                done.add(partition)
         return out
     finally:
         consumer.close()

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from cdc_ingest.offsets_log import offsets_topic
 from config import Settings
@@ -137,56 +136,6 @@ def test_kill_9_of_any_group_while_the_others_run_loses_and_duplicates_nothing(
     _assert_every_unit_whole(plain, settings)
 
 
-def _offsets_records(settings: Settings, start: int) -> list[tuple[int, bytes | None]]:
-    """(offset, key) of every record of the cdc-offsets partition from `start`, committed or
-    not (read_uncommitted), to its end now."""
-    where = TopicPartition(offsets_topic(settings.kafka), 0)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "plain-offsets",
-            "isolation.level": "read_uncommitted",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,
-        }
-    )
-    try:
-        end = consumer.get_watermark_offsets(where, timeout=10, cached=False)[1]
-        consumer.assign([TopicPartition(where.topic, 0, start)])
-        out: list[tuple[int, bytes | None]] = []
-        deadline = time.monotonic() + 30
-        reached = start >= end
-        while not reached:  # judged by position: markers take offsets and are not delivered
-            assert time.monotonic() < deadline, f"did not read {where.topic} to {end}"
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            offset = int(message.offset() or 0)
-            if message.error() is None:
-                out.append((offset, message.key()))
-                offset += 1
-            reached = offset >= end
-        return out
-    finally:
-        consumer.close()
-
-
-def _stable_offset(settings: Settings) -> int:
-    """The cdc-offsets partition's last stable offset (where a read_committed reader ends)."""
-    where = TopicPartition(offsets_topic(settings.kafka), 0)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": settings.kafka.bootstrap_servers,
-            "group.id": "plain-offsets",
-            "isolation.level": "read_committed",
-        }
-    )
-    try:
-        return int(consumer.get_watermark_offsets(where, timeout=10, cached=False)[1])
-    finally:
-        consumer.close()
-
-
 def test_a_group_resumes_past_a_killed_groups_open_transaction_and_duplicates_nothing(
     settings_factory: Callable[..., Settings],
     kafka_broker: Settings,
@@ -211,13 +160,19 @@ def test_a_group_resumes_past_a_killed_groups_open_transaction_and_duplicates_no
     for proc in procs.values():
         _wait_for(proc, STARTED)
     orders, telemetry = procs["orders"].popen, procs["telemetry"].popen
+    bootstrap, topic = settings.kafka.bootstrap_servers, offsets_topic(settings.kafka)
+
+    def keys_from(start: int) -> list[tuple[int, bytes | None]]:
+        """(offset, key) of the cdc-offsets records from `start`, committed or not."""
+        records = plain.read_topic(bootstrap, topic, isolation="read_uncommitted", start=start)
+        return [(offset, key) for _, offset, key, _ in records]
+
     open_at = -1
     for _ in range(1000):  # freeze orders until its position record is in an open transaction
         orders.send_signal(signal.SIGSTOP)
         time.sleep(0.2)
-        stable = _stable_offset(settings)
-        records = _offsets_records(settings, stable)
-        if records and records[0] == (stable, b"position:orders"):
+        stable = plain.end_offset(bootstrap, topic)
+        if keys_from(stable)[:1] == [(stable, b"position:orders")]:
             open_at = stable
             break
         orders.send_signal(signal.SIGCONT)
@@ -227,12 +182,12 @@ def test_a_group_resumes_past_a_killed_groups_open_transaction_and_duplicates_no
     orders.wait(timeout=30)
     # telemetry commits past it: two position records after it, so one is committed
     deadline = time.monotonic() + 60
-    while sum(k == b"position:telemetry" for _, k in _offsets_records(settings, open_at)) < 2:
+    while sum(k == b"position:telemetry" for _, k in keys_from(open_at)) < 2:
         assert time.monotonic() < deadline, "telemetry published nothing after orders froze"
         time.sleep(0.2)
     telemetry.kill()
     telemetry.wait(timeout=30)
-    assert _stable_offset(settings) == open_at  # the killed group's transaction is still open
+    assert plain.end_offset(bootstrap, topic) == open_at  # orders' transaction is still open
     again = _spawn(settings, "cdc", "run", "--group", "telemetry")
     _wait_for(again, STARTED)
     assert "a transaction open since offset" in again.output
